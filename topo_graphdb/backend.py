@@ -1,0 +1,84 @@
+"""Where CPU or GPU is decided: the one place that knows about CuPy.
+
+``backend`` is one of ``"auto"`` (GPU when CuPy and a CUDA device are usable,
+else CPU), ``"cpu"`` or ``"gpu"`` (a clear :class:`BackendUnavailable` error
+when CuPy or a device is missing). CuPy is imported lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+
+from .errors import BackendUnavailable, InputError
+
+__all__ = ["BACKENDS", "resolve_backend", "gpu_available", "array_module", "free_memory_bytes"]
+
+BACKENDS = ("auto", "cpu", "gpu")
+
+
+@functools.lru_cache(maxsize=1)
+def _cupy_status() -> tuple[ModuleType | None, str]:
+    try:
+        import cupy  # noqa: PLC0415  (lazy on purpose)
+    except Exception as err:  # ImportError, or a CUDA library failing to load
+        return None, f"CuPy is not importable ({type(err).__name__}: {err})"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:
+        return None, f"no usable CUDA device ({type(err).__name__}: {err})"
+    if count < 1:
+        return None, "no CUDA device found"
+    return cupy, ""
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    return _cupy_status()[0] is not None
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Turn ``"auto" | "cpu" | "gpu"`` into the concrete ``"cpu"`` or ``"gpu"``.
+
+    Raises
+    ------
+    InputError
+        ``backend`` is not one of :data:`BACKENDS`.
+    BackendUnavailable
+        ``"gpu"`` was asked for but CuPy or a CUDA device is missing.
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "cpu":
+        return "cpu"
+    cupy, why = _cupy_status()
+    if backend == "gpu" and cupy is None:
+        raise BackendUnavailable(
+            f"--backend gpu is not usable: {why}",
+            hint="install the gpu extra (pip install 'topo-graphdb[gpu]') on a CUDA machine, or use --backend cpu",
+        )
+    return "gpu" if cupy is not None else "cpu"
+
+
+def array_module(backend: str) -> ModuleType:
+    """NumPy for ``"cpu"``, CuPy for ``"gpu"`` (after :func:`resolve_backend`)."""
+    if resolve_backend(backend) == "gpu":
+        return _cupy_status()[0]
+    import numpy  # noqa: PLC0415
+
+    return numpy
+
+
+def free_memory_bytes(backend: str) -> int:
+    """Free memory where ``backend`` computes: available RAM, or free GPU memory."""
+    if resolve_backend(backend) == "gpu":
+        free, _total = _cupy_status()[0].cuda.runtime.memGetInfo()
+        return int(free)
+    try:
+        import psutil  # noqa: PLC0415
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        import os  # noqa: PLC0415
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

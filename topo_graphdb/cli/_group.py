@@ -1,0 +1,80 @@
+"""The click group, shared option sets, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable
+
+import click
+
+from .. import __version__
+from ..errors import TopoGraphError
+
+__all__ = ["main", "connection_options", "json_option", "fail"]
+
+
+class _Group(click.Group):
+    """A group that turns :class:`TopoGraphError` into a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TopoGraphError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="topo-graphdb")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Topological Concentration and link prediction for Neo4j graphs.
+
+    Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 bad input or schema,
+    4 Neo4j unreachable, 5 authentication failed, 6 write not allowed,
+    7 backend unavailable, 8 local server error, 9 memory budget exceeded,
+    10 lock held by another sync, 11 drift threshold crossed, 12 --max-runtime reached.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def fail(message: str, code: int = 3) -> None:
+    """Print a one-line error and exit (for CLI-only checks)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def connection_options(func: Callable) -> Callable:
+    """``--uri/--user/--password/--database`` with their environment variables.
+
+    Empty variables count as unset. ``NEO4J_PASSWORD_FILE`` is read by
+    :func:`topo_graphdb.connection.settings_from` when no password is given.
+    With no URI, the local server started by ``topo-graphdb neo4j start`` is used.
+    """
+
+    @click.option("--uri", envvar="NEO4J_URI", default=None, help="Bolt URI (env NEO4J_URI); default: the local server.")
+    @click.option("--user", envvar="NEO4J_USER", default=None, help="User name (env NEO4J_USER; default neo4j).")
+    @click.option(
+        "--password",
+        envvar="NEO4J_PASSWORD",
+        default=None,
+        help="Password (env NEO4J_PASSWORD or NEO4J_PASSWORD_FILE); never logged.",
+    )
+    @click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Database name (env NEO4J_DATABASE; default neo4j).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, uri: str | None, user: str | None, password: str | None, database: str | None, **kwargs: Any) -> Any:
+        from ..connection import settings_from  # noqa: PLC0415
+
+        kwargs["conn"] = settings_from(uri=uri, user=user, password=password, database=database)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON summary on stdout.")

@@ -1,0 +1,120 @@
+"""Connection settings and driver creation, with driver errors mapped to our hierarchy.
+
+Settings come from CLI options, then environment variables (``NEO4J_URI``,
+``NEO4J_USER``, ``NEO4J_PASSWORD`` or ``NEO4J_PASSWORD_FILE``,
+``NEO4J_DATABASE``; empty counts as unset), then the local server started by
+``topo-graphdb neo4j start``. The password is never logged nor shown in errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import AuthError, InputError, Neo4jUnavailable, WriteNotAllowed
+
+__all__ = ["ConnectionSettings", "settings_from", "open_driver", "translate_errors"]
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    uri: str
+    user: str = "neo4j"
+    password: str | None = field(default=None, repr=False)
+    database: str = "neo4j"
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return (self.user, self.password) if self.password is not None else None
+
+    def describe(self) -> str:
+        """``uri (database)``, without secrets."""
+        return f"{self.uri} (database {self.database})"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def settings_from(
+    *, uri: str | None = None, user: str | None = None, password: str | None = None, database: str | None = None
+) -> ConnectionSettings:
+    """Resolve settings: explicit values, then environment, then the local server."""
+    uri = uri or _env("NEO4J_URI")
+    user = user or _env("NEO4J_USER")
+    password = password or _env("NEO4J_PASSWORD")
+    database = database or _env("NEO4J_DATABASE") or "neo4j"
+    if password is None and _env("NEO4J_PASSWORD_FILE"):
+        pfile = Path(_env("NEO4J_PASSWORD_FILE"))  # type: ignore[arg-type]
+        try:
+            password = pfile.read_text().strip()
+        except OSError as err:
+            raise InputError(f"NEO4J_PASSWORD_FILE cannot be read: {pfile} ({err.strerror})") from err
+    if uri is None:
+        from .server import local_connection  # noqa: PLC0415
+
+        local = local_connection()
+        uri = local.uri
+        if password is None and user in (None, local.user):
+            password = local.password
+        user = user or local.user
+    return ConnectionSettings(uri=uri, user=user or "neo4j", password=password, database=database)
+
+
+@contextlib.contextmanager
+def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
+    """Turn driver exceptions into :mod:`topo_graphdb.errors` (no secrets in messages)."""
+    from neo4j import exceptions as ne  # noqa: PLC0415
+
+    try:
+        yield
+    except ne.AuthError as err:
+        raise AuthError(
+            f"authentication failed for user {settings.user!r} at {settings.describe()}",
+            hint="check NEO4J_USER / NEO4J_PASSWORD",
+        ) from err
+    except ne.Forbidden as err:
+        raise WriteNotAllowed(f"not allowed on {settings.describe()}: {err.message}") from err
+    except ne.ServiceUnavailable as err:
+        raise Neo4jUnavailable(
+            f"cannot reach Neo4j at {settings.describe()}",
+            hint="start it with `topo-graphdb neo4j start` or set NEO4J_URI",
+        ) from err
+    except ne.ConfigurationError as err:
+        raise InputError(f"bad connection settings for {settings.uri}: {err}") from err
+    except ne.ClientError as err:
+        code = err.code or ""
+        if "DatabaseNotFound" in code:
+            raise Neo4jUnavailable(f"database {settings.database!r} does not exist at {settings.uri}") from err
+        if "AccessMode" in code or "WriteOnReadOnly" in code or "ReadOnly" in code:
+            raise WriteNotAllowed(f"the database refused a write: {err.message}", hint="pass --write, or check the database is writable") from err
+        raise
+
+
+def open_driver(settings: ConnectionSettings, *, verify: bool = True) -> Any:
+    """A :class:`neo4j.Driver` for ``settings``; with ``verify`` the connection and credentials are checked."""
+    import neo4j  # noqa: PLC0415
+
+    with translate_errors(settings):
+        try:
+            driver = neo4j.GraphDatabase.driver(
+                settings.uri,
+                auth=settings.auth,
+                connection_timeout=15,
+                max_transaction_retry_time=30,
+                user_agent="topo-graphdb",
+            )
+        except ValueError as err:
+            raise InputError(f"bad Neo4j URI {settings.uri!r}: {err}") from err
+        if verify:
+            try:
+                driver.verify_connectivity()
+                driver.execute_query("RETURN 1", database_=settings.database)
+            except BaseException:
+                driver.close()
+                raise
+    return driver
