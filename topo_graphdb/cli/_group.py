@@ -27,6 +27,14 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as err:  # a bug: one line, the traceback with -v
+            if logging.getLogger().isEnabledFor(logging.INFO):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            click.echo(f"error: unexpected {type(err).__name__}: {first} (run with -v for the traceback)", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
