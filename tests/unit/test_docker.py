@@ -1,0 +1,40 @@
+"""The compose file is accepted by `docker compose config` (when the compose plugin is present)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker" / "compose.yaml"
+
+
+def _compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not _compose_available(), reason="docker compose plugin not installed")
+
+
+def _config(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"} | env_extra
+    return subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--format", "json"],
+        capture_output=True, text=True, env=env,
+    )
+
+
+def test_compose_config_accepts_the_file():
+    res = _config({"NEO4J_PASSWORD": "a-long-password"})
+    assert res.returncode == 0, res.stderr
+    assert '"neo4j:5.26-community"' in res.stdout and '"nvidia"' in res.stdout
+
+
+def test_compose_requires_a_password():
+    res = _config({})
+    assert res.returncode != 0 and "NEO4J_PASSWORD" in res.stderr
