@@ -107,6 +107,7 @@ def open_driver(settings: ConnectionSettings, *, verify: bool = True) -> Any:
                 connection_timeout=15,
                 max_transaction_retry_time=30,
                 user_agent="topo-graphdb",
+                notifications_min_severity="OFF",
             )
         except ValueError as err:
             raise InputError(f"bad Neo4j URI {settings.uri!r}: {err}") from err

@@ -8,8 +8,14 @@ from ._group import connection_options, json_option, main
 
 
 def _progress_printer():
+    """Progress on stderr: updated in place on a terminal, one line per finished phase otherwise."""
+    tty = click.get_text_stream("stderr").isatty()
+
     def show(phase: str, done: int, total: int) -> None:
-        click.echo(f"\r{phase}: {done:,}/{total:,}", err=True, nl=done >= total)
+        if tty:
+            click.echo(f"\r{phase}: {done:,}/{total:,}", err=True, nl=done >= total)
+        elif done >= total:
+            click.echo(f"{phase}: {done:,}/{total:,}", err=True)
 
     return show
 
