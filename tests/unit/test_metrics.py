@@ -1,0 +1,108 @@
+"""Companion metrics (degree, clustering, pair heuristics) against NetworkX and hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from topo_graphdb.errors import InputError
+from topo_graphdb.kernels import clustering_coefficient, degree, pair_heuristics, topological_concentration
+
+nx = pytest.importorskip("networkx")
+
+
+def as_networkx(edges: np.ndarray, n: int):
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from((int(a), int(b)) for a, b in edges.T if a != b)
+    return g
+
+
+def random_graph(rng: np.random.Generator):
+    n = int(rng.integers(3, 40))
+    edges = rng.integers(0, n, (2, int(rng.integers(2, 160))))
+    return np.concatenate([edges, [[0], [1]]], axis=1), n
+
+
+def test_by_hand_on_a_triangle_with_a_tail():
+    edges = np.array([[0, 0, 1, 2, 2], [1, 2, 2, 3, 3]])  # triangle 0-1-2, tail 2-3 (listed twice)
+    assert degree(edges).tolist() == [2, 2, 3, 1]
+    np.testing.assert_allclose(clustering_coefficient(edges), [1.0, 1.0, 1 / 3, 0.0])
+    h = pair_heuristics(edges, np.array([[0, 3, 1], [3, 1, 0]]))
+    # (0,3): common {2}; (3,1): common {2}; (1,0): common {2}; deg(2) = 3
+    assert h["cn"].tolist() == [1.0, 1.0, 1.0]
+    np.testing.assert_allclose(h["ra"], [1 / 3] * 3)
+    np.testing.assert_allclose(h["aa"], [1 / math.log(3)] * 3)
+    np.testing.assert_allclose(h["jaccard"], [1 / 2, 1 / 2, 1 / 3])  # unions {1,2}, {0,2}, {0,1,2}
+
+
+def test_degree_and_clustering_match_networkx():
+    rng = np.random.default_rng(21)
+    for _ in range(25):
+        edges, n = random_graph(rng)
+        g = as_networkx(edges, n)
+        assert degree(edges, num_nodes=n).tolist() == [g.degree(v) for v in range(n)]
+        expected = nx.clustering(g)
+        np.testing.assert_allclose(clustering_coefficient(edges, num_nodes=n), [expected[v] for v in range(n)], rtol=1e-12)
+
+
+def test_clustering_equals_one_hop_train_tc_where_defined():
+    rng = np.random.default_rng(22)
+    edges, n = random_graph(rng)
+    c = clustering_coefficient(edges, num_nodes=n)
+    t = topological_concentration(edges, num_nodes=n, backend="cpu").tc
+    ok = ~np.isnan(t)
+    np.testing.assert_allclose(c[ok], t[ok], rtol=1e-12)
+    assert (c[~ok] == 0).all()
+
+
+def test_pair_heuristics_match_networkx():
+    rng = np.random.default_rng(23)
+    for _ in range(20):
+        edges, n = random_graph(rng)
+        g = as_networkx(edges, n)
+        pairs = rng.integers(0, n, (2, 50))
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        h = pair_heuristics(edges, pairs, num_nodes=n, batch_size=7)  # several batches
+        plist = [tuple(map(int, p)) for p in pairs.T]
+        cn = [len(list(nx.common_neighbors(g, u, v))) for u, v in plist]
+        np.testing.assert_array_equal(h["cn"], cn)
+        np.testing.assert_allclose(h["ra"], [s for _, _, s in nx.resource_allocation_index(g, plist)], rtol=1e-12)
+        np.testing.assert_allclose(h["aa"], [s for _, _, s in nx.adamic_adar_index(g, plist)], rtol=1e-12)
+        np.testing.assert_allclose(h["jaccard"], [s for _, _, s in nx.jaccard_coefficient(g, plist)], rtol=1e-12)
+
+
+def test_self_pairs_are_nan_and_isolated_pairs_are_zero():
+    edges = np.array([[0, 1], [1, 2]])
+    h = pair_heuristics(edges, np.array([[1, 3], [1, 4]]), num_nodes=5)
+    for name in ("cn", "aa", "ra", "jaccard"):
+        assert math.isnan(h[name][0])
+        assert h[name][1] == 0.0  # two isolated nodes: empty union gives 0 (as NetworkX)
+
+
+def test_which_selects_outputs():
+    h = pair_heuristics(np.array([[0, 1], [1, 2]]), np.array([[0], [2]]), which=("ra",))
+    assert list(h) == ["ra"] and h["ra"].tolist() == [0.5]
+    assert list(pair_heuristics(np.array([[0, 1], [1, 2]]), np.array([[0], [2]]), which="cn")) == ["cn"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"which": ("cn", "katz")}, "which must name some of cn, aa, ra, jaccard"),
+        ({"which": ()}, "which must name some of"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1; got 0"),
+    ],
+)
+def test_pair_heuristics_validation(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        pair_heuristics(np.array([[0, 1], [1, 2]]), np.array([[0], [2]]), **kwargs)
+
+
+def test_pairs_must_be_an_edge_array():
+    with pytest.raises(InputError, match=r"pairs must be an edge array of shape \(2, P\); got None"):
+        pair_heuristics(np.array([[0, 1], [1, 2]]), None)
+    with pytest.raises(InputError, match=r"pairs must be an edge array of shape \(2, E\); got shape \(2,\)"):
+        pair_heuristics(np.array([[0, 1], [1, 2]]), np.array([0, 2]))

@@ -1,0 +1,22 @@
+"""Graph kernels: exact Topological Concentration (TC), its approximation (ATC), node and pair heuristics.
+
+Heavy dependencies (Numba, CuPy) are imported on first use, so importing this
+package is cheap.
+"""
+
+from .atc import approximate_tc
+from .estimate import TCEstimate, estimate_tc
+from .metrics import clustering_coefficient, degree, pair_heuristics
+from .tc import MAX_HOPS, TCResult, topological_concentration
+
+__all__ = [
+    "topological_concentration",
+    "TCResult",
+    "MAX_HOPS",
+    "approximate_tc",
+    "estimate_tc",
+    "TCEstimate",
+    "degree",
+    "clustering_coefficient",
+    "pair_heuristics",
+]
