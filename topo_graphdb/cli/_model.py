@@ -1,3 +1,84 @@
-"""CLI commands (registered on import)."""
+"""``evaluate`` and ``predict``: link prediction from edge files (torch is imported inside)."""
 
-from ._group import main  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..errors import InputError
+from ._group import json_option, main
+
+_MODELS = click.Choice(["gcn", "sage", "ncn", "cn", "aa", "ra"])
+_PROGRESS = click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal).")
+
+
+def _hops(text: str) -> tuple[int, ...]:
+    try:
+        hops = tuple(sorted({int(h) for h in text.split(",") if h.strip()}))
+    except ValueError:
+        raise InputError(f"--hops must be a comma-separated list of integers in 1..4; got {text!r}") from None
+    if not hops or hops[0] < 1 or hops[-1] > 4:
+        raise InputError(f"--hops must be a comma-separated list of integers in 1..4; got {text!r}")
+    return hops
+
+
+@main.command()
+@click.option("--train-edges", required=True, type=click.Path(dir_okay=False), help="Training edges CSV (src,dst).")
+@click.option("--valid-edges", required=True, type=click.Path(dir_okay=False), help="Validation edges CSV (src,dst).")
+@click.option("--test-edges", required=True, type=click.Path(dir_okay=False), help="Test edges CSV (src,dst).")
+@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (scipy sparse or array; row i = node id i).")
+@click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of negatives and training.")
+@click.option("--hops", default="1,2,3", show_default=True, help="TC hops K to correlate with (comma-separated, 1..4).")
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False), help="Where report.json, node_metrics.csv and plots go.")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
+@_PROGRESS
+@json_option
+def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, progress, as_json):
+    """Train a link predictor and evaluate it per edge and per node, with TC correlations."""
+    from ..model.evaluate import evaluate_files  # noqa: PLC0415
+
+    show = sys.stderr.isatty() if progress is None else progress
+    report = evaluate_files(
+        train_edges, valid_edges, test_edges, output_dir=output_dir, features=features, model=model,
+        epochs=epochs, seed=seed, hops=_hops(hops), progress=show, plots=plots,
+    )  # fmt: skip
+    test = report["edge_metrics"]["test"]
+    if as_json:
+        click.echo(json.dumps({"output_dir": output_dir, "edge_metrics": report["edge_metrics"], "node_metrics": report["node_metrics"]}))
+        return
+    corr = report["correlations"]
+    click.echo(f"{model}: test hits@100 {test.get('hits@100')}, mrr {test.get('mrr')}, auc {test.get('auc')}")
+    for key in ("tc_train_k1", "tc_test_k1", "degree"):
+        if key in corr:
+            click.echo(f"  precision@10 vs {key}: spearman {corr[key]['spearman']}")
+    click.echo(f"report written to {output_dir}/report.json")
+
+
+@main.command()
+@click.option("--edges", required=True, type=click.Path(dir_okay=False), help="All known edges CSV (src,dst).")
+@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (row i = node id i).")
+@click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the hold-out split and training.")
+@click.option("--nodes", "nodes_file", type=click.Path(dir_okay=False), default=None, help="Only these source nodes (CSV with a 'node' column or one id per line).")
+@click.option("--top-k", required=True, type=click.IntRange(min=1), help="New links per source node.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Output CSV: src,dst,score,rank (original ids).")
+@_PROGRESS
+@json_option
+def predict(edges, features, model, epochs, seed, nodes_file, top_k, output, progress, as_json):
+    """Train on all edges (10% held out for early stopping) and write the top-k new links per node."""
+    from ..model.predict import predict_from_file  # noqa: PLC0415
+
+    show = sys.stderr.isatty() if progress is None else progress
+    summary = predict_from_file(
+        edges, output=output, top_k=top_k, features=features, model=model, seed=seed,
+        nodes_path=nodes_file, epochs=epochs, progress=show,
+    )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"{summary['links']} links for {summary['sources']} nodes written to {summary['output']}")

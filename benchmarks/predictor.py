@@ -1,0 +1,189 @@
+"""Benchmark the link predictors: edge-level quality over seeds, and the TC report.
+
+For each graph and model, over several seeds: split (random 70/10/20, or by
+time for graphs with a ``t`` column), fit, and the test Hits@20/50/100, MRR,
+ROC-AUC and AP against as many uniform non-edge negatives as positives. The
+table gives mean ± std over seeds and the training seconds.
+
+For each graph, one full evaluation (``--report-model``, first seed) adds the
+per-node report: Spearman/Pearson of per-node Precision@10 with TC^Train and
+TC^Test (K = 1..3), ATC, degree and clustering; the mean TC of training vs
+test neighbours; and the indicator computable from the current graph (TC
+train variants etc.) against degree alone. ``--candidate-recall`` measures
+how many exhaustive top-10 links the candidate generation keeps.
+
+Examples::
+
+    python benchmarks/predictor.py --graphs cora --models ncn,gcn,sage,cn,aa,ra --seeds 5 --json out.json
+    python benchmarks/predictor.py --graphs citeseer,ca-grqc,collegemsg --models ncn,gcn,ra --seeds 1
+    python benchmarks/predictor.py --graphs cora --models gcn+tc --tc-alpha 2 --seeds 3
+
+A row for Neo4j GDS's link-prediction pipeline can be added in
+:func:`gds_rows` (returns nothing for now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = Path("/work/shared/data")
+BUNDLED = ROOT / "topo_graphdb" / "datasets"
+
+
+def load_split(graph: str, data_dir: Path | None, seed: int):
+    """Read ``<graph>/edges.csv`` (+ ``features.npz``) and split it."""
+    import scipy.sparse as sp
+
+    from topo_graphdb.edgefile import read_edge_csv
+    from topo_graphdb.model.splits import random_split, temporal_split
+
+    base = None
+    for root in ([data_dir] if data_dir else []) + [BUNDLED]:
+        if (root / graph / "edges.csv").is_file():
+            base = root / graph
+            break
+    if base is None:
+        raise SystemExit(f"graph {graph!r} not found under {data_dir} or {BUNDLED}")
+    header = (base / "edges.csv").read_text().split("\n", 1)[0].split(",")
+    temporal = "t" in header
+    table = read_edge_csv(base / "edges.csv", time_col="t" if temporal else None)
+    x = sp.load_npz(base / "features.npz") if (base / "features.npz").is_file() else None
+    if x is not None:  # Planetoid ids are row numbers
+        n = int(max(x.shape[0], max(table.src.max(), table.dst.max()) + 1))
+        edges, node_ids = np.stack([table.src, table.dst]), np.arange(n)
+    else:
+        node_ids = np.unique(np.r_[table.src, table.dst])
+        n = node_ids.size
+        edges = np.stack([np.searchsorted(node_ids, table.src), np.searchsorted(node_ids, table.dst)])
+    if temporal:
+        return temporal_split(edges, table.time, n, seed=seed, x=x, node_ids=node_ids), "temporal"
+    return random_split(edges, n, seed=seed, x=x, node_ids=node_ids), "random"
+
+
+def gds_rows(graph: str, split, seed: int) -> list[dict]:
+    """Hook for a Neo4j GDS link-prediction pipeline on the same split (not measured here)."""
+    return []
+
+
+def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
+    from topo_graphdb.model.evaluate import evaluate_edges, make_predictor
+
+    runs = []
+    base = model.removesuffix("+tc")
+    for seed in seeds:
+        split, kind = load_split(graph, args.data_dir, seed)
+        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs}
+        if model.endswith("+tc"):  # TC-guided re-weighting, the paper's Cora GCN settings
+            settings.update(tc_alpha=args.tc_alpha, tc_interval=1, tc_warm_up=1)
+        p = make_predictor(base, **settings)
+        t = time.perf_counter()
+        p.fit(split)
+        fit_s = time.perf_counter() - t
+        m = evaluate_edges(p, split)["test"]
+        runs.append({"seed": seed, "fit_seconds": fit_s, "epochs": len(getattr(p, "history_", [])), "best_epoch": getattr(p, "best_epoch_", 0), **m})
+        print(f"  {graph} {model} seed {seed}: hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} fit {fit_s:.1f}s", file=sys.stderr, flush=True)
+    keys = ["hits@20", "hits@50", "hits@100", "mrr", "auc", "ap", "fit_seconds", "epochs"]
+    summary = {k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs]))} for k in keys}
+    return {"graph": graph, "model": model, "split": kind, "seeds": seeds, "summary": summary, "runs": runs, "settings": p.get_params()}
+
+
+def run_report(graph: str, model: str, seed: int, args) -> dict:
+    from topo_graphdb.model.evaluate import run_evaluation
+
+    split, kind = load_split(graph, args.data_dir, seed)
+    t = time.perf_counter()
+    settings = {"epochs": args.epochs} if model not in ("cn", "aa", "ra") else {}
+    report, table = run_evaluation(split, model=model, seed=seed, hops=args.hops, progress=args.progress, **({"predictor_settings": settings} if settings else {}))
+    out = {
+        "graph": graph,
+        "model": model,
+        "split": kind,
+        "seed": seed,
+        "seconds": time.perf_counter() - t,
+        "edge_metrics_test": report["edge_metrics"]["test"],
+        "node_metrics": report["node_metrics"],
+        "correlations_precision@10": report["correlations"],
+        "shift": report["shift"],
+        "indicator": {k: v for k, v in report.get("indicator", {}).items() if k != "model"},
+        "timings": report["timings"],
+    }
+    if args.candidate_recall and model not in ("cn", "aa", "ra"):
+        from topo_graphdb.model.evaluate import make_predictor
+        from topo_graphdb.model.predict import candidate_recall
+
+        p = make_predictor(model, seed=seed, progress=False, epochs=args.epochs).fit(split)
+        out["candidate_recall"] = candidate_recall(p, top_k=10, neighbours=100)
+    return out
+
+
+def _num(v) -> str:
+    return "   nan" if v is None or not np.isfinite(v) else f"{v:+.3f}"
+
+
+def _fmt(s: dict) -> str:
+    return f"{s['mean']:.4f}±{s['std']:.4f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else None, help="Folder with <graph>/edges.csv (default /work/shared/data when present; else the bundled datasets).")
+    ap.add_argument("--graphs", default="cora", help="Comma-separated graph names.")
+    ap.add_argument("--models", default="ncn,gcn,sage,cn,aa,ra", help="Comma-separated models (gcn, sage, ncn, cn, aa, ra; 'gcn+tc'/'ncn+tc': with TC-guided re-weighting).")
+    ap.add_argument("--tc-alpha", type=float, default=2.0, help="alpha of TC-guided re-weighting for the '+tc' models.")
+    ap.add_argument("--seeds", default="5", help="Number of seeds (0..N-1) or a comma-separated list.")
+    ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs (default: the model's).")
+    ap.add_argument("--hops", default="1,2,3", help="TC hops for the report.")
+    ap.add_argument("--report-model", default="gcn", help="Model of the per-node TC report ('none' to skip).")
+    ap.add_argument("--candidate-recall", action="store_true", help="Measure candidate-generation recall vs exhaustive top-10.")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's).")
+    ap.add_argument("--progress", action="store_true", help="Progress bars on stderr.")
+    ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here.")
+    args = ap.parse_args(argv)
+    args.hops = tuple(int(h) for h in args.hops.split(","))
+    seeds = list(range(int(args.seeds))) if "," not in args.seeds and args.seeds.isdigit() else [int(s) for s in args.seeds.split(",")]
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    results: dict = {"edges": [], "reports": [], "gds": [], "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    graphs = [g for g in args.graphs.split(",") if g]
+    for graph in graphs:
+        for model in [m for m in args.models.split(",") if m]:
+            results["edges"].append(run_edges(graph, model, seeds, args))
+        results["gds"].extend(gds_rows(graph, None, seeds[0]))
+        if args.report_model != "none":
+            results["reports"].append(run_report(graph, args.report_model, seeds[0], args))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, default=float))
+
+    print(f"\n{'graph':10} {'model':6} {'split':8} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
+    for r in results["edges"]:
+        s = r["summary"]
+        print(f"{r['graph']:10} {r['model']:6} {r['split']:8} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
+    for rep in results["reports"]:
+        print(f"\nper-node Precision@10 on {rep['graph']} ({rep['model']}, {rep['split']} split, seed {rep['seed']}): Spearman / Pearson")
+        for key, c in rep["correlations_precision@10"].items():
+            print(f"  {key:16} {_num(c.get('spearman'))} / {_num(c.get('pearson'))}  (n={c['n']})")
+        for k, sh in rep["shift"].items():
+            print(f"  shift {k}: mean TC^Train {_num(sh['mean_tc_train'])} vs TC^Test {_num(sh['mean_tc_test'])} over {sh['nodes']} nodes; test lower for {_num(sh['share_test_lower'])}")
+        ind = rep["indicator"]
+        if "test_spearman" in ind:
+            print(f"  indicator (computable: {', '.join(ind['features'])}): test Spearman {_num(ind['test_spearman'])} vs degree only {_num(ind['degree_only_test_spearman'])}; best single {ind.get('best_single_feature')}")
+        if "candidate_recall" in rep:
+            print(f"  candidate recall (top-10): {rep['candidate_recall']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

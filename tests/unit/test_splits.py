@@ -1,0 +1,191 @@
+"""Edge splits: no leakage, negatives never true edges, counts, seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from topo_graphdb.errors import EmptyGraphError, InputError
+from topo_graphdb.model.splits import (
+    EdgeSplit,
+    edge_keys,
+    explicit_split,
+    load_features,
+    random_split,
+    sample_negatives,
+    split_from_files,
+    temporal_split,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
+
+
+def _random_graph(n: int, m: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(2, m))
+
+
+def _keyset(edges: np.ndarray, n: int) -> set[int]:
+    return set(edge_keys(edges, n).tolist())
+
+
+def _check_split(s: EdgeSplit, all_edges_keys: set[int]) -> None:
+    n = s.num_nodes
+    tr, va, te = (_keyset(getattr(s, f"{p}_pos"), n) for p in ("train", "valid", "test"))
+    # canonical, unique, no self-loops
+    for name in ("train_pos", "valid_pos", "test_pos", "valid_neg", "test_neg"):
+        e = getattr(s, name)
+        assert e.dtype == np.int64 and e.shape[0] == 2
+        assert np.all(e[0] < e[1]), name
+        assert len(set(edge_keys(e, n).tolist())) == e.shape[1], f"duplicates in {name}"
+    # disjoint positives that cover the graph
+    assert not (tr & va) and not (tr & te) and not (va & te)
+    assert tr | va | te == all_edges_keys
+    # message passing uses training edges only
+    mp = s.message_passing_edges()
+    assert _keyset(mp, n) == tr
+    adj = s.adjacency("train")
+    coo = adj.tocoo()
+    assert _keyset(np.stack([coo.row, coo.col]), n) == tr
+    # negatives: never a true edge, counts equal to positives, val/test disjoint
+    vn, tn = _keyset(s.valid_neg, n), _keyset(s.test_neg, n)
+    assert not (vn & all_edges_keys) and not (tn & all_edges_keys)
+    assert not (vn & tn)
+    assert s.valid_neg.shape[1] == s.valid_pos.shape[1]
+    assert s.test_neg.shape[1] == s.test_pos.shape[1]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_split_no_leakage(seed):
+    n = 60
+    raw = _random_graph(n, 400, seed)
+    s = random_split(raw, n, seed=seed)
+    lo, hi = np.minimum(*raw), np.maximum(*raw)
+    truth = {int(a) * n + int(b) for a, b in zip(lo, hi) if a != b}
+    _check_split(s, truth)
+    m = len(truth)
+    assert s.valid_pos.shape[1] == round(0.1 * m)
+    assert s.test_pos.shape[1] == round(0.2 * m)
+    assert s.meta["negatives"]["valid"] == s.valid_neg.shape[1]
+
+
+def test_random_split_large_graph_uses_rejection_sampling():
+    n = 5000  # complement > enumeration limit
+    raw = _random_graph(n, 20000, 3)
+    s = random_split(raw, n, seed=3)
+    lo, hi = np.minimum(*raw), np.maximum(*raw)
+    truth = {int(a) * n + int(b) for a, b in zip(lo, hi) if a != b}
+    _check_split(s, truth)
+
+
+def test_random_split_is_fixed_by_seed():
+    raw = _random_graph(50, 300, 0)
+    a, b, c = random_split(raw, 50, seed=7), random_split(raw, 50, seed=7), random_split(raw, 50, seed=8)
+    for name in ("train_pos", "valid_pos", "test_pos", "valid_neg", "test_neg"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.test_pos, c.test_pos)
+    assert not np.array_equal(a.test_neg, c.test_neg)
+
+
+def test_negatives_uniform_over_complement():
+    # path 0-1-2-3: complement {0,2},{0,3},{1,3}; each should be drawn about equally
+    forb = np.sort(edge_keys(np.array([[0, 1, 2], [1, 2, 3]]), 4))
+    counts = {}
+    for seed in range(300):
+        e = sample_negatives(forb, 4, 1, rng=np.random.default_rng(seed))
+        k = tuple(e[:, 0].tolist())
+        counts[k] = counts.get(k, 0) + 1
+    assert set(counts) == {(0, 2), (0, 3), (1, 3)}
+    assert min(counts.values()) > 60
+
+
+def test_negatives_capped_by_complement():
+    forb = np.sort(edge_keys(np.array([[0, 0], [1, 2]]), 3))
+    e = sample_negatives(forb, 3, 10, rng=np.random.default_rng(0))
+    assert e.tolist() == [[1], [2]]
+
+
+def test_temporal_split_by_first_appearance():
+    # pair (0,1) appears at t=1 and again at t=9: it is a training edge only
+    ei = np.array([[0, 1, 2, 3, 1, 0], [1, 2, 3, 4, 0, 4]])
+    t = np.array([1, 2, 5, 7, 9, 8])
+    s = temporal_split(ei, t, 5, t1=4, t2=7)
+    assert s.train_pos.tolist() == [[0, 1], [1, 2]]
+    assert s.valid_pos.tolist() == [[2], [3]]
+    assert s.test_pos.tolist() == [[0, 3], [4, 4]]
+    assert s.train_time.tolist() == [1, 2]
+    truth = {0 * 5 + 1, 1 * 5 + 2, 2 * 5 + 3, 3 * 5 + 4, 0 * 5 + 4}
+    _check_split(s, truth)
+
+
+def test_temporal_split_default_quantiles():
+    rng = np.random.default_rng(0)
+    n = 80
+    raw = rng.integers(0, n, size=(2, 600))
+    t = rng.permutation(600).astype(float)
+    s = temporal_split(raw, t, n, seed=1)
+    assert s.meta["t1"] < s.meta["t2"]
+    # every training edge is older than every test edge (first appearances)
+    assert s.train_time.max() < s.meta["t1"] <= s.meta["t2"]
+    total = s.train_pos.shape[1] + s.valid_pos.shape[1] + s.test_pos.shape[1]
+    assert abs(s.train_pos.shape[1] / total - 0.7) < 0.02
+
+
+def test_explicit_split_drops_overlaps():
+    tr = np.array([[0, 1, 2], [1, 2, 3]])
+    va = np.array([[1, 3], [0, 0]])  # (0,1) already in train
+    te = np.array([[2, 3, 0], [1, 0, 4]])  # (1,2) in train, (0,3) in valid
+    s = explicit_split(tr, va, te, 5)
+    assert s.valid_pos.tolist() == [[0], [3]]
+    assert s.test_pos.tolist() == [[0], [4]]
+    assert s.meta["dropped"] == {"valid_in_train": 1, "test_in_train_or_valid": 2}
+
+
+def test_split_from_files_maps_ids(tmp_path):
+    pd.DataFrame({"src": [10, 20, 30, 10], "dst": [20, 30, 40, 40]}).to_csv(tmp_path / "tr.csv", index=False)
+    pd.DataFrame({"src": [10], "dst": [30]}).to_csv(tmp_path / "va.csv", index=False)
+    pd.DataFrame({"src": [20], "dst": [50]}).to_csv(tmp_path / "te.csv", index=False)
+    s = split_from_files(tmp_path / "tr.csv", tmp_path / "va.csv", tmp_path / "te.csv")
+    assert s.node_ids.tolist() == [10, 20, 30, 40, 50]
+    assert s.test_pos.tolist() == [[1], [4]]
+    assert s.valid_neg.shape == (2, 1) and s.test_neg.shape == (2, 1)
+
+
+def test_split_from_files_with_features_keeps_row_ids(tmp_path):
+    import scipy.sparse as sp
+
+    pd.DataFrame({"src": [0, 1], "dst": [1, 2]}).to_csv(tmp_path / "tr.csv", index=False)
+    pd.DataFrame({"src": [2], "dst": [3]}).to_csv(tmp_path / "va.csv", index=False)
+    pd.DataFrame({"src": [0], "dst": [6]}).to_csv(tmp_path / "te.csv", index=False)
+    sp.save_npz(tmp_path / "x.npz", sp.csr_matrix(np.eye(5)))
+    s = split_from_files(tmp_path / "tr.csv", tmp_path / "va.csv", tmp_path / "te.csv", features=tmp_path / "x.npz")
+    assert s.num_nodes == 7 and s.x.shape == (7, 5)  # id 6 has no feature row: zero-padded
+    assert s.test_pos.tolist() == [[0], [6]]
+    np.savez(tmp_path / "d.npz", x=np.ones((3, 2)))
+    assert load_features(tmp_path / "d.npz").shape == (3, 2)
+
+
+def test_bad_input_is_one_line_error(tmp_path):
+    with pytest.raises(InputError, match="valid_fraction"):
+        random_split(np.array([[0], [1]]), 2, valid_fraction=1.5)
+    with pytest.raises(EmptyGraphError):
+        random_split(np.array([[0], [0]]), 1)
+    with pytest.raises(InputError, match="features file not found"):
+        load_features(tmp_path / "nope.npz")
+    (tmp_path / "bad.npz").write_text("not a zip")
+    with pytest.raises(InputError):
+        load_features(tmp_path / "bad.npz")
+
+
+def test_cora_split_counts():
+    from topo_graphdb.edgefile import read_edge_csv
+
+    t = read_edge_csv(DATA / "cora" / "edges.csv")
+    s = random_split(np.stack([t.src, t.dst]), 2708, seed=0)
+    assert (s.train_pos.shape[1], s.valid_pos.shape[1], s.test_pos.shape[1]) == (3694, 528, 1056)
+    truth = set(s.all_positive_keys().tolist())
+    assert len(truth) == 5278
+    assert not (_keyset(s.test_neg, 2708) & truth) and not (_keyset(s.valid_neg, 2708) & truth)

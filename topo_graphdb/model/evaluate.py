@@ -1,0 +1,376 @@
+"""Evaluation of link predictors at edge and node level, and its relation to TC.
+
+* :func:`evaluate_edges`: Hits@20/50/100, MRR, ROC-AUC and AP of the
+  validation and test positives against their fixed negatives (OGB
+  convention, :mod:`topo_graphdb.model.metrics`).
+* :func:`evaluate_nodes`: the per-node protocol of Wang et al. (ICLR 2024):
+  for each node ``i`` with at least one held-out neighbour, score ``i``
+  against every node, remove ``i`` itself and its known neighbours (training,
+  plus validation when testing), rank, and compute Precision/Recall/NDCG/Hit@k
+  and the reciprocal rank of the best-ranked held-out neighbour. Source nodes
+  are processed in batches whose dense ``batch x n`` score blocks fit a memory
+  budget.
+* :func:`node_properties`: per-node TC (train and test variants, K = 1..3),
+  ATC when available, degree, clustering, and on temporal splits TC of the
+  most recent training edges.
+* :func:`correlations`, :func:`shift_check`: Pearson/Spearman of per-node
+  performance with those properties; mean TC of training vs test neighbours.
+* :func:`run_evaluation`: all of it for one split and model, as a JSON-ready
+  report plus the per-node table (written by :mod:`topo_graphdb.model.report`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import InputError
+from .metrics import NODE_KS, correlation, edge_metrics, node_ranking_metrics
+from .splits import EdgeSplit
+
+__all__ = [
+    "PREDICTORS",
+    "MODEL_DEFAULTS",
+    "make_predictor",
+    "evaluate_edges",
+    "evaluate_nodes",
+    "node_properties",
+    "correlations",
+    "shift_check",
+    "run_evaluation",
+    "evaluate_files",
+]
+
+
+PREDICTORS = ("gcn", "sage", "ncn", "cn", "aa", "ra")
+
+#: Settings per learned model, on top of the LinkPredictor defaults (which
+#: were chosen on Cora, random 70/10/20 split: one layer, width 256, lr 0.01,
+#: dropout 0.4, target-link masking, at most 200 epochs, patience 40).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"gcn": {}, "sage": {}, "ncn": {}}
+
+_DEFAULT_BUDGET = 256 * 2**20
+
+
+def make_predictor(model: str = "gcn", **settings: Any):
+    """A :class:`~topo_graphdb.model.predictor.LinkPredictor` (``gcn``, ``sage``,
+    ``ncn``; :data:`MODEL_DEFAULTS` overridden by ``settings``) or a
+    :class:`~topo_graphdb.model.heuristics.HeuristicPredictor` (``cn``, ``aa``, ``ra``)."""
+    if model not in PREDICTORS:
+        raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
+    if model in ("cn", "aa", "ra"):
+        from .heuristics import HeuristicPredictor  # noqa: PLC0415
+
+        return HeuristicPredictor(model)
+    from .predictor import LinkPredictor  # noqa: PLC0415  (imports torch)
+
+    params = {**MODEL_DEFAULTS[model], **{k: v for k, v in settings.items() if v is not None}}
+    return LinkPredictor(model, **params)
+
+
+# -------------------------------------------------------------- edge level
+def evaluate_edges(predictor, split: EdgeSplit, *, ks: Iterable[int] = (20, 50, 100)) -> dict[str, dict[str, float]]:
+    """Edge metrics of a fitted predictor: ``{"valid": {...}, "test": {...}}``.
+
+    Each part holds ``hits@K`` for ``ks``, ``mrr``, ``auc``, ``ap`` and counts
+    (see :func:`topo_graphdb.model.metrics.edge_metrics`).
+    """
+    out = {}
+    for part in ("valid", "test"):
+        pos, neg = getattr(split, f"{part}_pos"), getattr(split, f"{part}_neg")
+        if pos.shape[1] == 0:
+            out[part] = {"num_pos": 0, "num_neg": int(neg.shape[1])}
+            continue
+        out[part] = edge_metrics(predictor.score(pos), predictor.score(neg), ks=tuple(ks))
+    return out
+
+
+# -------------------------------------------------------------- node level
+def _batch_size(predictor, n: int, memory_budget: int | None) -> int:
+    budget = _DEFAULT_BUDGET if memory_budget is None else int(memory_budget)
+    if budget <= 0:
+        raise InputError(f"memory_budget must be > 0 bytes; got {memory_budget!r}")
+    per_row = int(predictor.block_bytes_per_source()) + 40 * n  # scores, masks, sort order
+    return int(max(1, min(4096, budget // max(per_row, 1))))
+
+
+def evaluate_nodes(
+    predictor,
+    split: EdgeSplit,
+    *,
+    target: str = "test",
+    ks: Iterable[int] = NODE_KS,
+    memory_budget: int | None = None,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Per-node ranking metrics (the paper's protocol).
+
+    Parameters
+    ----------
+    predictor : fitted predictor with ``score_block(sources) -> (b, n)``
+    split : EdgeSplit
+    target : {"test", "valid"}
+        Held-out neighbours to find. For ``"test"`` the training and
+        validation neighbours are masked; for ``"valid"`` the training ones
+        (test edges are unknown then and stay ordinary candidates).
+    ks : cut-offs for ``precision@k``, ``recall@k``, ``ndcg@k``, ``hit@k``
+    memory_budget : bytes for one batch of dense score rows (default 256 MiB)
+
+    Returns
+    -------
+    dict of arrays of shape (n,): every metric of
+    :func:`~topo_graphdb.model.metrics.node_ranking_metrics` (NaN for nodes
+    without a ``target`` neighbour) and ``num_targets`` (int).
+    """
+    if target not in ("test", "valid"):
+        raise InputError(f"target must be 'test' or 'valid'; got {target!r}")
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    ks = tuple(int(k) for k in ks)
+    n = split.num_nodes
+    known = split.adjacency(("train", "valid") if target == "test" else ("train",))
+    rel_adj = split.adjacency(target)
+    num_targets = np.diff(rel_adj.indptr).astype(np.int64)
+    sources = np.flatnonzero(num_targets > 0)
+    names = [f"{m}@{k}" for k in ks for m in ("precision", "recall", "ndcg", "hit")] + ["rr"]
+    out = {name: np.full(n, np.nan) for name in names}
+    bs = _batch_size(predictor, n, memory_budget)
+    steps = range(0, sources.size, bs)
+    for start in tqdm(steps, desc=f"rank nodes ({target})", disable=not progress, leave=False):
+        batch = sources[start : start + bs]
+        scores = predictor.score_block(batch)
+        exclude = known[batch].toarray() > 0
+        exclude[np.arange(batch.size), batch] = True
+        relevant = rel_adj[batch].toarray() > 0
+        m = node_ranking_metrics(scores, relevant, exclude=exclude, ks=ks)
+        for name in names:
+            out[name][batch] = m[name]
+    out["num_targets"] = num_targets
+    return out
+
+
+# ---------------------------------------------------------- node properties
+def node_properties(
+    split: EdgeSplit,
+    *,
+    hops: Iterable[int] = (1, 2, 3),
+    variants: Iterable[str] = ("train", "test"),
+    atc: bool = True,
+    recent_fraction: float = 0.2,
+    backend: str = "auto",
+    memory_budget: int | None = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-node properties of the training graph, shape (n,) each.
+
+    ``tc_{variant}_k{K}``: exact TC with the training graph as reference and
+    the training (``train``), validation (``valid``) or test (``test``) edges
+    as evaluation set, one shared ``beta`` (1 / mean training degree);
+    ``atc_train_k{K}`` (K >= 2) when :mod:`topo_graphdb.kernels.atc` provides
+    ``approximate_tc``; ``degree``, ``log_degree`` (``log(1 + deg)``),
+    ``clustering``; on temporal splits ``tc_recent_k{K}``: TC of the newest
+    ``recent_fraction`` of training edges against the older ones (what a
+    database can compute without future links).
+    """
+    from ..kernels import topological_concentration  # noqa: PLC0415
+    from .indicator import computable_properties  # noqa: PLC0415
+
+    timings = {} if timings is None else timings
+    n = split.num_nodes
+    train = split.train_pos
+    out = computable_properties(
+        train, n, hops=hops, edge_time=split.train_time, recent_fraction=recent_fraction, atc=atc,
+        backend=backend, memory_budget=memory_budget, timings=timings,
+    )  # fmt: skip
+    beta = 1.0 / out["degree"].mean() if out["degree"].mean() > 0 else 1.0
+    for k in hops:
+        for variant in variants:
+            if variant == "train":
+                continue  # computed above
+            ev = getattr(split, f"{variant}_pos")
+            if ev.shape[1] == 0:
+                continue
+            t = time.perf_counter()
+            res = topological_concentration(train, ev, hops=int(k), beta=beta, num_nodes=n, backend=backend, memory_budget=memory_budget)
+            out[f"tc_{variant}_k{k}"] = np.asarray(res.tc, dtype=np.float64)
+            timings[f"tc_{variant}_k{k}"] = time.perf_counter() - t
+    return out
+
+
+def correlations(
+    performance: dict[str, np.ndarray],
+    properties: dict[str, np.ndarray],
+    *,
+    metrics: Iterable[str] = ("precision@10", "recall@10", "ndcg@10", "hit@10", "rr"),
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{metric: {property: {"pearson", "spearman", "n"}}}`` over nodes where both are finite."""
+    return {m: {p: correlation(properties[p], performance[m]) for p in properties if p != "log_degree"} for m in metrics if m in performance}
+
+
+def shift_check(properties: dict[str, np.ndarray], *, hops: Iterable[int] = (1, 2, 3)) -> dict[str, dict[str, float]]:
+    """Topological distribution shift: mean TC^Train vs mean TC^Test per K.
+
+    For each K: ``mean_tc_train``/``mean_tc_test`` over the nodes where both
+    are defined (``nodes``), their means over every defined node, and the
+    share of nodes whose test neighbours are less concentrated
+    (``TC^Test < TC^Train``).
+    """
+    out = {}
+    for k in hops:
+        a, b = properties.get(f"tc_train_k{k}"), properties.get(f"tc_test_k{k}")
+        if a is None or b is None:
+            continue
+        both = np.isfinite(a) & np.isfinite(b)
+        nan = float("nan")
+        out[f"k{k}"] = {
+            "nodes": int(both.sum()),
+            "mean_tc_train": float(a[both].mean()) if both.any() else nan,
+            "mean_tc_test": float(b[both].mean()) if both.any() else nan,
+            "share_test_lower": float(np.mean(b[both] < a[both])) if both.any() else nan,
+            "mean_tc_train_all": float(np.nanmean(a)) if np.isfinite(a).any() else nan,
+            "mean_tc_test_all": float(np.nanmean(b)) if np.isfinite(b).any() else nan,
+        }
+    return out
+
+
+def _summary(perf: dict[str, np.ndarray]) -> dict[str, Any]:
+    evaluated = np.isfinite(perf["rr"])
+    return {
+        "nodes_evaluated": int(evaluated.sum()),
+        "mean": {k: float(np.nanmean(v)) for k, v in perf.items() if k != "num_targets" and evaluated.any()},
+    }
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def run_evaluation(
+    split: EdgeSplit,
+    *,
+    model: str = "gcn",
+    hops: Iterable[int] = (1, 2, 3),
+    seed: int = 0,
+    epochs: int | None = None,
+    predictor_settings: dict[str, Any] | None = None,
+    indicator: bool = True,
+    backend: str = "auto",
+    memory_budget: int | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Fit ``model`` on ``split`` and evaluate it at edge and node level.
+
+    Returns
+    -------
+    report : dict (JSON-ready; NaN written as null)
+        ``settings``, ``split`` (counts and the negatives' description),
+        ``training``, ``edge_metrics``, ``node_metrics`` (summary),
+        ``correlations`` (``{property: {pearson, spearman, n}}`` for
+        per-node Precision@10), ``correlations_all`` (other metrics),
+        ``shift``, ``indicator``, ``timings`` (seconds).
+    table : dict of per-node arrays (n,)
+        ``node`` (external id), per-node test metrics, ``valid_precision@10``,
+        properties, and ``indicator`` when fitted.
+    """
+    hops = tuple(sorted({int(k) for k in hops}))
+    if not hops or min(hops) < 1 or max(hops) > 4:
+        raise InputError(f"hops must be integers in 1..4; got {hops}")
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    settings = dict(predictor_settings or {})
+    if model in ("gcn", "sage", "ncn"):
+        settings.setdefault("seed", seed)
+        settings.setdefault("progress", progress)
+        if epochs is not None:
+            settings["epochs"] = epochs
+    predictor = make_predictor(model, **settings)
+    t = time.perf_counter()
+    predictor.fit(split)
+    timings["fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    edges = evaluate_edges(predictor, split)
+    timings["edge_metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    perf = evaluate_nodes(predictor, split, target="test", memory_budget=memory_budget, progress=progress)
+    timings["node_metrics_test"] = time.perf_counter() - t
+    t = time.perf_counter()
+    perf_valid = evaluate_nodes(predictor, split, target="valid", ks=(10,), memory_budget=memory_budget, progress=progress) if indicator else None
+    timings["node_metrics_valid"] = time.perf_counter() - t
+    props = node_properties(split, hops=hops, backend=backend, memory_budget=memory_budget, timings=timings)
+    corr_all = correlations(perf, props)
+    report: dict[str, Any] = {
+        "settings": {"model": model, "seed": int(seed), "hops": list(hops), "predictor": predictor.get_params()},
+        "split": split.describe(),
+        "training": {
+            "best_epoch": getattr(predictor, "best_epoch_", None),
+            "epochs_run": len(getattr(predictor, "history_", [])),
+            "best_valid": getattr(predictor, "best_valid_", None),
+            "run_id": getattr(predictor, "run_id_", None),
+        },
+        "edge_metrics": edges,
+        "node_metrics": _summary(perf),
+        "correlations": corr_all.get("precision@10", {}),
+        "correlations_all": corr_all,
+        "shift": shift_check(props, hops=hops),
+    }
+    table: dict[str, np.ndarray] = {"node": split.node_ids if split.node_ids is not None else np.arange(split.num_nodes)}
+    table.update({k: v for k, v in perf.items()})
+    if perf_valid is not None:
+        table["valid_precision@10"] = perf_valid["precision@10"]
+        table["num_valid_targets"] = perf_valid["num_targets"]
+    table.update(props)
+    if indicator and perf_valid is not None:
+        from .indicator import indicator_report  # noqa: PLC0415
+
+        t = time.perf_counter()
+        ind_report, values = indicator_report(props, perf_valid["precision@10"], perf["precision@10"])
+        report["indicator"] = ind_report
+        if values is not None:
+            table["indicator"] = values
+        timings["indicator"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_all
+    report["timings"] = timings
+    return _nan_to_none(report), table
+
+
+def evaluate_files(
+    train_path: str,
+    valid_path: str,
+    test_path: str,
+    *,
+    output_dir: str,
+    features: str | None = None,
+    model: str = "gcn",
+    epochs: int | None = None,
+    seed: int = 0,
+    hops: Iterable[int] = (1, 2, 3),
+    progress: bool = False,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Read edge files, run :func:`run_evaluation`, write the report into ``output_dir``.
+
+    Returns the report (also written as ``output_dir/report.json`` with
+    ``node_metrics.csv`` and the plots).
+    """
+    from .report import write_report  # noqa: PLC0415
+    from .splits import split_from_files  # noqa: PLC0415
+
+    if model not in PREDICTORS:
+        raise InputError(f"--model must be one of {', '.join(PREDICTORS)}; got {model!r}")
+    t = time.perf_counter()
+    split = split_from_files(train_path, valid_path, test_path, features=features, seed=seed)
+    read_s = time.perf_counter() - t
+    report, table = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress)
+    report["timings"]["read"] = read_s
+    write_report(report, table, output_dir, plots=plots)
+    return report

@@ -1,0 +1,705 @@
+"""GNN link predictors (PyTorch Geometric): GCN, GraphSAGE and Neural Common Neighbour.
+
+Architecture (the setup of Wang et al., ICLR 2024, "A Topological Perspective
+on Demystifying GNN-Based Link Prediction Performance"):
+
+* encoder: ``layers`` GCN or GraphSAGE layers over the *training* edges only,
+  input the node features ``x`` (rows normalised to sum 1 by default) or a
+  learnable embedding per node when there are none;
+* predictor: an MLP on the Hadamard product ``h_i * h_j`` giving a logit;
+* ``model="ncn"`` (Neural Common Neighbour, Wang et al. 2023): GCN encoder,
+  predictor ``MLP(f(h_i * h_j) + g(sum_{z in N(i) ∩ N(j)} h_z))`` where the
+  common neighbours are taken in the training graph.
+
+Training: binary cross-entropy on the training edges against as many
+negatives, sampled afresh each epoch uniformly from pairs that are not
+training edges; Adam; gradient clipping; early stopping on validation Hits@K
+(OGB convention, K = ``select_k``); the best epoch's weights are kept.
+Deterministic on CPU for a fixed ``seed`` (global RNG states are restored
+after :meth:`LinkPredictor.fit`).
+
+Optional TC-guided re-weighting of message passing (``tc_alpha > 0``, GCN and
+NCN only), from the paper's code: every ``tc_interval`` epochs after
+``tc_warm_up``, each training edge ``r -> c`` (self-loops included) is scored
+with the predictor on ``h_r * mean_{u in N(c)} h_u``, the scores are
+soft-maxed over ``c``'s incoming edges, and the weight becomes
+``w_rc + alpha * softmax_rc * sum_r' w_r'c`` with ``w`` the symmetric-normalised
+GCN weights (not cumulative).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import InputError
+from .metrics import hits_at_k, mean_reciprocal_rank
+from .splits import EdgeSplit, edge_keys, sample_negatives
+
+__all__ = ["MODELS", "LinkPredictor", "resolve_device"]
+
+MODELS = ("gcn", "sage", "ncn")
+_FORMAT = 1
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if str(device).startswith("cuda"):
+        if not torch.cuda.is_available():
+            from ..errors import BackendUnavailable  # noqa: PLC0415
+
+            raise BackendUnavailable(f"device {device!r} asked for but CUDA is not available", hint="use device='cpu' or 'auto'")
+        return torch.device(device)
+    raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}")
+
+
+# ------------------------------------------------------------------ modules
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout with a ``rand < p`` mask (several times faster on CPU
+    than ``F.dropout``'s Bernoulli sampling; same distribution)."""
+    if not training or p <= 0.0:
+        return x
+    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype) >= p
+    return x * keep * (1.0 / (1.0 - p))
+
+
+class _Dropout(nn.Module):
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _dropout(x, self.p, self.training)
+
+
+def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for a, b in zip(dims[:-2], dims[1:-1]):
+        mods += [nn.Linear(a, b), nn.ReLU(), _Dropout(dropout)]
+    mods.append(nn.Linear(dims[-2], dims[-1]))
+    return nn.Sequential(*mods)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        from torch_geometric.nn import GCNConv, SAGEConv  # noqa: PLC0415
+
+        self.emb = None
+        self.inp = None
+        if in_dim is None:
+            self.emb = nn.Embedding(num_nodes, hidden)
+            nn.init.xavier_uniform_(self.emb.weight)
+        else:
+            # input projection X W (X may be sparse: one cheap sparse product)
+            self.inp = nn.Linear(in_dim, hidden, bias=False)
+        dims = [hidden] * (layers + 1)
+        self.convs = nn.ModuleList()
+        for a, b in zip(dims[:-1], dims[1:]):
+            if kind == "sage":
+                self.convs.append(SAGEConv(a, b, aggr="mean"))
+            else:
+                self.convs.append(GCNConv(a, b, normalize=False, add_self_loops=False))
+        self.kind = kind
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor | None, adj_t: torch.Tensor) -> torch.Tensor:
+        if self.emb is not None:
+            h = self.emb.weight
+        elif x.is_sparse:
+            h = torch.sparse.mm(x, self.inp.weight.t())
+        else:
+            h = self.inp(x)
+        h = _dropout(h, self.dropout, self.training)
+        for i, conv in enumerate(self.convs):
+            h = conv(h, adj_t)
+            if i < len(self.convs) - 1:
+                h = _dropout(F.relu(h), self.dropout, self.training)
+        return h
+
+
+class _Net(nn.Module):
+    def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, predictor_layers: int, dropout: float):
+        super().__init__()
+        self.kind = kind
+        self.encoder = _Encoder("sage" if kind == "sage" else "gcn", in_dim, num_nodes, hidden, layers, dropout)
+        if kind == "ncn":
+            # z = W (h_i * h_j) + sum_{u in CN(i, j)} g(h_u); logit = MLP(relu(z)).
+            # g is applied per node before the sum, so scoring all pairs costs
+            # one d x d product per pair in the branch, not one per neighbour.
+            self.ij = nn.Linear(hidden, hidden)
+            self.cn = _mlp([hidden, hidden, hidden], dropout)
+            self.head = nn.Sequential(nn.ReLU(), _Dropout(dropout), _mlp([hidden] * predictor_layers + [1], dropout))
+        else:
+            self.head = _mlp([hidden] * predictor_layers + [1], dropout)
+
+    def node_cn(self, h: torch.Tensor) -> torch.Tensor | None:
+        """Per-node messages ``g(h_u)`` summed over common neighbours (NCN only)."""
+        return self.cn(h) if self.kind == "ncn" else None
+
+    def pair_logits(self, hi: torch.Tensor, hj: torch.Tensor, cn: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for aligned rows ``hi``, ``hj`` (…, d); ``cn`` the sums of ``g`` over common neighbours (NCN)."""
+        z = hi * hj
+        if self.kind == "ncn":
+            z = self.ij(z)
+            if cn is not None:
+                z = z + cn
+        return self.head(z).squeeze(-1)
+
+
+# ------------------------------------------------------------------ helpers
+def _gcn_norm(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both directions plus self-loops and ``D^-1/2 (A + I) D^-1/2`` weights."""
+    loops = np.arange(num_nodes, dtype=np.int64)
+    ei = np.concatenate([edge_index, edge_index[::-1], np.stack([loops, loops])], axis=1)
+    deg = np.bincount(ei[1], minlength=num_nodes).astype(np.float64)
+    inv = 1.0 / np.sqrt(deg)
+    return ei, (inv[ei[0]] * inv[ei[1]]).astype(np.float32)
+
+
+def _csr(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    """``n x n`` sparse CSR tensor (the layout PyG's sparse matmul wants)."""
+    import warnings  # noqa: PLC0415
+
+    coo = torch.sparse_coo_tensor(index, values, (n, n), check_invariants=False).coalesce()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
+        return coo.to_sparse_csr()
+
+
+def _features(x: Any, norm: str, device: torch.device) -> torch.Tensor | None:
+    """Features as a float32 tensor: sparse COO when ``x`` is a scipy sparse
+    matrix or mostly zeros, dense otherwise; rows normalised to sum 1 if asked."""
+    if x is None:
+        return None
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    if sp.issparse(x):
+        m = sp.csr_matrix(x, dtype=np.float32)
+    else:
+        arr = np.asarray(x, dtype=np.float32)
+        m = sp.csr_matrix(arr) if np.count_nonzero(arr) < 0.25 * arr.size else arr
+    if norm == "row":
+        s = np.asarray(m.sum(axis=1), dtype=np.float32).reshape(-1, 1)
+        s[s == 0] = 1.0
+        m = sp.csr_matrix(m.multiply(1.0 / s), dtype=np.float32) if sp.issparse(m) else m / s
+    if sp.issparse(m):
+        c = m.tocoo()
+        idx = torch.from_numpy(np.stack([c.row, c.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(idx, torch.from_numpy(c.data), c.shape, check_invariants=False).coalesce().to(device)
+    return torch.from_numpy(np.ascontiguousarray(m)).to(device)
+
+
+def _check_int(name: str, value: Any, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise InputError(f"{name} must be an integer >= {lo}; got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float = float("inf"), *, open_lo: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number; got {value!r}") from None
+    if not ((v > lo if open_lo else v >= lo) and v <= hi):
+        raise InputError(f"{name} must be in {'(' if open_lo else '['}{lo}, {hi}]; got {value!r}")
+    return v
+
+
+class LinkPredictor:
+    """A GNN link predictor with estimator habits.
+
+    Parameters
+    ----------
+    model : {"gcn", "sage", "ncn"}
+    hidden : int
+        Width of every layer (embedding size).
+    layers : int
+        Message-passing layers.
+    predictor_layers : int
+        Linear layers of the predictor MLP.
+    dropout, lr, weight_decay : float
+    epochs : int
+        Maximum number of epochs (passes over the training edges).
+    patience : int
+        Stop after this many epochs without a better validation Hits@K
+        (without validation edges: train all ``epochs``, keep the last).
+    batch_size : int
+        Training positives per step (the encoder runs once per step).
+    select_k : int
+        K of the validation Hits@K used for early stopping (ties: validation MRR).
+    grad_clip : float
+        Maximum gradient norm (0 disables clipping).
+    feature_norm : {"row", "none"}
+        Row-normalise non-negative features to sum 1 (as the paper's code).
+    tc_alpha, tc_interval, tc_warm_up :
+        TC-guided re-weighting (module doc); off when ``tc_alpha == 0``.
+    mask_targets : bool
+        Remove each training step's positive edges from message passing (as
+        NCN's "target link removal"), so the encoder cannot see the links it
+        is asked to predict.
+    seed : int
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+    progress : bool
+        tqdm bar on stderr.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        Encoder and predictor, with the best epoch's weights.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``loss``, ``valid_hits``, ``valid_mrr``, ``seconds``.
+    best_epoch_ : int
+    best_valid_ : dict
+    embedding_ : ndarray (n, hidden)
+    adj_ : scipy.sparse.csr_matrix (n, n)
+        The graph used for message passing and common neighbours.
+    edge_weight_ : ndarray
+        Message-passing weights in use (changed by TC re-weighting).
+    run_id_ : str
+    fit_seconds_ : float
+
+    Examples
+    --------
+    >>> from topo_graphdb.model.splits import random_split
+    >>> ei = np.array([[0, 0, 1, 1, 2, 3, 4, 5, 5, 6], [1, 2, 2, 3, 3, 4, 5, 6, 7, 7]])
+    >>> split = random_split(ei, 8, seed=0)
+    >>> lp = LinkPredictor("gcn", hidden=8, epochs=3, progress=False).fit(split)
+    >>> lp.score(split.test_pos).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        model: str = "gcn",
+        *,
+        hidden: int = 256,
+        layers: int = 1,
+        predictor_layers: int = 2,
+        dropout: float = 0.4,
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        epochs: int = 200,
+        patience: int = 40,
+        batch_size: int = 1152,
+        select_k: int = 100,
+        grad_clip: float = 1.0,
+        feature_norm: str = "row",
+        tc_alpha: float = 0.0,
+        tc_interval: int = 1,
+        tc_warm_up: int = 1,
+        mask_targets: bool = True,
+        seed: int = 0,
+        device: str = "auto",
+        progress: bool = True,
+    ):
+        self.model = model
+        self.hidden = hidden
+        self.layers = layers
+        self.predictor_layers = predictor_layers
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.select_k = select_k
+        self.grad_clip = grad_clip
+        self.feature_norm = feature_norm
+        self.tc_alpha = tc_alpha
+        self.tc_interval = tc_interval
+        self.tc_warm_up = tc_warm_up
+        self.mask_targets = mask_targets
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    _PARAMS = (
+        "model", "hidden", "layers", "predictor_layers", "dropout", "lr", "weight_decay", "epochs", "patience",
+        "batch_size", "select_k", "grad_clip", "feature_norm", "tc_alpha", "tc_interval", "tc_warm_up", "mask_targets", "seed",
+        "device", "progress",
+    )  # fmt: skip
+
+    def get_params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in self._PARAMS}
+
+    def _validate(self) -> None:
+        if self.model not in MODELS:
+            raise InputError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        _check_int("hidden", self.hidden, 1)
+        _check_int("layers", self.layers, 1)
+        _check_int("predictor_layers", self.predictor_layers, 1)
+        _check_float("dropout", self.dropout, 0.0, 0.95)
+        _check_float("lr", self.lr, 0.0, 10.0, open_lo=True)
+        _check_float("weight_decay", self.weight_decay, 0.0)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("patience", self.patience, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("select_k", self.select_k, 1)
+        _check_float("grad_clip", self.grad_clip, 0.0)
+        _check_int("seed", self.seed, 0)
+        if self.feature_norm not in ("row", "none"):
+            raise InputError(f"feature_norm must be 'row' or 'none'; got {self.feature_norm!r}")
+        _check_float("tc_alpha", self.tc_alpha, 0.0)
+        _check_int("tc_interval", self.tc_interval, 1)
+        _check_int("tc_warm_up", self.tc_warm_up, 0)
+        if self.tc_alpha > 0 and self.model == "sage":
+            raise InputError("tc_alpha > 0 (TC-guided re-weighting) needs model 'gcn' or 'ncn'; SAGE layers take no edge weights")
+
+    # ------------------------------------------------------------ set-up
+    def _setup(self, split: EdgeSplit | None, *, num_nodes: int, train_pos: np.ndarray, x: Any) -> None:
+        import scipy.sparse as sp  # noqa: PLC0415
+
+        self._device = resolve_device(self.device)
+        self.num_nodes_ = int(num_nodes)
+        self._train_pos = np.asarray(train_pos, dtype=np.int64)
+        self._x = _features(x, self.feature_norm, self._device)
+        n = self.num_nodes_
+        if self.model == "sage":
+            ei = np.concatenate([self._train_pos, self._train_pos[::-1]], axis=1)
+            self._w0 = np.ones(ei.shape[1], np.float32)
+        else:
+            ei, self._w0 = _gcn_norm(self._train_pos, n)
+        self._ei = torch.from_numpy(ei).to(self._device)
+        self._set_weights(torch.from_numpy(self._w0).to(self._device))
+        e = self._train_pos
+        a = sp.csr_matrix((np.ones(2 * e.shape[1]), (np.r_[e[0], e[1]], np.r_[e[1], e[0]])), shape=(n, n))
+        a.sum_duplicates()
+        a.data[:] = 1.0
+        self.adj_ = a
+        self._adj_t = None
+        self._train_keys = np.sort(edge_keys(e, n))
+
+    def _build(self) -> _Net:
+        in_dim = None if self._x is None else int(self._x.shape[1])
+        return _Net(self.model, in_dim, self.num_nodes_, self.hidden, self.layers, self.predictor_layers, float(self.dropout)).to(self._device)
+
+    # ------------------------------------------------------------ pieces
+    def _set_weights(self, w: torch.Tensor) -> None:
+        """Message-passing weights ``w`` (one per edge of ``_ei``) as a sparse
+        ``adj_t`` (target x source), the fast input of the PyG layers."""
+        self._w = w
+        n = self.num_nodes_
+        self._adj_mp = _csr(self._ei.flip(0), w.float(), n)
+
+    def _masked_adj(self, idx: np.ndarray) -> torch.Tensor:
+        """Message passing without the training edges ``idx`` (both directions):
+        the batch's target links are not seen by the encoder. GCN weights are
+        renormalised on the remaining graph unless TC re-weighting is active."""
+        n = self.num_nodes_
+        m = self._train_pos.shape[1]
+        keep = torch.ones(self._ei.shape[1], dtype=torch.bool, device=self._device)
+        drop = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(self._device)
+        keep[drop] = False
+        keep[drop + m] = False
+        ei = self._ei[:, keep]
+        if self.model == "sage" or self.tc_alpha > 0:
+            w = self._w[keep]
+        else:
+            deg = torch.bincount(ei[1], minlength=n).float()
+            inv = deg.rsqrt()
+            w = inv[ei[0]] * inv[ei[1]]
+        return _csr(ei.flip(0), w.float(), n)
+
+    def _encode(self, net: _Net, adj: torch.Tensor | None = None) -> torch.Tensor:
+        return net.encoder(self._x, self._adj_mp if adj is None else adj)
+
+    def _cn_index(self, pairs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.adj_[pairs[0]].multiply(self.adj_[pairs[1]]).tocoo()
+        return (torch.from_numpy(c.row.astype(np.int64)).to(self._device), torch.from_numpy(c.col.astype(np.int64)).to(self._device))
+
+    def _pair_logits(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, cn_index=None, g: torch.Tensor | None = None) -> torch.Tensor:
+        src = torch.from_numpy(pairs[0]).to(self._device)
+        dst = torch.from_numpy(pairs[1]).to(self._device)
+        cn = None
+        if self.model == "ncn":
+            g = net.node_cn(h) if g is None else g
+            rows, cols = cn_index if cn_index is not None else self._cn_index(pairs)
+            cn = torch.zeros(pairs.shape[1], g.shape[1], device=g.device, dtype=g.dtype).index_add_(0, rows, g[cols])
+        return net.pair_logits(h[src], h[dst], cn)
+
+    @torch.no_grad()
+    def _reweight(self, net: _Net) -> None:
+        from torch_geometric.utils import scatter, softmax  # noqa: PLC0415
+
+        net.eval()
+        h = self._encode(net)
+        n = self.num_nodes_
+        row, col = self._ei
+        not_loop = row != col
+        agg = scatter(h[row[not_loop]], col[not_loop], dim=0, dim_size=n, reduce="mean")
+        s = net.pair_logits(h[row], agg[col])
+        soft = softmax(torch.sigmoid(s), col, num_nodes=n)
+        w0 = torch.from_numpy(self._w0).to(self._device)
+        total = scatter(w0, col, dim=0, dim_size=n, reduce="sum")[col]
+        self._set_weights(w0 + float(self.tc_alpha) * soft * total)
+
+    @torch.no_grad()
+    def _validate_scores(self, net: _Net, split: EdgeSplit, cache: dict) -> tuple[float, float]:
+        net.eval()
+        h = self._encode(net)
+        g = net.node_cn(h)
+        pos = self._pair_logits(net, h, split.valid_pos, cache.get("vp"), g).cpu().numpy()
+        neg = self._pair_logits(net, h, split.valid_neg, cache.get("vn"), g).cpu().numpy()
+        return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
+
+    # --------------------------------------------------------------- fit
+    def fit(self, split: EdgeSplit) -> "LinkPredictor":
+        """Train on ``split.train_pos``; early stopping on ``split.valid_*``. Returns ``self``."""
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        self._validate()
+        if not isinstance(split, EdgeSplit):
+            raise InputError(f"split must be an EdgeSplit; got {type(split).__name__}")
+        if split.train_pos.shape[1] == 0:
+            from ..errors import EmptyGraphError  # noqa: PLC0415
+
+            raise EmptyGraphError("the split has no training edges")
+        t0 = time.perf_counter()
+        self._setup(split, num_nodes=split.num_nodes, train_pos=split.train_pos, x=split.x)
+        self._x_raw = split.x
+        devices = [self._device] if self._device.type == "cuda" else []
+        prev_det = torch.are_deterministic_algorithms_enabled()
+        prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+        with torch.random.fork_rng(devices=devices, device_type=self._device.type if devices else "cuda"):
+            torch.manual_seed(int(self.seed))
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            try:
+                self._train(split, tqdm)
+            finally:
+                torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.run_id_ = uuid.uuid4().hex
+        return self
+
+    def _train(self, split: EdgeSplit, tqdm) -> None:
+        rng = np.random.default_rng(np.random.SeedSequence([int(self.seed), 0x747261696E]))
+        net = self._build()
+        opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+        n = self.num_nodes_
+        pos_all = self._train_pos
+        m = pos_all.shape[1]
+        bs = int(self.batch_size)
+        cache: dict[str, Any] = {}
+        if self.model == "ncn":
+            cache = {"vp": self._cn_index(split.valid_pos), "vn": self._cn_index(split.valid_neg)}
+        has_valid = split.valid_pos.shape[1] > 0 and split.valid_neg.shape[1] > 0
+        best = (-1.0, -1.0)
+        best_state = None
+        best_w = self._w
+        since = 0
+        self.history_ = []
+        bar = tqdm(range(1, int(self.epochs) + 1), desc=f"train {self.model}", file=sys.stderr, disable=not self.progress, leave=False)
+        for epoch in bar:
+            te = time.perf_counter()
+            if self.tc_alpha > 0 and epoch > self.tc_warm_up and (epoch - self.tc_warm_up - 1) % self.tc_interval == 0:
+                self._reweight(net)
+            net.train()
+            neg_all = sample_negatives(self._train_keys, n, m, rng=rng, unique=False)
+            perm = rng.permutation(m)
+            total, count = 0.0, 0
+            for start in range(0, m, bs):
+                idx = perm[start : start + bs]
+                pos = pos_all[:, idx]
+                neg = neg_all[:, idx[idx < neg_all.shape[1]]]
+                h = self._encode(net, self._masked_adj(idx) if self.mask_targets else None)
+                g = net.node_cn(h)
+                lp = self._pair_logits(net, h, pos, g=g)
+                ln = self._pair_logits(net, h, neg, g=g)
+                loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
+                opt.zero_grad()
+                loss.backward()
+                if self.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(self.grad_clip))
+                opt.step()
+                total += float(loss.detach()) * idx.size
+                count += idx.size
+            hits, mrr = self._validate_scores(net, split, cache)
+            rec = {"epoch": epoch, "loss": total / max(count, 1), "valid_hits": hits, "valid_mrr": mrr, "seconds": time.perf_counter() - te}
+            self.history_.append(rec)
+            if has_valid:
+                score = (hits if np.isfinite(hits) else -1.0, mrr if np.isfinite(mrr) else -1.0)
+            else:  # nothing to stop on: keep the last epoch
+                score = (float(epoch), 0.0)
+            if score > best:
+                best, since = score, 0
+                best_state = copy.deepcopy(net.state_dict())
+                best_w = self._w.clone()
+                self.best_epoch_ = epoch
+            else:
+                since += 1
+            bar.set_postfix(loss=f"{rec['loss']:.4f}", val=f"{hits:.4f}", best=f"{best[0]:.4f}")
+            if since >= self.patience:
+                break
+        bar.close()
+        if best_state is not None:
+            net.load_state_dict(best_state)
+            self._set_weights(best_w)
+        self.best_valid_ = {f"hits@{self.select_k}": best[0], "mrr": best[1]}
+        self.model_ = net.eval()
+        self.edge_weight_ = self._w.detach().cpu().numpy()
+        with torch.no_grad():
+            self._h = self._encode(net)
+        self.embedding_ = self._h.cpu().numpy()
+
+    # ----------------------------------------------------------- predict
+    def _check(self) -> None:
+        if not hasattr(self, "model_"):
+            raise InputError("the predictor is not fitted; call fit(split) first (or load a saved one)")
+
+    def embed(self) -> np.ndarray:
+        """Node embeddings ``(n, hidden)`` (float32) of the fitted encoder."""
+        self._check()
+        return self.embedding_
+
+    @torch.no_grad()
+    def score(self, pairs: np.ndarray, *, batch_size: int = 65536) -> np.ndarray:
+        """Logit of each pair ``(2, m)`` (float64; higher = more likely).
+
+        Logits rather than probabilities: they keep the order where the
+        sigmoid would round to 1.
+        """
+        self._check()
+        p = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
+        if p.size and (p.min() < 0 or p.max() >= self.num_nodes_):
+            raise InputError(f"pairs refer to nodes outside 0..{self.num_nodes_ - 1}")
+        g = self.model_.node_cn(self._h)
+        out = [self._pair_logits(self.model_, self._h, p[:, s : s + batch_size], g=g).double().cpu().numpy() for s in range(0, p.shape[1], batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def block_bytes_per_source(self) -> int:
+        """Rough memory of one row of :meth:`score_block` (for batching)."""
+        factor = 6 if self.model == "ncn" else 3
+        return int(self.num_nodes_ * self.hidden * 4 * factor)
+
+    @torch.no_grad()
+    def score_block(self, sources: np.ndarray) -> np.ndarray:
+        """Logits of every node for each source: ``(len(sources), n)`` float32."""
+        self._check()
+        s = torch.as_tensor(np.asarray(sources, dtype=np.int64).reshape(-1), device=self._device)
+        h = self._h
+        net = self.model_
+        hi = h[s].unsqueeze(1)  # (b, 1, d)
+        cn = None
+        if self.model == "ncn":
+            b, n, d = s.numel(), h.shape[0], h.shape[1]
+            rows = torch.from_numpy(self.adj_[s.cpu().numpy()].toarray().astype(np.float32)).to(self._device)  # (b, n)
+            a = self._adj_torch()
+            g = net.node_cn(h)
+            stacked = (rows.t().unsqueeze(-1) * g.unsqueeze(1)).reshape(n, b * d)  # (n, b*d): row u = A[s_b, u] g_u
+            cn = torch.sparse.mm(a, stacked).reshape(n, b, d).transpose(0, 1)  # (b, n, d): sum over CN(s_b, j)
+        return net.pair_logits(hi, h.unsqueeze(0), cn).float().cpu().numpy()
+
+    def _adj_torch(self) -> torch.Tensor:
+        if getattr(self, "_adj_t", None) is None:
+            c = self.adj_.tocoo()
+            idx = torch.from_numpy(np.stack([c.row, c.col]).astype(np.int64))
+            self._adj_t = torch.sparse_coo_tensor(idx, torch.ones(c.nnz), (self.num_nodes_, self.num_nodes_), check_invariants=False).coalesce().to(self._device)
+        return self._adj_t
+
+    def use_edges(self, edge_index: np.ndarray) -> "LinkPredictor":
+        """Message passing (and common neighbours) over ``edge_index`` from now on.
+
+        The learned weights stay; embeddings are recomputed. Used to score
+        with every known edge after early stopping held some out. TC-guided
+        weights are reset to the plain GCN normalisation. Returns ``self``.
+        """
+        from ..snapshot import simple_undirected  # noqa: PLC0415
+
+        self._check()
+        edges, _ = simple_undirected(np.asarray(edge_index), self.num_nodes_)
+        self._setup(None, num_nodes=self.num_nodes_, train_pos=edges, x=self._x_raw)
+        self.edge_weight_ = self._w.detach().cpu().numpy()
+        with torch.no_grad():
+            self._h = self._encode(self.model_)
+        self.embedding_ = self._h.cpu().numpy()
+        return self
+
+    # ------------------------------------------------------------ persist
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.pt`` (state dict), ``settings.json`` (settings, run id,
+        history) and ``graph.npz`` (training edges, weights, features)."""
+        import scipy.sparse as sp  # noqa: PLC0415
+
+        self._check()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model_.state_dict(), d / "model.pt")
+        settings = {
+            "format": _FORMAT,
+            "class": "LinkPredictor",
+            "params": self.get_params(),
+            "run_id": self.run_id_,
+            "num_nodes": self.num_nodes_,
+            "feature_dim": None if self._x_raw is None else int(self._x_raw.shape[1]),
+            "best_epoch": self.best_epoch_,
+            "best_valid": self.best_valid_,
+            "fit_seconds": self.fit_seconds_,
+            "history": self.history_,
+        }
+        (d / "settings.json").write_text(json.dumps(settings, indent=2))
+        arrays: dict[str, np.ndarray] = {"train_pos": self._train_pos, "edge_weight": self.edge_weight_}
+        x = self._x_raw
+        if x is not None:
+            if sp.issparse(x):
+                c = sp.csr_matrix(x)
+                arrays.update(x_data=c.data, x_indices=c.indices, x_indptr=c.indptr, x_shape=np.array(c.shape))
+            else:
+                arrays["x"] = np.asarray(x)
+        np.savez_compressed(d / "graph.npz", **arrays)
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device: str = "auto") -> "LinkPredictor":
+        """Rebuild a predictor written by :meth:`save` (ready for ``score``/``embed``)."""
+        import scipy.sparse as sp  # noqa: PLC0415
+
+        d = Path(directory)
+        for name in ("model.pt", "settings.json", "graph.npz"):
+            if not (d / name).is_file():
+                raise InputError(f"{d} is not a saved link predictor ({name} missing)")
+        settings = json.loads((d / "settings.json").read_text())
+        params = dict(settings["params"])
+        params["device"] = device
+        model = params.pop("model")
+        self = cls(model, **params)
+        self._validate()
+        with np.load(d / "graph.npz") as z:
+            train_pos = z["train_pos"]
+            weight = z["edge_weight"]
+            if "x" in z.files:
+                x = z["x"]
+            elif "x_data" in z.files:
+                x = sp.csr_matrix((z["x_data"], z["x_indices"], z["x_indptr"]), shape=tuple(z["x_shape"]))
+            else:
+                x = None
+        self._setup(None, num_nodes=settings["num_nodes"], train_pos=train_pos, x=x)
+        self._x_raw = x
+        self._set_weights(torch.from_numpy(weight).to(self._device))
+        net = self._build()
+        net.load_state_dict(torch.load(d / "model.pt", map_location=self._device, weights_only=True))
+        self.model_ = net.eval()
+        self.edge_weight_ = weight
+        self.run_id_ = settings["run_id"]
+        self.best_epoch_ = settings["best_epoch"]
+        self.best_valid_ = settings["best_valid"]
+        self.history_ = settings["history"]
+        self.fit_seconds_ = settings["fit_seconds"]
+        with torch.no_grad():
+            self._h = self._encode(net)
+        self.embedding_ = self._h.cpu().numpy()
+        return self
