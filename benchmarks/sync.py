@@ -1,0 +1,198 @@
+"""Benchmark of ``topo-graphdb sync`` end to end against a local Neo4j, with per-phase times.
+
+Two cases (targets from the sync issue):
+
+* ``cora``: the bundled Cora graph (2,708 papers with 1,433 features, 5,278 citations):
+  export, exact TC with K = 2, ATC, GCN training, top-10 predictions per node, write-back.
+  Target: under 2 minutes.
+* ``slashdot``: ``soc-slashdot0902`` (82,168 nodes, 870,161 directed relationships, 504,230
+  undirected edges) from ``--data-dir``: ATC, exact TC with K = 1, a GCN on learned
+  embeddings, top-10 predictions for every node through candidate generation, write-back.
+  Target: under 15 minutes.
+
+Loading the graphs into Neo4j is not part of the timed sync (it is reported separately). Every
+case is a full run with an empty ledger for its label, through :func:`topo_graphdb.pipeline.run_sync`
+exactly as ``topo-graphdb sync`` runs it. By default a dedicated server is started
+(``--server-dir``, ``--port``) and stopped at the end; ``--uri`` (or ``NEO4J_URI``) uses a
+running one. Prints a table and JSON (``--json-out FILE`` also writes it).
+
+    python benchmarks/sync.py --cases cora,slashdot --data-dir /work/shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from topo_graphdb.config import load_config
+from topo_graphdb.connection import ConnectionSettings
+
+CASES = ("cora", "slashdot")
+TARGET_S = {"cora": 120.0, "slashdot": 900.0}
+
+
+def default_data_dir() -> str | None:
+    return "/work/shared/data" if Path("/work/shared/data").is_dir() else None
+
+
+def _load_cora(conn: ConnectionSettings) -> dict[str, Any]:
+    from topo_graphdb.loader import load_dataset
+
+    rep = load_dataset(conn, "cora", label="BenchCora", rel_type="BENCH_CITES")
+    return {"label": "BenchCora", "rel_type": "BENCH_CITES", "nodes": rep.nodes, "relationships": rep.relationships, "seconds": rep.seconds}
+
+
+def _load_slashdot(conn: ConnectionSettings, data_dir: str) -> dict[str, Any]:
+    from topo_graphdb.loader import load_edges
+
+    path = Path(data_dir) / "soc-slashdot0902" / "edges.csv"
+    if not path.is_file():
+        raise SystemExit(f"benchmark: {path} not found (pass --data-dir)")
+    rep = load_edges(conn, path, label="BenchSlash", rel_type="BENCH_LINKS", batch_size=50_000)
+    return {"label": "BenchSlash", "rel_type": "BENCH_LINKS", "nodes": rep.nodes, "relationships": rep.relationships, "seconds": rep.seconds}
+
+
+def _config(case: str, loaded: dict[str, Any], args: argparse.Namespace) -> Any:
+    sel = {
+        "selection.labels": [loaded["label"]],
+        "selection.rel_types": [loaded["rel_type"]],
+        "selection.key_property": "id",
+        "run.backend": args.backend,
+        "predict.top_k": 10,
+        "score.atc": True,
+    }
+    if case == "cora":
+        sel.update({"selection.feature_properties": ["features"], "score.hops": 2})
+        if args.cora_epochs:
+            sel["predict.epochs"] = args.cora_epochs
+    else:
+        sel.update(
+            {
+                "score.hops": 1,
+                "predict.epochs": args.slashdot_epochs,
+                "predict.batch_size": args.slashdot_batch,
+            }
+        )
+    return load_config(None, overrides=sel, environ={})
+
+
+def _clear(conn: ConnectionSettings, label: str) -> None:
+    """Remove an earlier benchmark run's output and ledger for a clean, full run."""
+    from topo_graphdb._cypher import quote_identifier
+    from topo_graphdb.connection import open_driver
+
+    q = quote_identifier(label)
+    driver = open_driver(conn)
+    try:
+        with driver.session(database=conn.database) as s:
+            s.run(f"MATCH (:{q})-[l:PREDICTED_LINK]->() CALL {{ WITH l DELETE l }} IN TRANSACTIONS OF 50000 ROWS").consume()
+            s.run("MATCH (r:TopoRun) WHERE r.selection CONTAINS $l DETACH DELETE r", l=f'"{label}"').consume()
+    finally:
+        driver.close()
+
+
+def run_case(case: str, conn: ConnectionSettings, args: argparse.Namespace) -> dict[str, Any]:
+    from topo_graphdb.pipeline import run_sync
+
+    t = time.perf_counter()
+    loaded = _load_cora(conn) if case == "cora" else _load_slashdot(conn, args.data_dir)
+    load_s = time.perf_counter() - t
+    _clear(conn, loaded["label"])
+    cfg = _config(case, loaded, args)
+
+    def phase(name: str, state: str, seconds: float | None) -> None:
+        if state == "done":
+            print(f"  [{case}] {name:<10} {seconds:8.1f} s", file=sys.stderr, flush=True)
+
+    load1 = os.getloadavg()[0]
+    t = time.perf_counter()
+    report = run_sync(conn, cfg, on_phase=phase)
+    wall = time.perf_counter() - t
+    return {
+        "case": case,
+        "wall_seconds": round(wall, 2),
+        "target_seconds": TARGET_S[case],
+        "met": wall <= TARGET_S[case],
+        "phases": {k: round(v, 2) for k, v in report.timings.items()},
+        "nodes": report.nodes,
+        "edges": report.edges,
+        "hops": report.hops,
+        "metrics": report.metrics,
+        "written": report.written,
+        "warnings": report.warnings,
+        "load_seconds_not_timed": round(load_s, 1),
+        "loadavg_1min_before": round(load1, 2),
+        "loadavg_1min_after": round(os.getloadavg()[0], 2),
+        "run_id": report.run_id,
+    }
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    phases = []
+    for r in results:
+        phases += [p for p in r["phases"] if p not in phases]
+    head = ["case", "nodes", "edges", "K"] + phases + ["total s", "target s", "met"]
+    lines = [" | ".join(head)]
+    for r in results:
+        cells = [r["case"], f"{r['nodes']:,}", f"{r['edges']:,}", str(r["hops"])]
+        cells += [f"{r['phases'].get(p, 0.0):.1f}" for p in phases]
+        cells += [f"{r['wall_seconds']:.1f}", f"{r['target_seconds']:.0f}", "yes" if r["met"] else "NO"]
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default="cora,slashdot", help="Comma-separated: cora, slashdot.")
+    ap.add_argument("--data-dir", default=default_data_dir(), help="Folder with soc-slashdot0902/edges.csv.")
+    ap.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
+    ap.add_argument("--cora-epochs", type=int, default=0, help="Cora training epochs (0 = the sync default).")
+    ap.add_argument("--slashdot-epochs", type=int, default=3, help="Slashdot training epochs.")
+    ap.add_argument("--slashdot-batch", type=int, default=65536, help="Slashdot training positives per step.")
+    ap.add_argument("--uri", default=os.environ.get("NEO4J_URI"), help="Use a running server (default: start one).")
+    ap.add_argument("--server-dir", default="/tmp/topo-bench-sync", help="Data dir of the dedicated server.")
+    ap.add_argument("--port", type=int, default=17952)
+    ap.add_argument("--heap", default="3g")
+    ap.add_argument("--json-out", default=None)
+    args = ap.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        ap.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    if "slashdot" in cases and not args.data_dir:
+        ap.error("slashdot needs --data-dir")
+
+    started = False
+    if args.uri:
+        from topo_graphdb.connection import settings_from
+
+        conn = settings_from(uri=args.uri)
+    else:
+        from topo_graphdb import server
+
+        server.start(data_dir=args.server_dir, port=args.port, heap=args.heap, pagecache="1g", auth=False, timeout=600)
+        started = True
+        local = server.local_connection(args.server_dir)
+        conn = ConnectionSettings(uri=local.uri, user=local.user, password=local.password)
+    try:
+        results = [run_case(case, conn, args) for case in cases]
+    finally:
+        if started:
+            from topo_graphdb import server
+
+            server.stop(data_dir=args.server_dir)
+    out = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "results": results}
+    print(_table(results))
+    print(json.dumps(out, indent=2, default=str))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Sync settings: TOML file, environment, options; validation messages."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from topo_graphdb.config import SyncConfig, load_config, parse_duration, parse_since
+from topo_graphdb.errors import InputError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sync.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "sync.toml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_defaults_without_any_source():
+    cfg = load_config(None, environ={})
+    assert cfg == SyncConfig()
+    assert cfg.score.hops == 2 and cfg.score.beta is None and cfg.predict.top_k == 10
+    assert cfg.run.backend == "auto" and cfg.run.since == "" and cfg.write.prefix == "topo_"
+
+
+def test_example_config_is_valid_and_complete():
+    cfg = load_config(EXAMPLE, environ={})
+    assert cfg.selection.labels == ("Paper",)
+    assert cfg.selection.rel_types == ("CITES",)
+    # every setting appears in the documented example (commented out or not)
+    from topo_graphdb.config import describe_settings
+
+    text = EXAMPLE.read_text()
+    missing = [f"{s}.{k}" for s, k, _, _ in describe_settings() if f"{k} =" not in text and f"# {k} =" not in text]
+    assert missing == []
+
+
+def test_precedence_file_then_env_then_options(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [score]
+        hops = 1
+        atc_dim = 64
+        [predict]
+        top_k = 5
+        """,
+    )
+    env = {"TOPO_SYNC_SCORE_HOPS": "3", "TOPO_SYNC_PREDICT_EPOCHS": "7"}
+    cfg = load_config(path, environ=env, overrides={"score.hops": (2, "--hops"), "predict.top_k": None})
+    assert cfg.score.hops == 2  # option beats env beats file
+    assert cfg.score.atc_dim == 64  # file
+    assert cfg.predict.epochs == 7  # env
+    assert cfg.predict.top_k == 5  # None override is skipped
+    assert cfg.source == str(path)
+
+
+def test_config_path_from_environment(tmp_path):
+    path = write(tmp_path, "[run]\nbackend = 'cpu'\n")
+    assert load_config(None, environ={"TOPO_SYNC_CONFIG": str(path)}).run.backend == "cpu"
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[score]\nhops = 9\n", "sync.toml: score.hops must be an integer in 1..4; got 9"),
+        ("[score]\nhops = true\n", "score.hops must be an integer in 1..4; got True"),
+        ("[score]\nbeta = -1\n", "score.beta must be a number > 0, or 'auto'; got -1"),
+        ("[score]\nhopz = 2\n", "unknown setting 'hopz' (hint: did you mean 'hops'?)"),
+        ("[scores]\nhops = 2\n", "unknown setting 'scores' (hint: did you mean 'score'?)"),
+        ("[run]\nbackend = 'tpu'\n", "run.backend must be one of auto, cpu, gpu; got 'tpu'"),
+        ("[run]\nmax_runtime = 'soon'\n", "run.max_runtime must be a duration such as 90, 30m or 2h"),
+        ("[run]\nlock_ttl = 1\n", "run.lock_ttl must be a duration in 10s..1d; got 1"),
+        ("[run]\nsince = 'yesterday'\n", "run.since must be 'last', a number or an ISO date"),
+        ("[run]\nsince = 'last'\n", "needs selection.timestamp_property"),
+        ("[write]\nprefix = 'bad prefix'\n", "write.prefix must be a property-name prefix"),
+        ("[selection]\nlabels = 'Paper'\nwhere = ['year ~ 3']\n", "sync.toml: selection.where"),
+        ("[selection]\norientation = 'natural'\n", "unknown setting 'orientation'"),
+        ("[predict]\ntop_k = 0\n", "predict.top_k must be an integer in 1..1000; got 0"),
+        ("score = 3\n", "sync.toml: [score] must be a table of settings"),
+        ("[score\nhops = 2\n", "not valid TOML"),
+    ],
+)
+def test_bad_file_values_give_one_line_errors(tmp_path, text, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_config(path, environ={})
+    message = str(info.value)
+    assert fragment.replace("sync.toml: ", "") in message
+    assert "\n" not in message
+    if fragment.startswith("sync.toml"):
+        assert message.startswith("sync.toml")
+
+
+def test_errors_name_the_environment_variable_or_option():
+    with pytest.raises(InputError, match=r"^TOPO_SYNC_PREDICT_TOP_K must be an integer in 1\.\.1000; got 'ten'"):
+        load_config(None, environ={"TOPO_SYNC_PREDICT_TOP_K": "ten"})
+    with pytest.raises(InputError, match=r"^--hops must be an integer in 1\.\.4; got 0"):
+        load_config(None, environ={}, overrides={"score.hops": (0, "--hops")})
+    with pytest.raises(InputError, match="TOPO_SYNC_SCORE_HOPZ: unknown setting 'hopz'"):
+        load_config(None, environ={"TOPO_SYNC_SCORE_HOPZ": "1"})
+    with pytest.raises(InputError, match="TOPO_SYNC_NOPE: unknown setting"):
+        load_config(None, environ={"TOPO_SYNC_NOPE": "1"})
+
+
+def test_environment_strings_are_parsed_by_type():
+    env = {
+        "TOPO_SYNC_SCORE_ATC": "off",
+        "TOPO_SYNC_SCORE_BETA": "0.25",
+        "TOPO_SYNC_SELECTION_LABELS": "Paper, Author",
+        "TOPO_SYNC_RUN_MAX_RUNTIME": "45m",
+        "TOPO_SYNC_RUN_WAIT": "yes",
+        "TOPO_SYNC_SELECTION_WHERE": '["year >= 2010"]',
+    }
+    cfg = load_config(None, environ=env)
+    assert cfg.score.atc is False
+    assert cfg.score.beta == 0.25
+    assert cfg.selection.labels == ("Paper", "Author")
+    assert cfg.run.max_runtime == 2700.0
+    assert cfg.run.wait is True
+    assert cfg.selection.where == ("year >= 2010",)
+
+
+def test_empty_environment_values_count_as_unset():
+    assert load_config(None, environ={"TOPO_SYNC_SCORE_HOPS": ""}).score.hops == 2
+
+
+def test_file_not_found_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="config file not found"):
+        load_config(tmp_path / "missing.toml", environ={})
+
+
+def test_cross_checks():
+    with pytest.raises(InputError, match="only is 'predict' but predict.enabled is false"):
+        load_config(None, environ={}, overrides={"run.only": "predict", "predict.enabled": False})
+    with pytest.raises(InputError, match="both score.tc and score.atc are false"):
+        load_config(None, environ={}, overrides={"run.only": "score", "score.tc": False, "score.atc": False})
+
+
+def test_params_hash_tracks_result_settings_only():
+    base = load_config(None, environ={})
+    assert base.params_hash() == load_config(None, environ={}).params_hash()
+    assert base.params_hash() != load_config(None, environ={}, overrides={"score.hops": 1}).params_hash()
+    assert base.params_hash() != load_config(None, environ={}, overrides={"run.only": "score"}).params_hash()
+    # scheduling settings do not change what is written
+    same = load_config(None, environ={}, overrides={"run.max_runtime": "1h", "run.wait": True, "run.lock_ttl": 60})
+    assert same.params_hash() == base.params_hash()
+
+
+def test_scope_depends_on_database_and_selection_only():
+    a = load_config(None, environ={}, overrides={"selection.labels": ["A"]})
+    b = load_config(None, environ={}, overrides={"selection.labels": ["A"], "score.hops": 1})
+    c = load_config(None, environ={}, overrides={"selection.labels": ["B"]})
+    assert a.scope("neo4j") == b.scope("neo4j")
+    assert a.scope("neo4j") != c.scope("neo4j")
+    assert a.scope("neo4j") != a.scope("other")
+
+
+def test_graph_spec_from_selection():
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "selection.labels": ["Paper"],
+            "selection.rel_types": "CITES",
+            "selection.where": ["year >= 2010"],
+            "selection.key_property": "id",
+            "selection.timestamp_property": "t",
+        },
+    )
+    spec = cfg.graph_spec()
+    assert spec.labels == ("Paper",) and spec.rel_types == ("CITES",)
+    assert spec.key_property == "id" and spec.time_property == "t"
+    assert str(spec.node_where[0]) == "year >= 2010"
+
+
+def test_with_changes_validates():
+    cfg = load_config(None, environ={})
+    assert cfg.with_changes(score={"hops": 1}).score.hops == 1
+    with pytest.raises(InputError, match="score.hops must be an integer in 1..4"):
+        cfg.with_changes(score={"hops": 7})
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("90", 90.0), ("90s", 90.0), ("2m", 120.0), ("1.5h", 5400.0), ("1d", 86400.0), ("250ms", 0.25), (30, 30.0)]
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_parse_since():
+    assert parse_since("") == ""
+    assert parse_since("last") == "last"
+    assert parse_since("1700000000") == 1_700_000_000.0
+    assert parse_since("2024-01-01T00:00:00Z") == 1_704_067_200.0
+    assert parse_since("2024-01-01T01:00:00+01:00") == 1_704_067_200.0
+    with pytest.raises(InputError):
+        parse_since("nan")
