@@ -369,7 +369,13 @@ def test_errors_are_one_line_with_documented_codes_and_leave_no_running_run(neo4
     assert run["status"] == "failed" and "unknown label" in run["error"]
 
     rows(neo4j_driver, neo4j_conn, f"CREATE (:{quote_identifier(unique_label)} {{id: 1}})")
-    empty = cli("sync", "--config", cfg, "-q")
+    # the relationship type exists elsewhere (between other nodes), so only the selection is empty
+    other = quote_identifier(unique_label + "_other")
+    rows(neo4j_driver, neo4j_conn, f"CREATE (:{other})-[:MEETS]->(:{other})")
+    try:
+        empty = cli("sync", "--config", cfg, "-q")
+    finally:
+        rows(neo4j_driver, neo4j_conn, f"MATCH (n:{other}) DETACH DELETE n")
     assert empty.exit_code == 3 and empty.stderr.startswith("error: the selection holds 1 nodes but no relationships")
     assert len(empty.stderr.strip().splitlines()) == 1
     assert_no_running(neo4j_driver, neo4j_conn, unique_label)
