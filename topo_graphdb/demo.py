@@ -45,8 +45,10 @@ def _library(name: str, params: dict) -> None:
 
 
 def main() -> int:
+    from .cli._sync import _quiet_library_warnings  # noqa: PLC0415
     from .pipeline import run_sync  # noqa: PLC0415
 
+    _quiet_library_warnings()
     t0 = time.perf_counter()
     try:
         conn = settings_from()
