@@ -216,28 +216,14 @@ def predict_from_file(
 
     from ..edgefile import read_edge_csv, read_node_list  # noqa: PLC0415
     from .evaluate import PREDICTORS, make_predictor  # noqa: PLC0415
-    from .splits import _pad_rows, load_features, random_split  # noqa: PLC0415
+    from .splits import _index_edge_tables, random_split  # noqa: PLC0415
 
     if model not in PREDICTORS:
         raise InputError(f"--model must be one of {', '.join(PREDICTORS)}; got {model!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise InputError(f"--top-k must be an integer >= 1; got {top_k!r}")
     t0 = time.perf_counter()
-    table = read_edge_csv(edges_path)
-    ids = np.concatenate([table.src, table.dst])
-    if ids.min() < 0:
-        raise InputError(f"node ids must be non-negative; found {int(ids.min())}")
-    x = None
-    if features is not None:
-        x = load_features(features)
-        n = int(max(x.shape[0], ids.max() + 1))
-        x = _pad_rows(x, n)
-        node_ids = np.arange(n, dtype=np.int64)
-        edges = np.stack([table.src, table.dst])
-    else:
-        node_ids = np.unique(ids)
-        n = int(node_ids.size)
-        edges = np.stack([np.searchsorted(node_ids, table.src), np.searchsorted(node_ids, table.dst)])
+    [edges], n, node_ids, x = _index_edge_tables([read_edge_csv(edges_path)], features)
     sources = None
     if nodes_path is not None:
         wanted = read_node_list(nodes_path)

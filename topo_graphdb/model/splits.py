@@ -494,20 +494,26 @@ def split_from_files(
     from ..edgefile import read_edge_csv  # noqa: PLC0415
 
     tables = [read_edge_csv(p, allow_empty=(i > 0)) for i, p in enumerate((train_path, valid_path, test_path))]
-    ids = np.concatenate([np.concatenate([t.src, t.dst]) for t in tables])
-    if ids.min() < 0:
-        raise InputError(f"node ids must be non-negative; found {int(ids.min())}")
-    x = None
-    if features is not None:
-        x = load_features(features)
-        n = int(max(x.shape[0], ids.max() + 1))
-        x = _pad_rows(x, n)
-        node_ids = np.arange(n, dtype=np.int64)
-        edges = [np.stack([t.src, t.dst]) for t in tables]
-    else:
-        node_ids = np.unique(ids)
-        n = int(node_ids.size)
-        edges = [np.stack([np.searchsorted(node_ids, t.src), np.searchsorted(node_ids, t.dst)]) for t in tables]
+    edges, n, node_ids, x = _index_edge_tables(tables, features)
     split = explicit_split(*edges, n, seed=seed, x=x, node_ids=node_ids)
     split.meta["files"] = {"train": str(train_path), "valid": str(valid_path), "test": str(test_path), "features": None if features is None else str(features)}
     return split
+
+
+def _index_edge_tables(tables: list, features: str | Path | None) -> tuple[list[np.ndarray], int, np.ndarray, np.ndarray | None]:
+    """Dense edge arrays of edge tables (ids from files) and the node set they share.
+
+    With ``features``, ids are row numbers: ``n = max(rows of x, max id + 1)``
+    and nodes without features get zero rows. Without, the node set is every
+    id in the tables, sorted. Returns ``(edges per table, n, node_ids, x)``.
+    """
+    ids = np.concatenate([np.concatenate([t.src, t.dst]) for t in tables])
+    if ids.min() < 0:
+        raise InputError(f"node ids must be non-negative; found {int(ids.min())}")
+    if features is not None:
+        x = load_features(features)
+        n = int(max(x.shape[0], ids.max() + 1))
+        return [np.stack([t.src, t.dst]) for t in tables], n, np.arange(n, dtype=np.int64), _pad_rows(x, n)
+    node_ids = np.unique(ids)
+    edges = [np.stack([np.searchsorted(node_ids, t.src), np.searchsorted(node_ids, t.dst)]) for t in tables]
+    return edges, int(node_ids.size), node_ids, None
