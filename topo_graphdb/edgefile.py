@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import EmptyGraphError, InputError
 
-__all__ = ["EdgeTable", "read_edge_csv", "read_node_list"]
+__all__ = ["EdgeTable", "read_csv_frame", "read_edge_csv", "read_node_list"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,27 @@ def _integer_column(df, col: str, path: Path) -> np.ndarray:
     return values.to_numpy().astype(np.int64)
 
 
+def read_csv_frame(path: str | Path, *, what: str = "file", empty: Exception | None = None):
+    """A CSV with a header as a DataFrame of strings (column names stripped).
+
+    One-line :class:`InputError` for a missing or unreadable file; ``empty``
+    is raised for a file without even a header (default: an InputError).
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found: {p}")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError as err:
+        raise (empty or InputError(f"{p} is empty (expected a header row)")) from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"{p} is not a readable CSV file: {str(err).splitlines()[0]}") from err
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
 def read_edge_csv(
     path: str | Path,
     *,
@@ -58,15 +79,11 @@ def read_edge_csv(
     import pandas as pd  # noqa: PLC0415
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"edge file not found: {p}")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError as err:
-        raise EmptyGraphError(f"{p} is empty (expected a header with {src_col!r},{dst_col!r})") from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"{p} is not a readable CSV file: {str(err).splitlines()[0]}") from err
-    df.columns = [str(c).strip() for c in df.columns]
+    df = read_csv_frame(
+        p,
+        what="edge file",
+        empty=EmptyGraphError(f"{p} is empty (expected a header with {src_col!r},{dst_col!r})"),
+    )
     wanted = [src_col, dst_col] + ([time_col] if time_col else [])
     missing = [c for c in wanted if c not in df.columns]
     if missing:

@@ -736,20 +736,12 @@ def cleanup_predicted_links(
 
 # --------------------------------------------------------------------------- CSV input (the CLI)
 def _csv(path: Any) -> Any:
-    import pandas as pd  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
+    from .edgefile import read_csv_frame  # noqa: PLC0415
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"file not found: {p}")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError as err:
-        raise InputError(f"{p} is empty (expected a header row)") from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"{p} is not a readable CSV file: {str(err).splitlines()[0]}") from err
-    df.columns = [str(c).strip() for c in df.columns]
-    return p, df
+    return p, read_csv_frame(p)
 
 
 def _id_values(values: Any, *, integer_ok: bool, what: str) -> np.ndarray:
