@@ -41,19 +41,20 @@ def _load(spec: dict):
     import numpy as np
 
     if spec.get("synthetic_edges"):
-        return _synthetic(int(spec["synthetic_edges"]), spec["backend"], int(spec.get("seed", 0))), None
-    from topo_graphdb.edgefile import read_edge_csv
-    from topo_graphdb.snapshot import GraphSnapshot
+        edges, num_nodes = _synthetic(int(spec["synthetic_edges"]), spec["backend"], int(spec.get("seed", 0)))
+    else:
+        from topo_graphdb.edgefile import read_edge_csv
+        from topo_graphdb.snapshot import GraphSnapshot
 
-    table = read_edge_csv(Path(spec["data_dir"]) / spec["graph"] / "edges.csv")
-    snap = GraphSnapshot.from_edges(table.src, table.dst)
-    edges = snap.edge_index
+        table = read_edge_csv(Path(spec["data_dir"]) / spec["graph"] / "edges.csv")
+        snap = GraphSnapshot.from_edges(table.src, table.dst)
+        edges, num_nodes = snap.edge_index, snap.num_nodes
     ev = None
     if spec.get("eval_share"):
         rng = np.random.default_rng(0)
         mask = rng.random(edges.shape[1]) < float(spec["eval_share"])
         edges, ev = edges[:, ~mask], edges[:, mask]
-    return (edges, snap.num_nodes), ev
+    return (edges, num_nodes), ev
 
 
 def _synthetic(num_edges: int, backend: str, seed: int):

@@ -77,3 +77,43 @@ def test_batched_gpu_run_under_a_small_budget():
         assert_same(gpu, cpu)
         batches.append(gpu.batches)
     assert batches and max(batches) > 1
+
+
+def test_batches_split_when_a_sparse_product_is_too_large(monkeypatch):
+    """With a cap on multiplications per sparse product that every single source
+    fits but the whole graph does not, batches are halved until they fit."""
+    import scipy.sparse as sp
+
+    from topo_graphdb.kernels import _gpu, topological_concentration
+    from topo_graphdb.snapshot import simple_undirected
+
+    rng = np.random.default_rng(6)
+    n = 500
+    edges = simple_undirected(power_law_edges(rng, n, 1500), n)[0]
+    a = sp.coo_matrix((np.ones(edges.shape[1]), (edges[0], edges[1])), shape=(n, n))
+    a = (a + a.T).tocsr()
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    f2 = a @ deg  # multiplications to get a node's A^2 row from its A row
+    f3 = ((a @ a) != 0).astype(np.float64) @ deg  # ... its A^3 row from its A^2 support
+    single = max(float((a @ f3).max()), float(f3.max()), float((a @ f2).max()))  # one source alone
+    assert single < f3.sum()  # the whole graph in one batch does not fit
+    cpu = topological_concentration(edges, hops=3, backend="cpu", num_nodes=n)
+    monkeypatch.setattr(_gpu, "_MAX_FLOPS", int(single))
+    gpu = topological_concentration(edges, hops=3, backend="gpu", num_nodes=n)
+    assert_same(gpu, cpu)
+    assert gpu.timings["splits"] > 0 and gpu.batches > 1
+
+
+def test_train_variant_one_hop_counts_triangles():
+    """The degree-oriented triangle count equals the per-edge common-neighbour sum."""
+    import cupy
+
+    from topo_graphdb.kernels import _gpu
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    lo, hi = _gpu._canonical_gpu(cupy, power_law_edges(rng, n, 40000, exponent=2.05), n)
+    csr = _gpu.build_csr_gpu(lo, hi, n)
+    np.testing.assert_array_equal(_gpu.triangles_per_node(csr).get(), _gpu.cn_per_node(csr, lo, hi).get())
+    oriented, u, v = _gpu.orient_by_degree(csr)
+    assert oriented.num_edges == csr.num_edges and int(cupy.count_nonzero(u == v)) == 0

@@ -4,9 +4,11 @@ Imported only for ``backend="gpu"`` (after :func:`topo_graphdb.backend.resolve_b
 has checked CuPy and a device). Same results as the CPU kernels: every sum
 is a sum of integer walk counts, exact in float64 below 2**53.
 
-- ``K = 1``: one thread per evaluation edge intersects the two sorted
-  adjacency rows (walk the shorter, binary-search the longer) and adds the
-  common-neighbour count to both endpoints.
+- ``K = 1``: per evaluation edge, the two sorted adjacency rows are
+  intersected (walk the shorter, binary-search the longer; a thread per light
+  pair, a warp per heavy one) and the common-neighbour count is added to both
+  endpoints. In the train variant that sum is twice the node's triangle count,
+  so the edges are first oriented by degree and each triangle is found once.
 - ``K >= 2``: per batch of source nodes, rows of ``A^k`` for the sources
   (values) and for their evaluation neighbours (supports, i.e. reach sets) are
   built with cuSPARSE sparse products (``cupyx.scipy.sparse``); one warp per
@@ -25,20 +27,28 @@ import numpy as np
 from ..backend import array_module
 from ..errors import BudgetExceeded, EmptyGraphError, InputError
 
-__all__ = ["compute", "GpuRaw", "build_csr_gpu", "cn_per_node"]
+__all__ = ["compute", "GpuRaw", "build_csr_gpu", "cn_per_node", "orient_by_degree", "triangles_per_node"]
 
 _SOURCE = r"""
 extern "C" {
 
-// Common neighbours of each undirected evaluation edge (lo[e], hi[e]),
-// added to out[lo[e]] and out[hi[e]].
-__global__ void cn_edges(const long long num_edges, const long long* lo, const long long* hi,
-                         const long long* indptr, const int* indices, double* out)
+// Common neighbours of node pairs (a_of[e], b_of[e]) over sorted adjacency rows,
+// one team of `team` consecutive threads per pair (team divides 32). The team's
+// lanes stride over the shorter row and binary-search the longer one (each lane's
+// neighbours increase, so its search starts where its last one ended). Every
+// common neighbour w adds `weight` to out[a] and out[b], and to out[w] too when
+// credit_common is set.
+__global__ void pair_common(const long long num_pairs, const int team,
+                            const long long* a_of, const long long* b_of,
+                            const long long* indptr, const int* indices,
+                            const double weight, const int credit_common, double* out)
 {
-    const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= num_edges) return;
-    const long long a = lo[e];
-    const long long b = hi[e];
+    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long e = t / team;
+    const int lane = (int)(t - e * team);
+    if (e >= num_pairs) return;
+    const long long a = a_of[e];
+    const long long b = b_of[e];
     long long s0 = indptr[a], s1 = indptr[a + 1];
     long long l0 = indptr[b], l1 = indptr[b + 1];
     if (s1 - s0 > l1 - l0) {
@@ -47,7 +57,7 @@ __global__ void cn_edges(const long long num_edges, const long long* lo, const l
     }
     long long count = 0;
     long long base = l0;
-    for (long long s = s0; s < s1 && base < l1; ++s) {
+    for (long long s = s0 + lane; s < s1 && base < l1; s += team) {
         const int w = indices[s];
         long long left = base, right = l1;
         while (left < right) {
@@ -55,11 +65,15 @@ __global__ void cn_edges(const long long num_edges, const long long* lo, const l
             if (indices[mid] < w) left = mid + 1; else right = mid;
         }
         base = left;
-        if (left < l1 && indices[left] == w) { ++count; ++base; }
+        if (left < l1 && indices[left] == w) {
+            ++count;
+            ++base;
+            if (credit_common) atomicAdd(out + w, weight);
+        }
     }
     if (count > 0) {
-        atomicAdd(out + a, (double)count);
-        atomicAdd(out + b, (double)count);
+        atomicAdd(out + a, weight * (double)count);
+        atomicAdd(out + b, weight * (double)count);
     }
 }
 
@@ -117,8 +131,10 @@ __global__ void hop_pair(const long long num_pairs, const long long* pair_src,
 """
 
 _BLOCK = 256
+_HEAVY = 64  # pairs whose shorter row is longer than this get a warp each
 _ENTRY_BYTES = 36.0  # a sparse entry: int32 index + float64 value, times 3 for the product workspace
 _MAX_NNZ = 2**31 - 1  # cuSPARSE matrices use int32 row pointers
+_MAX_FLOPS = 2**31 - 1  # multiplications in one sparse product (bounds its entries and workspace)
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,15 +194,67 @@ def build_csr_gpu(lo, hi, num_nodes: int) -> DeviceCsr:
     return DeviceCsr(indptr, indices, int(num_nodes), int(lo.size))
 
 
+def _pair_common(csr: DeviceCsr, a, b, out, weight: float, credit_common: bool) -> None:
+    """Launch ``pair_common`` on the pairs ``(a[e], b[e])``: a thread per light pair,
+    a warp per heavy one (shorter row above ``_HEAVY``), so that hubs do not stall warps."""
+    cp = array_module("gpu")
+    if int(a.size) == 0:
+        return
+    deg = csr.indptr[1:] - csr.indptr[:-1]
+    heavy = cp.minimum(deg[a], deg[b]) > _HEAVY
+    kernel = _kernel("pair_common")
+    for chosen, team in ((~heavy, 1), (heavy, 32)):
+        aa, bb = cp.ascontiguousarray(a[chosen]), cp.ascontiguousarray(b[chosen])
+        m = int(aa.size)
+        if m:
+            kernel(
+                _grid(team * m),
+                (_BLOCK,),
+                (np.int64(m), np.int32(team), aa, bb, csr.indptr, csr.indices, np.float64(weight),
+                 np.int32(credit_common), out),
+            )
+
+
 def cn_per_node(csr: DeviceCsr, lo, hi):
     """``out[i] = sum over evaluation edges (i, j) of |N(i) ∩ N(j)|`` (device float64, shape (n,))."""
     cp = array_module("gpu")
     out = cp.zeros(csr.num_nodes, dtype=cp.float64)
-    m = int(lo.size)
-    if m:
-        _kernel("cn_edges")(
-            _grid(m), (_BLOCK,), (np.int64(m), cp.ascontiguousarray(lo), cp.ascontiguousarray(hi), csr.indptr, csr.indices, out)
-        )
+    _pair_common(csr, lo, hi, out, 1.0, False)
+    return out
+
+
+def orient_by_degree(csr: DeviceCsr) -> tuple[DeviceCsr, object, object]:
+    """Each undirected edge once, from the endpoint lower in the order (degree, id).
+
+    Returns the oriented CSR (rows sorted) and its edges ``(u, v)``. Every
+    out-degree is at most ``sqrt(2 |E|)``, which bounds the work of
+    :func:`triangles_per_node` on power-law graphs.
+    """
+    cp = array_module("gpu")
+    n = csr.num_nodes
+    deg = csr.indptr[1:] - csr.indptr[:-1]
+    rows = cp.searchsorted(csr.indptr[1:], cp.arange(int(csr.indices.size), dtype=cp.int64), side="right")
+    cols = csr.indices.astype(cp.int64)
+    du, dv = deg[rows], deg[cols]
+    keep = (du < dv) | ((du == dv) & (rows < cols))
+    del du, dv
+    u, v = rows[keep], cols[keep]
+    indptr = cp.zeros(n + 1, dtype=cp.int64)
+    indptr[1:] = cp.cumsum(cp.bincount(u, minlength=n))
+    return DeviceCsr(indptr, csr.indices[keep], n, int(u.size)), u, v
+
+
+def triangles_per_node(csr: DeviceCsr):
+    """``out[i] = sum over edges (i, j) of |N(i) ∩ N(j)| = 2 · triangles(i)`` (device float64).
+
+    Each triangle ``u < v < w`` (in the order of :func:`orient_by_degree`) is
+    found once, on the oriented edge ``(u, v)``, and adds 2 to each corner: the
+    1-hop part of the train variant without intersecting whole hub rows.
+    """
+    cp = array_module("gpu")
+    oriented, u, v = orient_by_degree(csr)
+    out = cp.zeros(csr.num_nodes, dtype=cp.float64)
+    _pair_common(oriented, u, v, out, 2.0, True)
     return out
 
 
@@ -240,10 +308,13 @@ def compute(train: object, eval: object | None, num_nodes: int | None, hops: int
     active_h = (ev_degree_h > 0) & (degree_h >= (2 if variant == "train" else 1))
     timings = {"prepare": t1 - t0, "walk_totals": t2 - t1, "reach": 0.0, "kernel": 0.0}
     if hops == 1:
-        active = cp.asarray(active_h)
-        keep = active[ev_lo] | active[ev_hi]
         t3 = time.perf_counter()
-        parts = cn_per_node(csr, ev_lo[keep], ev_hi[keep])[None, :]
+        if variant == "train":  # every node of degree >= 2 is active; the others have no triangles
+            parts = triangles_per_node(csr)[None, :]
+        else:
+            active = cp.asarray(active_h)
+            keep = active[ev_lo] | active[ev_hi]
+            parts = cn_per_node(csr, ev_lo[keep], ev_hi[keep])[None, :]
         _sync(cp)
         timings["kernel"] = time.perf_counter() - t3
         parts_h = parts.get()
@@ -262,7 +333,7 @@ def _sparse_rows(cp, csr: DeviceCsr, rows):
     indptr[1:] = cp.cumsum(counts)
     total = int(indptr[-1])
     if total > _MAX_NNZ:
-        raise BudgetExceeded(f"a batch of adjacency rows has {total} entries, more than cuSPARSE allows")
+        raise _BatchTooLarge(f"a batch of adjacency rows has {total} entries, more than cuSPARSE allows")
     position = cp.arange(total, dtype=cp.int64)
     row_of = cp.searchsorted(indptr, position, side="right") - 1
     indices = csr.indices[starts[row_of] + position - indptr[row_of]]
@@ -272,6 +343,11 @@ def _sparse_rows(cp, csr: DeviceCsr, rows):
 
 def _sorted_product(left, right):
     """``left @ right`` with sorted column indices (for binary search)."""
+    cp = array_module("gpu")
+    degree = right.indptr[1:] - right.indptr[:-1]
+    flops = int(cp.sum(degree[left.indices], dtype=cp.int64)) if int(left.nnz) else 0
+    if flops > _MAX_FLOPS:  # cuSPARSE's workspace grows with the products; its counts are 32-bit
+        raise _BatchTooLarge(f"a sparse product of {flops} multiplications is too large for one cuSPARSE call")
     out = left @ right
     out.has_sorted_indices = False  # do not trust the flag: force a sort
     out.sort_indices()
@@ -284,7 +360,7 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
     from . import _cpu  # noqa: PLC0415  (batch planning helpers, host side)
     from ._csr import Csr  # noqa: PLC0415
     from .estimate import format_size, make_plan  # noqa: PLC0415
-    from .tc import _neighbours_of, _progress_bar  # noqa: PLC0415
+    from .tc import _progress_bar  # noqa: PLC0415
 
     n = csr.num_nodes
     ev_host = Csr(ev_csr.indptr.get(), ev_csr.indices.get(), n, ev_csr.num_edges)
@@ -305,54 +381,122 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
     adjacency = sparse.csr_matrix(
         (cp.ones(csr.indices.size, dtype=cp.float64), csr.indices, csr.indptr.astype(cp.int32)), shape=(n, n)
     )
-    hop_pair = _kernel("hop_pair")
     parts = cp.zeros((hops * hops, n), dtype=cp.float64)
+    too_big = _resource_errors(cp)
+    pending = batches[::-1]
+    timings["splits"] = 0
     bar = _progress_bar(progress and len(batches) > 1, len(batches), f"exact TC on GPU (hops={hops})")
     try:
-        for batch in batches:
-            t0 = time.perf_counter()
-            counts = np.diff(ev_host.indptr)[batch]
-            pair_j = _neighbours_of(ev_host.indptr, ev_host.indices, batch)
-            targets, pair_jj = np.unique(pair_j, return_inverse=True)
-            pair_src = cp.asarray(np.repeat(batch, counts))
-            pair_r = cp.asarray(np.repeat(np.arange(batch.size), counts))
-            pair_j_d = cp.asarray(pair_j)
-            pair_jj_d = cp.asarray(pair_jj.astype(np.int64))
-            walk_rows = [_sparse_rows(cp, csr, cp.asarray(batch))]
-            for _ in range(1, hops):
-                walk_rows.append(_sorted_product(walk_rows[-1], adjacency))
-            reach_rows = [None]
-            level = _sparse_rows(cp, csr, cp.asarray(targets))
-            for _ in range(1, hops):
-                level = _sorted_product(level, adjacency)
-                reach_rows.append(level)
-            _sync(cp)
+        while pending:
+            batch = pending.pop()
+            try:
+                rows = _batch_rows(cp, csr, adjacency, ev_host, batch, hops, timings)
+            except too_big:
+                # The plan bounds sizes, not cuSPARSE's workspace: halve the batch and go on.
+                cp.get_default_memory_pool().free_all_blocks()
+                if batch.size == 1:
+                    raise BudgetExceeded(
+                        f"exact TC with hops={hops} on the GPU: node {int(batch[0])} alone exceeds the device's resources",
+                        hint="use --backend cpu, fewer hops, or the approximation (--approx)",
+                    ) from None
+                half = batch.size // 2
+                pending += [batch[half:], batch[:half]]
+                timings["splits"] += 1
+                if bar is not None:
+                    bar.total += 1
+                continue
             t1 = time.perf_counter()
-            timings["reach"] += t1 - t0
-            num_pairs = int(pair_j.size)
-            for k1 in range(hops):
-                r = walk_rows[k1]
-                r_ptr, r_idx, r_val = r.indptr.astype(cp.int64), r.indices.astype(cp.int32), r.data.astype(cp.float64)
-                for k2 in range(hops):
-                    if k2 == 0:
-                        s_ptr, s_idx, s_row = csr.indptr, csr.indices, pair_j_d
-                    else:
-                        level = reach_rows[k2]
-                        s_ptr, s_idx, s_row = level.indptr.astype(cp.int64), level.indices.astype(cp.int32), pair_jj_d
-                    hop_pair(
-                        _grid(32 * num_pairs),
-                        (_BLOCK,),
-                        (np.int64(num_pairs), pair_src, pair_r, s_row, r_ptr, r_idx, r_val, s_ptr, s_idx, parts[k1 * hops + k2]),
-                    )
+            _hop_pairs(cp, csr, rows, hops, parts)
             _sync(cp)
             timings["kernel"] += time.perf_counter() - t1
-            del walk_rows, reach_rows, level
+            del rows
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    timings["batches"] = len(batches) + timings["splits"]
     return parts.get()
+
+
+def _resource_errors(cp) -> tuple[type[BaseException], ...]:
+    """Errors that mean "this batch is too large for the device" (then it is split)."""
+    errors: list[type[BaseException]] = [cp.cuda.memory.OutOfMemoryError, _BatchTooLarge]
+    try:
+        from cupy_backends.cuda.libs.cusparse import CuSparseError  # noqa: PLC0415
+
+        errors.append(CuSparseError)
+    except ImportError:  # pragma: no cover - older CuPy layouts
+        pass
+    return tuple(errors)
+
+
+class _BatchTooLarge(Exception):
+    """A sparse product of a batch would exceed cuSPARSE's 32-bit entry count."""
+
+
+@dataclass(eq=False)
+class _BatchRows:
+    """Everything ``hop_pair`` reads for one batch; built before any launch, so a
+    batch that fails here has added nothing to the result."""
+
+    num_pairs: int
+    pair_src: object
+    pair_r: object
+    pair_j: object
+    pair_jj: object
+    walk: list  # (indptr int64, indices int32, values float64) of A^(k+1) rows of the sources
+    reach: list  # (indptr int64, indices int32) of A^(k+1) supports of the targets, k >= 1
+
+
+def _batch_rows(cp, csr, adjacency, ev_host, batch: np.ndarray, hops: int, timings: dict) -> _BatchRows:
+    from .tc import _neighbours_of  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    counts = np.diff(ev_host.indptr)[batch]
+    pair_j = _neighbours_of(ev_host.indptr, ev_host.indices, batch)
+    targets, pair_jj = np.unique(pair_j, return_inverse=True)
+    walk, reach = [], []
+    level = _sparse_rows(cp, csr, cp.asarray(batch))
+    walk.append((level.indptr.astype(cp.int64), level.indices.astype(cp.int32), level.data.astype(cp.float64)))
+    for _ in range(1, hops):
+        level = _sorted_product(level, adjacency)
+        walk.append((level.indptr.astype(cp.int64), level.indices.astype(cp.int32), level.data.astype(cp.float64)))
+    level = _sparse_rows(cp, csr, cp.asarray(targets))
+    for _ in range(1, hops):
+        level = _sorted_product(level, adjacency)
+        reach.append((level.indptr.astype(cp.int64), level.indices.astype(cp.int32)))
+    del level
+    rows = _BatchRows(
+        num_pairs=int(pair_j.size),
+        pair_src=cp.asarray(np.repeat(batch, counts)),
+        pair_r=cp.asarray(np.repeat(np.arange(batch.size, dtype=np.int64), counts)),
+        pair_j=cp.asarray(pair_j),
+        pair_jj=cp.asarray(pair_jj.reshape(-1).astype(np.int64)),
+        walk=walk,
+        reach=reach,
+    )
+    _sync(cp)
+    timings["reach"] += time.perf_counter() - t0
+    return rows
+
+
+def _hop_pairs(cp, csr, rows: _BatchRows, hops: int, parts) -> None:
+    """``parts[k1 * hops + k2][i] += sum over pairs (i, j) of the A^(k1+1)[i] values on the A^(k2+1) support of j``."""
+    hop_pair = _kernel("hop_pair")
+    for k1 in range(hops):
+        r_ptr, r_idx, r_val = rows.walk[k1]
+        for k2 in range(hops):
+            if k2 == 0:
+                s_ptr, s_idx, s_row = csr.indptr, csr.indices, rows.pair_j
+            else:
+                (s_ptr, s_idx), s_row = rows.reach[k2 - 1], rows.pair_jj
+            hop_pair(
+                _grid(32 * rows.num_pairs),
+                (_BLOCK,),
+                (np.int64(rows.num_pairs), rows.pair_src, rows.pair_r, s_row, r_ptr, r_idx, r_val, s_ptr, s_idx,
+                 parts[k1 * hops + k2]),
+            )
 
 
 @dataclass(frozen=True, eq=False)
