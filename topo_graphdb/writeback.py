@@ -61,11 +61,13 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -93,6 +95,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 _MAX_BATCH = 100_000
+_MAX_WORKERS = 16
 _SAMPLE_IDS = 5
 
 
@@ -222,21 +225,27 @@ class WriteReport:
 
 # --------------------------------------------------------------------------- running batches
 class _Writer:
-    """Runs idempotent batches; survives a server restart (new session, retry the batch)."""
+    """Runs idempotent batches; survives a server restart (new session, retry the batch).
 
-    def __init__(self, conn: ConnectionSettings, *, reconnect_timeout: float, rate_limit: float | None):
+    With ``workers > 1`` that many batches run at once, each in its own session
+    (batches touch disjoint nodes, so they do not wait on each other's locks):
+    the client packs the next batch while the server executes the last one.
+    """
+
+    def __init__(self, conn: ConnectionSettings, *, reconnect_timeout: float, rate_limit: float | None, workers: int = 1):
         self.conn = conn
         self.reconnect_timeout = reconnect_timeout
         self.rate_limit = rate_limit
+        self.workers = workers
         self.retries = 0
+        self._lock = threading.Lock()
         self.driver = open_driver(conn)
-        self.t0 = time.perf_counter()
-        self.rows = 0
 
     def close(self) -> None:
         self.driver.close()
 
-    def write(self, query: str, params: dict[str, Any], rows: int) -> dict[str, Any]:
+    def write(self, query: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One batch in one write transaction, retried while the server is away."""
         from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError  # noqa: PLC0415
 
         def work(tx: Any) -> dict[str, Any]:
@@ -247,8 +256,7 @@ class _Writer:
         while True:
             try:
                 with self.driver.session(database=self.conn.database) as session:
-                    out = session.execute_write(work)
-                break
+                    return session.execute_write(work)
             except (ServiceUnavailable, SessionExpired, TransientError) as err:
                 # IncompleteCommit is a ServiceUnavailable: retrying is safe since batches are idempotent.
                 now = time.monotonic()
@@ -259,16 +267,57 @@ class _Writer:
                         f"{self.reconnect_timeout:g} s ({type(err).__name__})",
                         hint="re-run the same write when the server is back: writes are idempotent",
                     ) from err
-                self.retries += 1
+                with self._lock:
+                    self.retries += 1
                 log.warning("batch failed (%s); retrying in %.1f s", type(err).__name__, pause)
                 time.sleep(min(pause, max(0.0, deadline - now)))
                 pause = min(pause * 2, 5.0)
-        self.rows += rows
-        if self.rate_limit:
-            ahead = self.rows / self.rate_limit - (time.perf_counter() - self.t0)
-            if ahead > 0:
-                time.sleep(ahead)
-        return out
+
+    def write_all(
+        self, query: str, jobs: Iterable[tuple[dict[str, Any], int]], on_done: Callable[[dict[str, Any], int], None]
+    ) -> None:
+        """Run ``jobs`` (``(params, rows)`` per batch); ``on_done(result, rows)`` for each, in this thread.
+
+        The rate limit holds back submission. On an error no new batch starts;
+        those already running finish (each is a whole transaction) and the
+        error is raised.
+        """
+        t0 = time.perf_counter()
+        sent = 0
+
+        def pace(rows: int) -> None:
+            nonlocal sent
+            sent += rows
+            if self.rate_limit:
+                ahead = sent / self.rate_limit - (time.perf_counter() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+
+        if self.workers <= 1:
+            for params, rows in jobs:
+                on_done(self.write(query, params), rows)
+                pace(rows)
+            return
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="topo-write") as pool:
+            running: set[Future] = set()
+            rows_of: dict[Future, int] = {}
+            try:
+                for params, rows in jobs:
+                    if len(running) >= self.workers:
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            on_done(f.result(), rows_of.pop(f))
+                    future = pool.submit(self.write, query, params)
+                    running.add(future)
+                    rows_of[future] = rows
+                    pace(rows)
+                for f in as_completed(list(running)):
+                    running.discard(f)
+                    on_done(f.result(), rows_of.pop(f))
+            except BaseException:
+                for f in running:
+                    f.cancel()
+                raise
 
     def read(self, query: str, params: dict[str, Any]) -> dict[str, Any]:
         import neo4j  # noqa: PLC0415
@@ -284,6 +333,11 @@ def _check_batch(batch_size: int, rate_limit: float | None, reconnect_timeout: f
         raise InputError(f"rate_limit must be a positive number of rows per second (or None); got {rate_limit!r}")
     if not (isinstance(reconnect_timeout, (int, float)) and reconnect_timeout >= 0):
         raise InputError(f"reconnect_timeout must be >= 0 seconds; got {reconnect_timeout!r}")
+
+
+def _check_workers(workers: int) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= _MAX_WORKERS:
+        raise InputError(f"workers must be an integer in 1..{_MAX_WORKERS}; got {workers!r}")
 
 
 def _check_run_id(run_id: str | None) -> str:
@@ -361,6 +415,7 @@ def write_node_properties(
     dry_run: bool = False,
     reconnect_timeout: float = 300.0,
     progress: Progress | None = None,
+    workers: int = 2,
 ) -> WriteReport:
     """Write ``columns`` as node properties ``prefix + name`` on the nodes ``target`` names.
 
@@ -384,6 +439,8 @@ def write_node_properties(
         how many ids match) and write nothing.
     reconnect_timeout : seconds to keep retrying a batch while the server is away.
     progress : callback ``(phase, done, total)`` with phase ``"write"``.
+    workers : batches written at once (1..16), each in its own transaction on
+        disjoint nodes; 2 keeps the server busy while the client packs the next batch.
 
     Returns
     -------
@@ -393,6 +450,7 @@ def write_node_properties(
         retries and seconds.
     """
     _check_batch(batch_size, rate_limit, reconnect_timeout)
+    _check_workers(workers)
     run_id = _check_run_id(run_id)
     identity = _identity(target, spec, labels, key_property)
     names = _names(prefix, identity)
@@ -436,7 +494,7 @@ def write_node_properties(
         report.notes.append("no label guard: nodes are matched by element id only")
     now = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    writer = _Writer(conn, reconnect_timeout=reconnect_timeout, rate_limit=rate_limit)
+    writer = _Writer(conn, reconnect_timeout=reconnect_timeout, rate_limit=rate_limit, workers=workers)
     try:
         with translate_errors(conn):
             if dry_run:
@@ -447,13 +505,21 @@ def write_node_properties(
                     report.batches += 1
             else:
                 text = render("write_node_properties", match_node=identity.match("n", "row[0]"), assignments=assignments)
-                for start, stop in _batches(n, batch_size):
-                    params = {"rows": rows[start:stop], "run_id": run_id, "now": now, "sample_size": _SAMPLE_IDS}
-                    out = writer.write(text, params, stop - start)
+                done = 0
+
+                def on_done(out: dict[str, Any], count: int) -> None:
+                    nonlocal done
                     _add_missing(report, out)
                     report.batches += 1
+                    done += count
                     if progress:
-                        progress("write", stop, n)
+                        progress("write", done, n)
+
+                jobs = (
+                    ({"rows": rows[start:stop], "run_id": run_id, "now": now, "sample_size": _SAMPLE_IDS}, stop - start)
+                    for start, stop in _batches(n, batch_size)
+                )
+                writer.write_all(text, jobs, on_done)
     finally:
         writer.close()
         report.retries = writer.retries
@@ -541,6 +607,7 @@ def write_predicted_links(
     dry_run: bool = False,
     reconnect_timeout: float = 300.0,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> WriteReport:
     """Write predicted links ``(a)-[:PREDICTED_LINK {score, rank, model, run_id, created_at}]->(b)``.
 
@@ -570,6 +637,10 @@ def write_predicted_links(
         stay in one batch).
     rate_limit, dry_run, reconnect_timeout, progress : as in
         :func:`write_node_properties`; the rate counts links.
+    workers : batches written at once (default 1). Creating a relationship
+        locks both end nodes, so concurrent batches sharing targets wait on
+        each other (a detected deadlock is retried); more than 1 pays off only
+        when the batches' targets rarely overlap.
 
     Returns
     -------
@@ -578,6 +649,7 @@ def write_predicted_links(
         written, ``deleted`` (links removed), ``missing_targets``.
     """
     _check_batch(batch_size, rate_limit, reconnect_timeout)
+    _check_workers(workers)
     run_id = _check_run_id(run_id)
     if not isinstance(model, str) or not model.strip():
         raise InputError(f"model must be a non-empty name; got {model!r}")
@@ -642,7 +714,7 @@ def write_predicted_links(
     total_links = int(s.size)
     now = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    writer = _Writer(conn, reconnect_timeout=reconnect_timeout, rate_limit=rate_limit)
+    writer = _Writer(conn, reconnect_timeout=reconnect_timeout, rate_limit=rate_limit, workers=workers)
     try:
         with translate_errors(conn):
             if dry_run:
@@ -662,14 +734,9 @@ def write_predicted_links(
                     node_sets=node_sets,
                 )
                 done = 0
-                for b, e in bounds:
-                    chunk = rows[b:e]
-                    links = sum(len(r[1]) for r in chunk)
-                    params = {
-                        "rows": chunk, "run_id": run_id, "model": model, "now": now,
-                        "replace": bool(replace_previous), "sample_size": _SAMPLE_IDS,
-                    }
-                    out = writer.write(text, params, links)
+
+                def on_done(out: dict[str, Any], links: int) -> None:
+                    nonlocal done
                     _add_missing(report, out)
                     report.relationships += int(out["written"])
                     report.deleted += int(out["deleted"])
@@ -678,6 +745,11 @@ def write_predicted_links(
                     done += links
                     if progress:
                         progress("links", done, total_links)
+
+                common = {"run_id": run_id, "model": model, "now": now, "replace": bool(replace_previous),
+                          "sample_size": _SAMPLE_IDS}
+                jobs = (({"rows": rows[b:e], **common}, sum(len(r[1]) for r in rows[b:e])) for b, e in bounds)
+                writer.write_all(text, jobs, on_done)
     finally:
         writer.close()
         report.retries = writer.retries

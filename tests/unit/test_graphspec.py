@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -455,7 +456,7 @@ def test_writer_retries_a_batch_in_a_new_session_until_the_server_is_back(monkey
     monkeypatch.setattr(W, "open_driver", lambda conn: driver)
     monkeypatch.setattr(W.time, "sleep", lambda s: None)
     writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=60, rate_limit=None)
-    assert writer.write("Q", {}, 10) == {"missing": 0}
+    assert writer.write("Q", {}) == {"missing": 0}
     assert writer.retries == 3 and driver.sessions == 4
     # the server does not come back: a one-line Neo4jUnavailable after the timeout
     driver = _FakeDriver([ServiceUnavailable("down")] * 100)
@@ -464,5 +465,94 @@ def test_writer_retries_a_batch_in_a_new_session_until_the_server_is_back(monkey
     monkeypatch.setattr(W.time, "monotonic", lambda: next(clock))
     writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=30, rate_limit=None)
     with pytest.raises(Neo4jUnavailable, match="did not come back within 30 s"):
-        writer.write("Q", {}, 10)
+        writer.write("Q", {})
     assert writer.retries == 3
+
+
+class _EchoDriver:
+    """Each transaction returns its batch number; counts how many run at once."""
+
+    def __init__(self, fail_on=None):
+        import threading
+
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.fail_on = fail_on
+
+    def session(self, **kw):
+        driver = self
+
+        class Session:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def execute_write(self, work):
+                class Tx:
+                    def run(self, query, params):
+                        with driver.lock:
+                            driver.running += 1
+                            driver.most = max(driver.most, driver.running)
+                        time.sleep(0.02)
+                        with driver.lock:
+                            driver.running -= 1
+                        if params["i"] == driver.fail_on:
+                            raise ValueError(f"batch {params['i']} failed")
+
+                        class Result:
+                            def single(self, strict):
+                                return self
+
+                            def data(self):
+                                return {"i": params["i"]}
+
+                        return Result()
+
+                return work(Tx())
+
+        return Session()
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_writer_runs_every_batch_once_with_at_most_workers_at_a_time(monkeypatch, workers):
+    from topo_graphdb.connection import ConnectionSettings
+
+    driver = _EchoDriver()
+    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
+    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=workers)
+    done = []
+    writer.write_all("Q", (({"i": i}, 10 + i) for i in range(10)), lambda out, rows: done.append((out["i"], rows)))
+    assert sorted(done) == [(i, 10 + i) for i in range(10)]
+    assert driver.most == workers
+
+
+def test_writer_raises_the_first_failure_and_starts_no_new_batch(monkeypatch):
+    from topo_graphdb.connection import ConnectionSettings
+
+    driver = _EchoDriver(fail_on=2)
+    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
+    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=2)
+    started = []
+
+    def jobs():
+        for i in range(50):
+            started.append(i)
+            yield {"i": i}, 1
+
+    with pytest.raises(ValueError, match="batch 2 failed"):
+        writer.write_all("Q", jobs(), lambda out, rows: None)
+    assert len(started) < 10
+
+
+def test_workers_must_be_a_small_positive_integer():
+    from topo_graphdb.connection import ConnectionSettings
+
+    for bad in (0, 17, 1.5, True):
+        with pytest.raises(InputError, match="workers must be an integer in 1..16"):
+            W.write_node_properties(ConnectionSettings(uri="bolt://x"), ["a"], {"x": [1.0]}, workers=bad)

@@ -59,6 +59,16 @@ def test_matches_oracle_for_four_hops():
         assert_same(tc(train, ev, hops=4, beta=beta, num_nodes=n).tc, naive_tc(train, ev, hops=4, beta=beta, num_nodes=n))
 
 
+def test_oracle_without_the_reach_cache_gives_the_same_values():
+    rng = np.random.default_rng(11)
+    train, ev = rng.integers(0, 25, (2, 80)), rng.integers(0, 25, (2, 30))
+    for eval_edges in (None, ev):
+        cached = naive_tc(train, eval_edges, hops=3, num_nodes=25)
+        literal = naive_tc(train, eval_edges, hops=3, num_nodes=25, cache_reach=False)
+        np.testing.assert_array_equal(cached, literal)
+        assert np.isfinite(cached).sum() > 10
+
+
 def test_matches_oracle_on_a_denser_graph_with_hubs():
     rng = np.random.default_rng(7)
     n = 120

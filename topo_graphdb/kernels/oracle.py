@@ -67,6 +67,7 @@ def naive_tc(
     hops: int = 1,
     beta: float | None = None,
     num_nodes: int | None = None,
+    cache_reach: bool = True,
 ) -> np.ndarray:
     """Exact TC per node, computed the slow obvious way; NaN where undefined.
 
@@ -81,6 +82,10 @@ def naive_tc(
         Decay; default ``1 / mean degree`` over all ``num_nodes`` nodes.
     num_nodes : int, optional
         Default: largest index in either edge array plus one.
+    cache_reach : bool
+        Keep each neighbour's reach sets once computed (default). ``False``
+        recomputes them for every pair ``(i, j)``, literally as the formula
+        reads (the slower baseline of the benchmark).
 
     Returns
     -------
@@ -113,9 +118,12 @@ def naive_tc(
                 denominator += beta ** (k1 + k2 - 2) * (walks - c)
         ratios = []
         for j in ev_adj[i]:
-            if j not in reach_cache:
-                reach_cache[j] = _reach_sets(adj, j, hops)
-            sets = reach_cache[j]
+            if not cache_reach:
+                sets = _reach_sets(adj, j, hops)
+            elif j in reach_cache:
+                sets = reach_cache[j]
+            else:
+                sets = reach_cache[j] = _reach_sets(adj, j, hops)
             numerator = 0.0
             for k1 in range(1, hops + 1):
                 for k2 in range(1, hops + 1):
