@@ -9,10 +9,17 @@ What a Neo4j user would run instead of our predictors, scored on our test pairs:
    fixed ``randomSeed``), Hadamard link features, candidates logistic regression, random forest
    and MLP, auto-tuning over their ranges; GDS splits the given relationships itself into
    feature-input / train / test sets and selects the candidate by cross-validated AUCPR;
-3. ``gds.beta.pipeline.linkPrediction.predict.stream`` in exhaustive mode (``sampleRate`` 1,
-   ``threshold`` 0, ``topN`` = every non-adjacent pair) scores all pairs that are not training
-   edges; the server keeps only the rows of our test positives and negatives, and a pair that is
-   missing is an error;
+3. ``gds.beta.pipeline.linkPrediction.predict.stream`` (exhaustive: ``sampleRate`` 1,
+   ``threshold`` 0) scores our test pairs. GDS has no "score these pairs" call, and an
+   exhaustive call with ``topN`` = all ~3.7M Cora pairs runs for hours (its top-N queue is a
+   sorted array: each insertion moves O(N) entries). So the test pairs are packed by
+   :func:`pair_batches` into a few disjoint node sets ``(S, T)`` with ``|S| |T| <= 10 000``,
+   written as extra labels, and each batch is one call with ``sourceNodeLabel`` S and
+   ``targetNodeLabel`` T, ``topN`` = ``|S| |T|`` (every pair of the batch comes back). The
+   FastRP step carries ``contextNodeLabels`` = all nodes, so the embeddings are those of the
+   whole training graph whatever the filter; each run checks this for one node against a call
+   with that node as source and every node as target. A test pair missing from the answers is
+   an error;
 4. the scores go through the same metric functions as ours
    (:func:`topo_graphdb.model.metrics.edge_metrics`).
 
@@ -36,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-#: exhaustive prediction scores every non-adjacent pair; refuse graphs beyond this
-MAX_PAIRS = 50_000_000
+#: node pairs per prediction call: GDS keeps its top-N in a sorted array (insertion O(N))
+BATCH_PAIRS = 10_000
 
 #: FastRP and candidate settings (documented in the row's ``settings``)
 FASTRP = {"embeddingDimension": 256, "iterationWeights": [0.0, 1.0, 1.0, 1.0], "normalizationStrength": 0.0}
@@ -123,6 +130,40 @@ class GdsServer:
             self._temp_dir = None
 
 
+def pair_batches(pairs: np.ndarray, *, max_pairs: int = 10_000) -> list[tuple[list[int], list[int]]]:
+    """Split pairs ``(2, m)`` into batches of disjoint node sets ``(S, T)`` that cover them.
+
+    Every pair ``{a, b}`` ends up in some batch with one end in ``S`` and the other in ``T``,
+    ``S ∩ T = ∅`` and ``|S| |T| <= max_pairs`` (unless one node alone needs more); GDS's
+    exhaustive prediction between ``S`` and ``T`` then scores exactly the pairs of ``S × T``.
+
+    >>> pair_batches(np.array([[0, 0, 1], [1, 2, 2]]), max_pairs=4)
+    [([0], [1, 2]), ([1], [2])]
+    """
+    pending = sorted({(min(a, b), max(a, b)) for a, b in np.asarray(pairs).reshape(2, -1).T.tolist()})
+    batches = []
+    while pending:
+        s_set: set[int] = set()
+        t_set: set[int] = set()
+        later = []
+        for a, b in pending:
+            placed = False
+            for u, v in ((a, b), (b, a)):
+                if u in t_set or v in s_set:
+                    continue
+                grow = (len(s_set) + (u not in s_set)) * (len(t_set) + (v not in t_set))
+                if grow <= max_pairs or not (s_set or t_set):
+                    s_set.add(u)
+                    t_set.add(v)
+                    placed = True
+                    break
+            if not placed:
+                later.append((a, b))
+        batches.append((sorted(s_set), sorted(t_set)))
+        pending = later
+    return batches
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,16 +189,15 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
     Raises
     ------
     RuntimeError
-        A test pair is missing from the exhaustive stream, or the graph is too large for it.
+        A test pair is missing from GDS's answers, or the scores depend on the label filter.
     """
     from topo_graphdb._cypher import quote_identifier
     from topo_graphdb.model.metrics import edge_metrics
 
     n = int(split.num_nodes)
     train = np.asarray(split.train_pos, dtype=np.int64)
-    candidates_pairs = n * (n - 1) // 2 - train.shape[1]
-    if candidates_pairs > MAX_PAIRS:
-        raise RuntimeError(f"exhaustive prediction over {candidates_pairs:,} pairs is beyond {MAX_PAIRS:,}")
+    test = np.concatenate([split.test_pos, split.test_neg], axis=1).astype(np.int64)
+    batches = pair_batches(test, max_pairs=BATCH_PAIRS)
     use_x = features and split.x is not None
     tag = f"TopoLpBench_{uuid.uuid4().hex[:12]}"
     label, rtype = quote_identifier(tag, what="label"), quote_identifier(f"{tag}_TRAIN", what="relationship type")
@@ -181,11 +221,16 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
         for s in range(0, train.shape[1], BATCH):
             chunk = [[element_ids[a], element_ids[b]] for a, b in train[:, s : s + BATCH].T.tolist()]
             run(f"UNWIND $pairs AS p MATCH (a) WHERE elementId(a) = p[0] MATCH (b) WHERE elementId(b) = p[1] CREATE (a)-[:{rtype}]->(b)", pairs=chunk)
+        for b, (src, dst) in enumerate(batches):
+            for ends, part in ((src, "S"), (dst, "T")):
+                lab = quote_identifier(f"{tag}_{part}{b}", what="label")
+                run(f"UNWIND $e AS e MATCH (v) WHERE elementId(v) = e SET v:{lab}", e=[element_ids[i] for i in ends])
         props = ["idx", "x"] if use_x else ["idx"]
+        labels = [tag] + [f"{tag}_{part}{b}" for b in range(len(batches)) for part in "ST"]
         run(
             "CALL gds.graph.project($g, $nodes, $rels) YIELD nodeCount, relationshipCount RETURN nodeCount, relationshipCount",
             g=names["graph"],
-            nodes={tag: {"properties": props}},
+            nodes={lab: {"properties": props} for lab in labels},
             rels={f"{tag}_TRAIN": {"orientation": "UNDIRECTED"}},
         )
         load_s = time.perf_counter() - t0
@@ -193,7 +238,8 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
 
         pipe = names["pipeline"]
         run("CALL gds.beta.pipeline.linkPrediction.create($p) YIELD name RETURN name", p=pipe)
-        fastrp = {**FASTRP, "mutateProperty": "emb", "randomSeed": seed}
+        # contextNodeLabels: FastRP over every node also when prediction filters sources/targets
+        fastrp = {**FASTRP, "mutateProperty": "emb", "randomSeed": seed, "contextNodeLabels": [tag]}
         if use_x:
             fastrp.update(featureProperties=["x"], propertyRatio=0.5)
         run("CALL gds.beta.pipeline.linkPrediction.addNodeProperty($p, 'fastRP', $c) YIELD name RETURN name", p=pipe, c=fastrp)
@@ -212,7 +258,7 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
         rec = run(
             "CALL gds.beta.pipeline.linkPrediction.train($g, $c) YIELD modelInfo, trainMillis RETURN modelInfo, trainMillis",
             g=names["graph"],
-            c={"pipeline": pipe, "modelName": names["model"], "targetRelationshipType": f"{tag}_TRAIN", "metrics": ["AUCPR"], "randomSeed": seed},
+            c={"pipeline": pipe, "modelName": names["model"], "targetRelationshipType": f"{tag}_TRAIN", "sourceNodeLabel": tag, "targetNodeLabel": tag, "metrics": ["AUCPR"], "randomSeed": seed},
         )[0]
         train_s = time.perf_counter() - t0
         train_ms = int(rec["trainMillis"])
@@ -222,34 +268,45 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
         gds_metrics = {k: dict(v) for k, v in dict(info.get("metrics", {})).items()}
         _say(f"trained in {train_s:.1f}s: {winner}, AUCPR {gds_metrics.get('AUCPR')}")
 
-        # internal (legacy) node ids: what predict.stream yields
-        id_of = np.full(n, -1, dtype=np.int64)
-        for r in run(f"MATCH (v:{label}) RETURN id(v) AS id, v.idx AS i"):
-            id_of[r["i"]] = r["id"]
-        test = np.concatenate([split.test_pos, split.test_neg], axis=1).astype(np.int64)
-        keys = [f"{min(a, b)},{max(a, b)}" for a, b in zip(id_of[test[0]].tolist(), id_of[test[1]].tolist())]
-        wanted = dict.fromkeys(keys, True)
-        _say(f"exhaustive prediction over {candidates_pairs:,} pairs ...")
+        _say(f"scoring {test.shape[1]} test pairs in {len(batches)} batches ...")
+
+        def predict(source: str, target: str, top: int) -> dict[tuple[int, int], float]:
+            rows = run(
+                "CALL gds.beta.pipeline.linkPrediction.predict.stream($g, {modelName: $m, topN: $top, threshold: 0.0, sampleRate: 1.0,"
+                " sourceNodeLabel: $s, targetNodeLabel: $t}) YIELD node1, node2, probability"
+                " RETURN gds.util.asNode(node1).idx AS a, gds.util.asNode(node2).idx AS b, probability",
+                g=names["graph"], m=names["model"], top=top, s=source, t=target,
+            )  # fmt: skip
+            out = {}
+            for r in rows:
+                a, c = int(r["a"]), int(r["b"])
+                out[(min(a, c), max(a, c))] = float(r["probability"])
+            return out
+
+        got: dict[tuple[int, int], float] = {}
+        streamed = 0
         t0 = time.perf_counter()
-        rec = run(
-            "CALL gds.beta.pipeline.linkPrediction.predict.stream($g, {modelName: $m, topN: $top, threshold: 0.0, sampleRate: 1.0})"
-            " YIELD node1, node2, probability"
-            " WITH CASE WHEN node1 < node2 THEN toString(node1) + ',' + toString(node2) ELSE toString(node2) + ',' + toString(node1) END AS key, probability"
-            " RETURN count(*) AS streamed, collect(CASE WHEN $wanted[key] IS NOT NULL THEN [key, probability] END) AS hits",
-            g=names["graph"],
-            m=names["model"],
-            top=int(candidates_pairs),
-            wanted=wanted,
-        )[0]
+        for b, (src, dst) in enumerate(batches):
+            part = predict(f"{tag}_S{b}", f"{tag}_T{b}", len(src) * len(dst))
+            streamed += len(part)
+            got.update(part)
         predict_s = time.perf_counter() - t0
-        got = {k: float(p) for k, p in rec["hits"]}
+        keys = list(zip(np.minimum(test[0], test[1]).tolist(), np.maximum(test[0], test[1]).tolist()))
         missing = [k for k in keys if k not in got]
         if missing:
-            raise RuntimeError(f"{len(missing)} of {len(keys)} test pairs missing from GDS's exhaustive prediction (streamed {rec['streamed']:,} pairs)")
+            raise RuntimeError(f"{len(missing)} of {len(keys)} test pairs missing from GDS's predictions, e.g. {missing[0]}")
         scores = np.array([got[k] for k in keys])
+        # check: one source against all nodes (no label filter on the FastRP graph) gives the same scores
+        u = batches[0][0][0]
+        run("CALL gds.graph.nodeLabel.mutate($g, $l, {nodeFilter: $f}) YIELD nodeLabelsWritten RETURN nodeLabelsWritten", g=names["graph"], l=f"{tag}_C", f=f"n.idx = {int(u)}")
+        ref = predict(f"{tag}_C", tag, n)
+        shared = [k for k in got if u in k]
+        gap = max((abs(ref[k] - got[k]) for k in shared), default=float("nan"))
+        if not shared or len(shared) > sum(k in ref for k in shared) or gap > 1e-9:
+            raise RuntimeError(f"GDS's scores of node {u}'s pairs depend on the label filter (max difference {gap}, {len(shared)} pairs)")
         npos = split.test_pos.shape[1]
         metrics = edge_metrics(scores[:npos], scores[npos:])
-        _say(f"predicted {rec['streamed']:,} pairs in {predict_s:.1f}s")
+        _say(f"predicted {streamed:,} pairs in {predict_s:.1f}s")
         return {
             "test": metrics,
             "winner": SHORT.get(winner, winner),
@@ -259,8 +316,9 @@ def run_pipeline(gds: GdsServer, split, *, seed: int, features: bool = True, max
             "train_millis": train_ms,
             "load_seconds": load_s,
             "predict_seconds": predict_s,
-            "pairs_scored": int(rec["streamed"]),
-            "pairs_expected": int(candidates_pairs),
+            "pairs_scored": streamed,
+            "batches": len(batches),
+            "filter_check": {"node": int(u), "pairs": len(shared), "max_abs_difference": gap},
             "settings": {"fastRP": fastrp, "split": SPLIT, "candidates": {k: CANDIDATES[k][1] for k in used}, "maxTrials": max_trials, "features": use_x},
         }
     finally:

@@ -18,8 +18,16 @@ Examples::
     python benchmarks/predictor.py --graphs citeseer,ca-grqc,collegemsg --models ncn,gcn,ra --seeds 1
     python benchmarks/predictor.py --graphs cora --models gcn+tc --tc-alpha 2 --seeds 3
 
-A row for Neo4j GDS's link-prediction pipeline can be added in
-:func:`gds_rows` (returns nothing for now).
+Next to ours, per graph (first seed's split, ``--gds``, on by default): what a
+Neo4j user would run instead, GDS's link-prediction pipeline (FastRP embeddings,
+with the node features when the graph has them; Hadamard link features;
+logistic regression, random forest and MLP candidates with GDS's
+auto-tuning) trained on the same training edges, its probabilities of our
+test pairs scored by the same metric functions, with its training seconds
+(see ``benchmarks/_gds_lp.py``). The server is ``--gds-uri``/``NEO4J_URI``
+(``NEO4J_PASSWORD``) or a temporary local one started for the run and
+stopped at the end; when GDS cannot be reached the row is skipped with
+its reason.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 DEFAULT_DATA = Path("/work/shared/data")
 BUNDLED = ROOT / "topo_graphdb" / "datasets"
@@ -69,9 +78,38 @@ def load_split(graph: str, data_dir: Path | None, seed: int):
     return random_split(edges, n, seed=seed, x=x, node_ids=node_ids), "random"
 
 
-def gds_rows(graph: str, split, seed: int) -> list[dict]:
-    """Hook for a Neo4j GDS link-prediction pipeline on the same split (not measured here)."""
-    return []
+def gds_rows(graph: str, split, seed: int, *, gds=None, kind: str = "random", max_trials: int = 12, features: bool = True, skipped: dict | None = None) -> list[dict]:
+    """One row for Neo4j GDS's link-prediction pipeline on ``split`` (empty when GDS is unavailable).
+
+    ``gds`` is a connected-on-demand :class:`_gds_lp.GdsServer`; the row has the
+    :func:`run_edges` layout (one seed) plus ``gds``: the winning model, GDS's
+    own AUCPR, and the load/train/predict seconds. Why a row is missing goes to
+    stderr and into ``skipped[graph]``.
+    """
+    if gds is None or split is None:
+        return []
+    from _gds_lp import run_pipeline
+
+    reason = None
+    if not gds.connect():
+        reason = gds.error
+    else:
+        try:
+            out = run_pipeline(gds, split, seed=seed, max_trials=max_trials, features=features)
+        except Exception as err:  # noqa: BLE001  (the benchmark goes on without this row)
+            reason = " ".join(str(err).split())[:300] or type(err).__name__
+    if reason is not None:
+        print(f"GDS row skipped: {reason}", file=sys.stderr, flush=True)
+        if skipped is not None:
+            skipped[graph] = reason
+        return []
+    m = out["test"]
+    run = {"seed": seed, "fit_seconds": out["train_seconds"], "epochs": float("nan"), "best_epoch": 0, **m}
+    keys = ["hits@20", "hits@50", "hits@100", "mrr", "auc", "ap", "fit_seconds", "epochs"]
+    summary = {k: {"mean": float(run[k]), "std": 0.0} for k in keys}
+    print(f"  {graph} gds-lp:{out['winner']} seed {seed}: hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} train {out['train_seconds']:.1f}s predict {out['predict_seconds']:.1f}s", file=sys.stderr, flush=True)
+    details = {k: v for k, v in out.items() if k != "test"}
+    return [{"graph": graph, "model": f"gds-lp:{out['winner']}", "split": kind, "seeds": [seed], "summary": summary, "runs": [run], "settings": out["settings"], "gds": {**details, "version": gds.version}}]
 
 
 def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
@@ -147,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's).")
     ap.add_argument("--progress", action="store_true", help="Progress bars on stderr.")
     ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here.")
+    ap.add_argument("--gds", action=argparse.BooleanOptionalAction, default=True, help="Add the Neo4j GDS link-prediction row (first seed's split).")
+    ap.add_argument("--gds-uri", default=None, help="Bolt URI of a Neo4j with GDS (default: NEO4J_URI, else a temporary local server).")
+    ap.add_argument("--gds-password", default=None, help="Its password (default: NEO4J_PASSWORD).")
+    ap.add_argument("--gds-port", type=int, default=None, help="Port of the temporary local server (default: a free one).")
+    ap.add_argument("--gds-data-dir", type=Path, default=None, help="Data dir of the local server (default: a temporary one, removed afterwards).")
+    ap.add_argument("--gds-trials", type=int, default=12, help="GDS auto-tuning maxTrials.")
+    ap.add_argument("--gds-features", action=argparse.BooleanOptionalAction, default=True, help="Feed the node features to GDS's FastRP (when the graph has them).")
     args = ap.parse_args(argv)
     args.hops = tuple(int(h) for h in args.hops.split(","))
     seeds = list(range(int(args.seeds))) if "," not in args.seeds and args.seeds.isdigit() else [int(s) for s in args.seeds.split(",")]
@@ -154,21 +199,46 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    results: dict = {"edges": [], "reports": [], "gds": [], "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    results: dict = {"edges": [], "reports": [], "gds": [], "gds_skipped": {}, "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     graphs = [g for g in args.graphs.split(",") if g]
-    for graph in graphs:
-        for model in [m for m in args.models.split(",") if m]:
-            results["edges"].append(run_edges(graph, model, seeds, args))
-        results["gds"].extend(gds_rows(graph, None, seeds[0]))
-        if args.report_model != "none":
-            results["reports"].append(run_report(graph, args.report_model, seeds[0], args))
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2, default=float))
+    gds = None
+    if args.gds:
+        from _gds_lp import GdsServer
 
-    print(f"\n{'graph':10} {'model':6} {'split':8} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
-    for r in results["edges"]:
+        gds = GdsServer(uri=args.gds_uri, password=args.gds_password, port=args.gds_port, data_dir=args.gds_data_dir)
+    try:
+        for graph in graphs:
+            for model in [m for m in args.models.split(",") if m]:
+                results["edges"].append(run_edges(graph, model, seeds, args))
+            if gds is not None and gds.error is None:
+                split, kind = load_split(graph, args.data_dir, seeds[0])
+                results["gds"].extend(gds_rows(graph, split, seeds[0], gds=gds, kind=kind, max_trials=args.gds_trials, features=args.gds_features, skipped=results["gds_skipped"]))
+            if args.report_model != "none":
+                results["reports"].append(run_report(graph, args.report_model, seeds[0], args))
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=2, default=float))
+    finally:
+        if gds is not None:
+            gds.close()
+
+    rows = results["edges"] + results["gds"]
+    width = max([6] + [len(r["model"]) for r in rows])
+    print(f"\n{'graph':10} {'model':{width}} {'split':8} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
+    for r in sorted(rows, key=lambda r: graphs.index(r["graph"])):
         s = r["summary"]
-        print(f"{r['graph']:10} {r['model']:6} {r['split']:8} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
+        print(f"{r['graph']:10} {r['model']:{width}} {r['split']:8} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
+    for g in results["gds"]:
+        ours = [r for r in results["edges"] if r["graph"] == g["graph"]]
+        d = g["gds"]
+        print(f"\nGDS on {g['graph']} (GDS {d['version']}, seed {g['seeds'][0]}): winner {g['model']} {d['best_parameters']}; GDS's own AUCPR validation {d['gds_metrics'].get('AUCPR', {}).get('validation', {}).get('avg', float('nan')):.4f} test {d['gds_metrics'].get('AUCPR', {}).get('test', float('nan')):.4f}")
+        print(f"  seconds: load {d['load_seconds']:.1f}, train {d['train_seconds']:.1f}, predict {d['predict_seconds']:.1f} ({d['pairs_scored']:,} pairs in {d['batches']} calls)")
+        if ours:
+            best = max(ours, key=lambda r: r["summary"]["hits@100"]["mean"])
+            b, s = best["summary"], g["summary"]
+            print(f"  ours best ({best['model']}): hits@100 {b['hits@100']['mean']:.4f} mrr {b['mrr']['mean']:.4f} auc {b['auc']['mean']:.4f} fit {b['fit_seconds']['mean']:.1f}s"
+                  f"  vs GDS: hits@100 {s['hits@100']['mean']:.4f} mrr {s['mrr']['mean']:.4f} auc {s['auc']['mean']:.4f} train {s['fit_seconds']['mean']:.1f}s")  # fmt: skip
+    for graph, reason in results["gds_skipped"].items():
+        print(f"\nGDS row skipped ({graph}): {reason}")
     for rep in results["reports"]:
         print(f"\nper-node Precision@10 on {rep['graph']} ({rep['model']}, {rep['split']} split, seed {rep['seed']}): Spearman / Pearson")
         for key, c in rep["correlations_precision@10"].items():
