@@ -65,164 +65,25 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
+from .kernels.incremental import (
+    adjacency_matrix,
+    affected_nodes,
+    drift_stats,
+    tc_for_nodes,
+)
 
 __all__ = [
     "SyncReport",
     "run_sync",
     "check_drift",
-    "affected_nodes",
-    "tc_for_nodes",
     "plan_run",
     "RunPlan",
     "split_by_time",
-    "drift_stats",
 ]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-
-
-# =========================================================================== graph helpers (pure)
-def _adjacency(edges: np.ndarray, n: int):
-    """Symmetric 0/1 CSR (int8 data) of canonical undirected ``edges``."""
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    e = np.asarray(edges, dtype=np.int64)
-    rows = np.concatenate([e[0], e[1]])
-    cols = np.concatenate([e[1], e[0]])
-    a = sp.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.data[:] = 1
-    return a
-
-
-def _ball(adj, seeds: np.ndarray, hops: int) -> np.ndarray:
-    """Boolean mask of the nodes within ``hops`` of any seed (seeds included)."""
-    mask = np.zeros(adj.shape[0], bool)
-    mask[seeds] = True
-    frontier = mask.copy()
-    for _ in range(hops):
-        if not frontier.any():
-            break
-        reached = adj[frontier].indices  # neighbours of the frontier
-        new = np.zeros_like(mask)
-        new[reached] = True
-        new &= ~mask
-        mask |= new
-        frontier = new
-    return mask
-
-
-def affected_nodes(edges: np.ndarray, new_edges: np.ndarray, num_nodes: int, *, hops: int, batch: int = 256) -> np.ndarray:
-    """Nodes whose K-hop neighbourhood contains a new edge (both of its ends).
-
-    Node ``i`` is affected when some new edge ``(a, b)`` has
-    ``dist(i, a) <= K`` and ``dist(i, b) <= K`` in the graph ``edges``
-    (which must already contain the new edges). These are exactly the nodes
-    whose induced K-hop ball gained an edge; TC_K of every other node is
-    unchanged.
-
-    Parameters
-    ----------
-    edges : ndarray (2, M) int64
-        The current graph (undirected, any order), new edges included.
-    new_edges : ndarray (2, m) int64
-        The edges added since the previous run.
-    num_nodes : int
-    hops : int
-        K >= 1.
-    batch : int
-        New edges handled per sparse product (bounds memory).
-
-    Returns
-    -------
-    ndarray (num_nodes,) bool
-
-    Examples
-    --------
-    A path 0-1-2-3-4 that gained edge 3-4: with K = 1 the ends 3 and 4 are
-    affected; with K = 2 also node 2 (within 2 hops of both 3 and 4), but not
-    node 1 (3 hops from node 4).
-
-    >>> e = np.array([[0, 1, 2, 3], [1, 2, 3, 4]])
-    >>> np.flatnonzero(affected_nodes(e, np.array([[3], [4]]), 5, hops=1)).tolist()
-    [3, 4]
-    >>> np.flatnonzero(affected_nodes(e, np.array([[3], [4]]), 5, hops=2)).tolist()
-    [2, 3, 4]
-    """
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or hops < 1:
-        raise InputError(f"hops must be an integer >= 1; got {hops!r}")
-    new = np.asarray(new_edges, dtype=np.int64).reshape(2, -1)
-    new = new[:, new[0] != new[1]]
-    out = np.zeros(num_nodes, bool)
-    if new.shape[1] == 0:
-        return out
-    step = (_adjacency(edges, num_nodes) + sp.identity(num_nodes, dtype=np.int8, format="csr")).tocsr()
-    step.data[:] = 1
-    for start in range(0, new.shape[1], batch):
-        chunk = new[:, start : start + batch]
-        ends, inv = np.unique(chunk.reshape(-1), return_inverse=True)
-        # reach[:, c] = nodes within K hops of ends[c]
-        reach = sp.csr_matrix(
-            (np.ones(ends.size, np.int8), (ends, np.arange(ends.size))), shape=(num_nodes, ends.size)
-        )
-        for _ in range(hops):
-            reach = step @ reach
-            reach.data[:] = 1
-        reach = reach.tocsc()
-        ia, ib = inv.reshape(2, -1)
-        both = reach[:, ia].multiply(reach[:, ib])
-        out |= np.asarray(both.getnnz(axis=1) > 0).reshape(-1)
-    return out
-
-
-def tc_for_nodes(
-    edges: np.ndarray,
-    nodes: np.ndarray,
-    num_nodes: int,
-    *,
-    hops: int,
-    beta: float,
-    backend: str = "auto",
-    memory_budget: int | None = None,
-    full_share: float = 0.6,
-) -> np.ndarray:
-    """Exact TC^Train of ``nodes`` only, on the subgraph induced by their K-hop ball.
-
-    TC_K(i) depends only on the edges among the nodes within K hops of i, so
-    it is the same on that induced subgraph as on the whole graph (``beta``
-    must be given: the subgraph's mean degree is not the graph's). The
-    subgraph keeps the node indices (nodes outside the ball become isolated
-    and cost nothing), so the kernel's arithmetic per node is the same as in a
-    whole-graph run. When the ball covers more than
-    ``full_share`` of the nodes, the whole graph is used.
-
-    Returns
-    -------
-    ndarray (len(nodes),) float64, NaN where undefined.
-    """
-    from .kernels.tc import topological_concentration  # noqa: PLC0415
-
-    nodes = np.asarray(nodes, dtype=np.int64)
-    if nodes.size == 0:
-        return np.zeros(0)
-    e = np.asarray(edges, dtype=np.int64)
-    adj = _adjacency(e, num_nodes)
-    ball = _ball(adj, nodes, hops)
-    if ball.sum() > full_share * num_nodes:
-        res = topological_concentration(e, hops=hops, beta=beta, num_nodes=num_nodes, backend=backend, memory_budget=memory_budget)
-        return res.tc[nodes]
-    inside = ball[e[0]] & ball[e[1]]
-    sub = e[:, inside]
-    if sub.shape[1] == 0:
-        return np.full(nodes.size, np.nan)
-    # Same node indices (nodes outside the ball are isolated, hence skipped by the kernel): the
-    # per-node arithmetic is then identical to a whole-graph run, bit for bit.
-    res = topological_concentration(sub, hops=hops, beta=beta, num_nodes=num_nodes, backend=backend, memory_budget=memory_budget)
-    return res.tc[nodes]
 
 
 def split_by_time(edge_time: np.ndarray | None, *, after: float, inclusive: bool = False) -> np.ndarray:
@@ -232,58 +93,6 @@ def split_by_time(edge_time: np.ndarray | None, *, after: float, inclusive: bool
     t = np.asarray(edge_time, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return (t >= after) if inclusive else (t > after)
-
-
-def drift_stats(
-    old_edges: np.ndarray,
-    new_edges: np.ndarray,
-    num_nodes: int,
-    *,
-    hops: int,
-    beta: float,
-    backend: str = "auto",
-    memory_budget: int | None = None,
-) -> dict[str, Any]:
-    """The paper's topological distribution shift for the nodes that gained edges.
-
-    ``TC^New``: TC on the old graph with the new edges as evaluation edges;
-    ``TC^Train``: TC (train variant) on the old graph. Both means are taken
-    over the nodes that gained an edge and have both values defined.
-
-    Returns
-    -------
-    dict with ``drift_new_edges``, ``drift_nodes`` (nodes that gained edges),
-    ``drift_nodes_compared``, ``drift_tc_new``, ``drift_tc_train`` and
-    ``drift_ratio`` (``None`` where nothing can be compared).
-    """
-    from .kernels.tc import topological_concentration  # noqa: PLC0415
-
-    new = np.asarray(new_edges, dtype=np.int64).reshape(2, -1)
-    new = new[:, new[0] != new[1]]
-    gained = np.unique(new.reshape(-1))
-    out: dict[str, Any] = {
-        "drift_new_edges": int(new.shape[1]),
-        "drift_nodes": int(gained.size),
-        "drift_nodes_compared": 0,
-        "drift_tc_new": None,
-        "drift_tc_train": None,
-        "drift_ratio": None,
-    }
-    old = np.asarray(old_edges, dtype=np.int64).reshape(2, -1)
-    if gained.size == 0 or old.shape[1] == 0:
-        return out
-    tc_new = topological_concentration(
-        old, new, hops=hops, beta=beta, num_nodes=num_nodes, backend=backend, memory_budget=memory_budget
-    ).tc[gained]
-    tc_train = tc_for_nodes(old, gained, num_nodes, hops=hops, beta=beta, backend=backend, memory_budget=memory_budget)
-    both = ~np.isnan(tc_new) & ~np.isnan(tc_train)
-    out["drift_nodes_compared"] = int(both.sum())
-    if both.any():
-        out["drift_tc_new"] = float(tc_new[both].mean())
-        out["drift_tc_train"] = float(tc_train[both].mean())
-        if out["drift_tc_train"] > 0:
-            out["drift_ratio"] = out["drift_tc_new"] / out["drift_tc_train"]
-    return out
 
 
 # =========================================================================== planning (pure)
@@ -1021,13 +830,14 @@ def _predict(predictor: Any, edges: np.ndarray, n: int, sources: np.ndarray, cfg
     """Top-k new links of each source (existing neighbours and the node itself excluded).
 
     Exhaustive scoring up to :data:`EXHAUSTIVE_NODES` nodes; beyond, each
-    source is scored against capped candidates (:func:`_capped_candidates`).
+    source is scored against capped candidates
+    (:func:`topo_graphdb.model.predict.capped_candidates`).
     Sources go in chunks so that the runtime limit and progress are checked
     between them.
     """
-    from .model.predict import predict_links  # noqa: PLC0415
+    from .model.predict import capped_candidates, predict_links  # noqa: PLC0415
 
-    known = _adjacency(edges, n)
+    known = adjacency_matrix(edges, n)
     chunk = max(256, min(8192, int(2e7 // max(n, 1))))
     parts = []
     for start in range(0, sources.size, chunk):
@@ -1036,73 +846,11 @@ def _predict(predictor: Any, edges: np.ndarray, n: int, sources: np.ndarray, cfg
             out = predict_links(predictor, nodes=batch, top_k=cfg.predict.top_k, exclude=known, method="exhaustive")
             parts.append((out["src"], out["dst"], out["score"]))
         else:
-            parts.append(_capped_candidates(predictor, known, batch, top_k=cfg.predict.top_k))
+            parts.append(capped_candidates(predictor, known, batch, top_k=cfg.predict.top_k))
         clock.progress("predict", min(start + chunk, sources.size), sources.size)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-
-
-def _capped_candidates(
-    predictor: Any, known: Any, sources: np.ndarray, *, top_k: int, two_hop: int = 100, neighbours: int = 100, batch: int = 256
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k links of ``sources`` scored against at most ``two_hop + neighbours`` candidates each.
-
-    Candidates: the ``two_hop`` non-neighbours sharing the most neighbours
-    with the source (ties: lower index), plus its ``neighbours`` nearest nodes
-    by embedding inner product (learned models); existing neighbours and the
-    source itself are never candidates. On power-law graphs the uncapped 2-hop
-    neighbourhood of hubs holds most of the graph, and scoring it dominates a
-    sync; the cap bounds the cost to ``O(|sources| (two_hop + neighbours))``
-    model evaluations.
-    """
-    n = known.shape[0]
-    a = known.astype(np.float32)
-    emb = predictor.embed() if hasattr(predictor, "embed") else None
-    out_s, out_d, out_v = [], [], []
-    for start in range(0, sources.size, batch):
-        rows = sources[start : start + batch]
-        cn = (a[rows] @ a).tocsr()
-        cn = cn - cn.multiply(known[rows] > 0)  # drop existing neighbours
-        cn.eliminate_zeros()
-        cand_r, cand_c = [], []
-        for r in range(rows.size):
-            lo, hi = cn.indptr[r], cn.indptr[r + 1]
-            cols, vals = cn.indices[lo:hi], cn.data[lo:hi]
-            keep = cols != rows[r]
-            cols, vals = cols[keep], vals[keep]
-            if cols.size > two_hop:
-                order = np.lexsort((cols, -vals))[:two_hop]
-                cols = cols[order]
-            cand_r.append(np.full(cols.size, r, np.int64))
-            cand_c.append(cols.astype(np.int64))
-        if emb is not None and neighbours > 0:
-            sims = emb[rows] @ emb.T
-            sims[np.arange(rows.size), rows] = -np.inf
-            excl = known[rows].tocoo()
-            sims[excl.row, excl.col] = -np.inf
-            kk = min(neighbours, n - 1)
-            near = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-            ok = np.isfinite(np.take_along_axis(sims, near, axis=1))
-            cand_r.append(np.repeat(np.arange(rows.size), kk)[ok.reshape(-1)])
-            cand_c.append(near[ok].astype(np.int64))
-        r = np.concatenate(cand_r) if cand_r else np.zeros(0, np.int64)
-        c = np.concatenate(cand_c) if cand_c else np.zeros(0, np.int64)
-        if r.size == 0:
-            continue
-        pairs = np.unique(r * np.int64(n) + c)
-        r, c = pairs // n, pairs % n
-        score = np.asarray(predictor.score(np.stack([rows[r], c])), dtype=np.float64)
-        order = np.lexsort((c, -score, r))
-        r, c, score = r[order], c[order], score[order]
-        first = np.searchsorted(r, np.arange(rows.size))
-        top = (np.arange(r.size) - first[r]) < top_k
-        out_s.append(rows[r[top]])
-        out_d.append(c[top])
-        out_v.append(score[top])
-    if not out_s:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate(out_s), np.concatenate(out_d), np.concatenate(out_v)
 
 
 def _reliability(predictor: Any, split: Any, n: int, targets: np.ndarray, cfg: Any, report: SyncReport) -> np.ndarray:
@@ -1115,7 +863,7 @@ def _reliability(predictor: Any, split: Any, n: int, targets: np.ndarray, cfg: A
     validation link (all of them up to 2,000; fewer on large graphs, where
     each costs a score against every node), and applied to every node.
     """
-    from .model.evaluate import node_properties  # noqa: PLC0415
+    from .model.evaluate import node_properties, validation_precision  # noqa: PLC0415
     from .model.indicator import COMPUTABLE, fit_indicator  # noqa: PLC0415
 
     props = node_properties(
@@ -1125,7 +873,7 @@ def _reliability(predictor: Any, split: Any, n: int, targets: np.ndarray, cfg: A
     names = [p for p in props if p.startswith(COMPUTABLE) and np.isfinite(props[p]).any()]
     # each sampled node costs a score of every node: about 5e6 scored pairs in all, 100..2000 nodes
     sample = int(min(2000, max(100, 5e6 // max(n, 1))))
-    perf = _validation_precision(predictor, split, k=10, max_sources=sample, seed=cfg.score.seed)
+    perf = validation_precision(predictor, split, k=10, max_sources=sample, seed=cfg.score.seed)
     if np.isfinite(perf).sum() < 10 or not names:
         report.warnings.append("too few nodes with a validation link to fit the reliability indicator; topo_reliability not written")
         return np.full(targets.size, np.nan)
@@ -1133,31 +881,3 @@ def _reliability(predictor: Any, split: Any, n: int, targets: np.ndarray, cfg: A
     report.metrics["indicator_fit_nodes"] = int(indicator.info.get("fit_nodes", 0))
     report.metrics["indicator_fit_spearman"] = float(indicator.info.get("fit_spearman", math.nan))
     return np.asarray(indicator.predict(props), dtype=np.float64)[targets]
-
-
-def _validation_precision(predictor: Any, split: Any, *, k: int, max_sources: int, seed: int) -> np.ndarray:
-    """Validation Precision@k of a seeded sample of the nodes with a validation link (NaN elsewhere).
-
-    The paper's per-node protocol: rank every node for the source, without
-    the source itself and its training neighbours.
-    """
-    from .model.metrics import node_ranking_metrics  # noqa: PLC0415
-
-    n = split.num_nodes
-    known = split.adjacency("train")
-    relevant = split.adjacency("valid")
-    sources = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    if sources.size > max_sources:
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x76616C]))
-        sources = np.sort(rng.choice(sources, size=max_sources, replace=False))
-    out = np.full(n, np.nan)
-    per_row = int(predictor.block_bytes_per_source()) + 40 * n
-    batch = int(max(1, min(4096, (256 * 2**20) // max(per_row, 1))))
-    for start in range(0, sources.size, batch):
-        rows = sources[start : start + batch]
-        scores = predictor.score_block(rows)
-        exclude = known[rows].toarray() > 0
-        exclude[np.arange(rows.size), rows] = True
-        m = node_ranking_metrics(scores, relevant[rows].toarray() > 0, exclude=exclude, ks=(k,))
-        out[rows] = m[f"precision@{k}"]
-    return out

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from topo_graphdb.errors import InputError
+from topo_graphdb.kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
 from topo_graphdb.kernels.oracle import naive_tc
 from topo_graphdb.ledger import lock_state, to_properties
-from topo_graphdb.pipeline import affected_nodes, drift_stats, plan_run, split_by_time, tc_for_nodes
+from topo_graphdb.pipeline import plan_run, split_by_time
 
 
 def random_graph(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
@@ -242,23 +243,23 @@ def test_tc_for_nodes_and_drift_on_the_gpu_match_the_cpu():
 
 
 def test_capped_candidates_equal_exhaustive_top_k_when_the_caps_cover_every_node():
+    from topo_graphdb.kernels.incremental import adjacency_matrix
     from topo_graphdb.model.evaluate import make_predictor
-    from topo_graphdb.model.predict import predict_links
+    from topo_graphdb.model.predict import capped_candidates, predict_links
     from topo_graphdb.model.splits import random_split
-    from topo_graphdb.pipeline import _adjacency, _capped_candidates
 
     rng = np.random.default_rng(3)
     n = 120
     edges = random_graph(rng, n, 400)
     split = random_split(edges, n, valid_fraction=0.1, test_fraction=0.0, seed=0)
     model = make_predictor("gcn", hidden=16, epochs=2, seed=0, device="cpu", progress=False).fit(split).use_edges(edges)
-    known = _adjacency(edges, n)
+    known = adjacency_matrix(edges, n)
     sources = np.arange(0, n, 3)
     exh = predict_links(model, nodes=sources, top_k=5, exclude=known, method="exhaustive")
-    s, d, v = _capped_candidates(model, known, sources, top_k=5, two_hop=n, neighbours=n - 1, batch=7)
+    s, d, v = capped_candidates(model, known, sources, top_k=5, two_hop=n, neighbours=n - 1, batch=7)
     assert set(zip(s.tolist(), d.tolist())) == set(zip(exh["src"].tolist(), exh["dst"].tolist()))
     np.testing.assert_allclose(np.sort(v), np.sort(exh["score"]), rtol=1e-5)
     assert not any(known[a, b] or a == b for a, b in zip(s, d))
     # tight caps: every source still gets top_k links, all of them candidates
-    s, d, v = _capped_candidates(model, known, sources, top_k=5, two_hop=3, neighbours=4)
+    s, d, v = capped_candidates(model, known, sources, top_k=5, two_hop=3, neighbours=4)
     assert np.bincount(s, minlength=n)[sources].max() <= 5 and not any(known[a, b] or a == b for a, b in zip(s, d))
