@@ -263,3 +263,16 @@ def test_capped_candidates_equal_exhaustive_top_k_when_the_caps_cover_every_node
     # tight caps: every source still gets top_k links, all of them candidates
     s, d, v = capped_candidates(model, known, sources, top_k=5, two_hop=3, neighbours=4)
     assert np.bincount(s, minlength=n)[sources].max() <= 5 and not any(known[a, b] or a == b for a, b in zip(s, d))
+
+
+@pytest.mark.parametrize("n", [50, 2**58])  # one sort key, or the lexsort fallback when the key would overflow
+def test_candidate_order_is_row_then_count_descending_then_column(n):
+    from topo_graphdb.model.predict import _by_row_then_count
+
+    rng = np.random.default_rng(5)
+    r = np.sort(rng.integers(0, 20, 500))
+    c = rng.integers(0, 50, 500)
+    count = rng.integers(1, 6, 500)
+    got_r, got_c = _by_row_then_count(r, c, count, n)
+    want = sorted(zip(r.tolist(), (-count).tolist(), c.tolist()))
+    assert list(zip(got_r.tolist(), got_c.tolist())) == [(a, b) for a, _, b in want]

@@ -276,38 +276,38 @@ def capped_candidates(
     sync; the cap bounds the cost to ``O(|sources| (two_hop + neighbours))``
     model evaluations.
     """
+    import torch  # noqa: PLC0415  (multi-threaded top-k of the similarity rows)
+
     n = known.shape[0]
     a = known.astype(np.float32)
     emb = predictor.embed() if hasattr(predictor, "embed") else None
+    emb_t = torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32)) if emb is not None else None
     out_s, out_d, out_v = [], [], []
+    batch = max(1, min(batch, (64 * 2**20) // max(n, 1)))  # the dense similarity block stays under 256 MiB
     for start in range(0, sources.size, batch):
         rows = sources[start : start + batch]
         cn = (a[rows] @ a).tocsr()
         cn = cn - cn.multiply(known[rows] > 0)  # drop existing neighbours
         cn.eliminate_zeros()
-        cand_r, cand_c = [], []
-        for r in range(rows.size):
-            lo, hi = cn.indptr[r], cn.indptr[r + 1]
-            cols, vals = cn.indices[lo:hi], cn.data[lo:hi]
-            keep = cols != rows[r]
-            cols, vals = cols[keep], vals[keep]
-            if cols.size > two_hop:
-                order = np.lexsort((cols, -vals))[:two_hop]
-                cols = cols[order]
-            cand_r.append(np.full(cols.size, r, np.int64))
-            cand_c.append(cols.astype(np.int64))
-        if emb is not None and neighbours > 0:
-            sims = emb[rows] @ emb.T
-            sims[np.arange(rows.size), rows] = -np.inf
+        cn = cn.tocoo()
+        r, c, shared = cn.row.astype(np.int64), cn.col.astype(np.int64), cn.data
+        keep = c != rows[r]
+        r, c, shared = r[keep], c[keep], shared[keep]
+        r, c = _by_row_then_count(r, c, shared.astype(np.int64), n)  # most common neighbours first, then lower index
+        rank = np.arange(r.size) - np.searchsorted(r, np.arange(rows.size))[r]
+        cand_r, cand_c = [r[rank < two_hop]], [c[rank < two_hop]]
+        if emb_t is not None and neighbours > 0:
+            sims = emb_t[torch.from_numpy(rows)] @ emb_t.T
+            sims[torch.arange(rows.size), torch.from_numpy(rows)] = -torch.inf
             excl = known[rows].tocoo()
-            sims[excl.row, excl.col] = -np.inf
+            sims[torch.from_numpy(excl.row.astype(np.int64)), torch.from_numpy(excl.col.astype(np.int64))] = -torch.inf
             kk = min(neighbours, n - 1)
-            near = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-            ok = np.isfinite(np.take_along_axis(sims, near, axis=1))
+            best, near = torch.topk(sims, kk, dim=1)
+            ok = torch.isfinite(best).numpy()
             cand_r.append(np.repeat(np.arange(rows.size), kk)[ok.reshape(-1)])
-            cand_c.append(near[ok].astype(np.int64))
-        r = np.concatenate(cand_r) if cand_r else np.zeros(0, np.int64)
-        c = np.concatenate(cand_c) if cand_c else np.zeros(0, np.int64)
+            cand_c.append(near.numpy()[ok].astype(np.int64))
+        r = np.concatenate(cand_r)
+        c = np.concatenate(cand_c)
         if r.size == 0:
             continue
         pairs = np.unique(r * np.int64(n) + c)
@@ -323,3 +323,16 @@ def capped_candidates(
     if not out_s:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return np.concatenate(out_s), np.concatenate(out_d), np.concatenate(out_v)
+
+
+def _by_row_then_count(r: np.ndarray, c: np.ndarray, count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(r, c)`` ordered by row, then count (descending), then column: one int64 sort key when it fits."""
+    if r.size == 0:
+        return r, c
+    top = int(count.max())
+    span = (top + 1) * n
+    if (int(r.max()) + 1) * span < 2**62:
+        key = np.sort(r * span + (top - count) * n + c)
+        return key // span, key % n
+    order = np.lexsort((c, -count, r))
+    return r[order], c[order]
