@@ -65,12 +65,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
-from .kernels.incremental import (
-    adjacency_matrix,
-    affected_nodes,
-    drift_stats,
-    tc_for_nodes,
-)
+from .kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
+from .snapshot import adjacency_matrix
 
 __all__ = [
     "SyncReport",

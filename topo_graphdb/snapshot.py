@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import EmptyGraphError, InputError
 
-__all__ = ["GraphSnapshot", "simple_undirected"]
+__all__ = ["GraphSnapshot", "simple_undirected", "adjacency_matrix"]
 
 
 def simple_undirected(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict[str, int]]:
@@ -52,6 +52,25 @@ def simple_undirected(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarra
         "edges": int(keys.size),
     }
     return edges, stats
+
+
+def adjacency_matrix(edges: np.ndarray, num_nodes: int, dtype: Any = np.int8):
+    """Symmetric 0/1 ``scipy.sparse.csr_matrix`` (num_nodes, num_nodes) of undirected ``edges`` (2, E).
+
+    Both directions of every edge, duplicates counted once.
+
+    >>> adjacency_matrix(np.array([[0, 0], [1, 1]]), 3).toarray().tolist()
+    [[0, 1, 0], [1, 0, 0], [0, 0, 0]]
+    """
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    e = np.asarray(edges, dtype=np.int64).reshape(2, -1)
+    rows = np.concatenate([e[0], e[1]])
+    cols = np.concatenate([e[1], e[0]])
+    a = sp.csr_matrix((np.ones(rows.size, dtype), (rows, cols)), shape=(num_nodes, num_nodes))
+    a.sum_duplicates()
+    a.data[:] = 1
+    return a
 
 
 @dataclass(frozen=True, eq=False)

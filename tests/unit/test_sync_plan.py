@@ -243,10 +243,10 @@ def test_tc_for_nodes_and_drift_on_the_gpu_match_the_cpu():
 
 
 def test_capped_candidates_equal_exhaustive_top_k_when_the_caps_cover_every_node():
-    from topo_graphdb.kernels.incremental import adjacency_matrix
     from topo_graphdb.model.evaluate import make_predictor
     from topo_graphdb.model.predict import capped_candidates, predict_links
     from topo_graphdb.model.splits import random_split
+    from topo_graphdb.snapshot import adjacency_matrix
 
     rng = np.random.default_rng(3)
     n = 120

@@ -17,22 +17,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..snapshot import adjacency_matrix
 from .tc import topological_concentration
 
-__all__ = ["adjacency_matrix", "affected_nodes", "tc_for_nodes", "drift_stats"]
-
-
-def adjacency_matrix(edges: np.ndarray, n: int):
-    """Symmetric 0/1 CSR (int8 data) of canonical undirected ``edges``."""
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    e = np.asarray(edges, dtype=np.int64)
-    rows = np.concatenate([e[0], e[1]])
-    cols = np.concatenate([e[1], e[0]])
-    a = sp.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.data[:] = 1
-    return a
+__all__ = ["affected_nodes", "tc_for_nodes", "drift_stats"]
 
 
 def _ball(adj, seeds: np.ndarray, hops: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
+from ..snapshot import adjacency_matrix
 from .metrics import hits_at_k, mean_reciprocal_rank
 from .splits import EdgeSplit, edge_keys, sample_negatives
 
@@ -362,7 +363,6 @@ class LinkPredictor:
 
     # ------------------------------------------------------------ set-up
     def _setup(self, split: EdgeSplit | None, *, num_nodes: int, train_pos: np.ndarray, x: Any) -> None:
-        import scipy.sparse as sp  # noqa: PLC0415
 
         self._device = resolve_device(self.device)
         self.num_nodes_ = int(num_nodes)
@@ -377,10 +377,7 @@ class LinkPredictor:
         self._ei = torch.from_numpy(ei).to(self._device)
         self._set_weights(torch.from_numpy(self._w0).to(self._device))
         e = self._train_pos
-        a = sp.csr_matrix((np.ones(2 * e.shape[1]), (np.r_[e[0], e[1]], np.r_[e[1], e[0]])), shape=(n, n))
-        a.sum_duplicates()
-        a.data[:] = 1.0
-        self.adj_ = a
+        self.adj_ = adjacency_matrix(e, n, np.float64)
         self._adj_t = None
         self._train_keys = np.sort(edge_keys(e, n))
 

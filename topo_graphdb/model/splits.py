@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmptyGraphError, InputError
-from ..snapshot import simple_undirected
+from ..snapshot import adjacency_matrix, simple_undirected
 
 __all__ = [
     "EdgeSplit",
@@ -217,18 +217,10 @@ class EdgeSplit:
 
     def adjacency(self, which: str | tuple[str, ...] = "train"):
         """Symmetric 0/1 ``scipy.sparse.csr_matrix`` (n, n) of the named positive sets."""
-        import scipy.sparse as sp  # noqa: PLC0415
-
         names = (which,) if isinstance(which, str) else tuple(which)
         parts = [getattr(self, f"{w}_pos") for w in names]
         e = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.int64)
-        n = self.num_nodes
-        rows = np.concatenate([e[0], e[1]])
-        cols = np.concatenate([e[1], e[0]])
-        a = sp.csr_matrix((np.ones(rows.size, np.float64), (rows, cols)), shape=(n, n))
-        a.sum_duplicates()
-        a.data[:] = 1.0
-        return a
+        return adjacency_matrix(e, self.num_nodes, np.float64)
 
     def message_passing_edges(self) -> np.ndarray:
         """Both directions of the training edges, shape (2, 2 E_train)."""
