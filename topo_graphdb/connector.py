@@ -632,6 +632,48 @@ def _lookup(index: dict[Any, int], keys: Sequence[Any]) -> np.ndarray:
     return np.array(found if k > 1 else (found,), dtype=np.int64)
 
 
+class _EdgeColumns:
+    """The relationship arrays of an export (src, dst, optional time and weight), filled in chunks."""
+
+    def __init__(self, has_time: bool, has_weight: bool, capacity: int = 1024):
+        self.src, self.dst = _Growing(np.int64, capacity), _Growing(np.int64, capacity)
+        self.time = _Growing(np.float64, capacity) if has_time else None
+        self.weight = _Growing(np.float64, capacity) if has_weight else None
+        self.missing_time = self.missing_weight = 0
+
+    def add(self, s: np.ndarray, t: np.ndarray, times: Sequence[Any] | None, weights: Sequence[Any] | None) -> int:
+        """Append the pairs whose two ends are known (index >= 0), with their times and
+        weights (a missing weight counts as 1); returns how many pairs were dropped."""
+        keep = (s >= 0) & (t >= 0)
+        bad = int(len(s) - np.count_nonzero(keep))
+        self.src.extend(s[keep] if bad else s)
+        self.dst.extend(t[keep] if bad else t)
+        if self.time is not None:
+            tv = _to_float(times, "edge time")
+            tv = tv[keep] if bad else tv
+            self.missing_time += int(np.isnan(tv).sum())
+            self.time.extend(tv)
+        if self.weight is not None:
+            wv = _to_float(weights, "edge weight")
+            wv = wv[keep] if bad else wv
+            nan = np.isnan(wv)
+            self.missing_weight += int(nan.sum())
+            wv[nan] = 1.0
+            self.weight.extend(wv)
+        return bad
+
+    def finish(self, collector: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """Hand the arrays to ``collector`` and add the missing-value counts to ``info``."""
+        collector.src, collector.dst = self.src.array(), self.dst.array()
+        collector.time = self.time.array() if self.time is not None else None
+        collector.weight = self.weight.array() if self.weight is not None else None
+        if self.time is not None:
+            info["time_missing"] = self.missing_time
+        if self.weight is not None:
+            info["weight_missing_as_1"] = self.missing_weight
+        return info
+
+
 class _Collector:
     """Builds the snapshot arrays from streamed records (one instance per transaction attempt).
 
@@ -749,51 +791,24 @@ class _Collector:
         result = tx.run(plan.rels, {**plan.params, "group_size": self.group_size})
         has_time = "times" in plan.rel_columns
         has_weight = "weights" in plan.rel_columns
-        cap = max(total, 1024)
-        src, dst = _Growing(np.int64, cap), _Growing(np.int64, cap)
-        tbuf = _Growing(np.float64, cap) if has_time else None
-        wbuf = _Growing(np.float64, cap) if has_weight else None
+        edges = _EdgeColumns(has_time, has_weight, max(total, 1024))
         index = self.index
         chain = itertools.chain.from_iterable
-        read = dangling = missing_time = missing_weight = 0
+        read = dangling = 0
         for rec in _records(result, 1):
             sources, targets = rec[0], rec[1]
             k = len(sources)
             lengths = np.fromiter(map(len, targets), dtype=np.int64, count=k)
-            m = int(lengths.sum())
-            s = np.repeat(_lookup(index, sources), lengths)
-            t = _lookup(index, list(chain(targets)))
-            keep = (s >= 0) & (t >= 0)
-            bad = int(m - np.count_nonzero(keep))
-            read += m
-            dangling += bad
-            src.extend(s[keep] if bad else s)
-            dst.extend(t[keep] if bad else t)
-            col = 2
-            if tbuf is not None:
-                tv = _to_float(list(chain(rec[col])), "edge time")
-                tv = tv[keep] if bad else tv
-                missing_time += int(np.isnan(tv).sum())
-                tbuf.extend(tv)
-                col += 1
-            if wbuf is not None:
-                wv = _to_float(list(chain(rec[col])), "edge weight")
-                wv = wv[keep] if bad else wv
-                nan = np.isnan(wv)
-                missing_weight += int(nan.sum())
-                wv[nan] = 1.0
-                wbuf.extend(wv)
+            read += int(lengths.sum())
+            dangling += edges.add(
+                np.repeat(_lookup(index, sources), lengths),
+                _lookup(index, list(chain(targets))),
+                list(chain(rec[2])) if has_time else None,
+                list(chain(rec[2 + has_time])) if has_weight else None,
+            )
             if self.progress:
                 self.progress("relationships", read, max(total, read))
-        self.src, self.dst = src.array(), dst.array()
-        self.time = tbuf.array() if tbuf is not None else None
-        self.weight = wbuf.array() if wbuf is not None else None
-        info: dict[str, Any] = {"relationships_read": read, "dangling": dangling}
-        if has_time:
-            info["time_missing"] = missing_time
-        if has_weight:
-            info["weight_missing_as_1"] = missing_weight
-        return info
+        return edges.finish(self, {"relationships_read": read, "dangling": dangling})
 
     def read_projection(self, tx: Any, text: str) -> dict[str, Any]:
         """Stream a user projection (one row per relationship); nodes are the endpoints, in order of appearance."""
@@ -806,10 +821,8 @@ class _Collector:
             raise InputError(f"the projection query returns unexpected column(s) {', '.join(extra)}; allowed: source, target, time, weight")
         t_col = keys.index("time") if "time" in keys else -1
         w_col = keys.index("weight") if "weight" in keys else -1
-        src, dst = _Growing(np.int64), _Growing(np.int64)
-        tbuf = _Growing(np.float64) if t_col >= 0 else None
-        wbuf = _Growing(np.float64) if w_col >= 0 else None
-        read = null_ids = missing_time = missing_weight = 0
+        edges = _EdgeColumns(t_col >= 0, w_col >= 0)
+        read = null_ids = 0
         while True:
             page = result.fetch(_CHUNK)
             if not page:
@@ -817,35 +830,15 @@ class _Collector:
             cols = list(zip(*page))
             del page
             read += len(cols[0])
-            s, t = self._grow(cols[0]), self._grow(cols[1])
-            keep = (s >= 0) & (t >= 0)
-            bad = int(len(s) - np.count_nonzero(keep))
-            null_ids += bad
-            src.extend(s[keep] if bad else s)
-            dst.extend(t[keep] if bad else t)
-            if tbuf is not None:
-                tv = _to_float(cols[t_col], "edge time")
-                tv = tv[keep] if bad else tv
-                missing_time += int(np.isnan(tv).sum())
-                tbuf.extend(tv)
-            if wbuf is not None:
-                wv = _to_float(cols[w_col], "edge weight")
-                wv = wv[keep] if bad else wv
-                nan = np.isnan(wv)
-                missing_weight += int(nan.sum())
-                wv[nan] = 1.0
-                wbuf.extend(wv)
+            null_ids += edges.add(
+                self._grow(cols[0]),
+                self._grow(cols[1]),
+                cols[t_col] if t_col >= 0 else None,
+                cols[w_col] if w_col >= 0 else None,
+            )
             if self.progress:
                 self.progress("relationships", read, read)
-        self.src, self.dst = src.array(), dst.array()
-        self.time = tbuf.array() if tbuf is not None else None
-        self.weight = wbuf.array() if wbuf is not None else None
-        info: dict[str, Any] = {"relationships_read": read, "dangling": 0, "null_endpoints": null_ids}
-        if tbuf is not None:
-            info["time_missing"] = missing_time
-        if wbuf is not None:
-            info["weight_missing_as_1"] = missing_weight
-        return info
+        return edges.finish(self, {"relationships_read": read, "dangling": 0, "null_endpoints": null_ids})
 
     def _grow(self, values: Sequence[Any]) -> np.ndarray:
         index, ids = self.index, self.ids
