@@ -23,6 +23,8 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ t
 
 _HEADER = r"""
 #define __global__
+#define __device__
+#define __forceinline__ inline
 struct dim3_t { long long x, y, z; };
 static dim3_t blockIdx, blockDim, threadIdx;
 static double atomicAdd(double* a, double b) { double old = *a; *a += b; return old; }

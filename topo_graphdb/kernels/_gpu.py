@@ -32,6 +32,16 @@ __all__ = ["compute", "GpuRaw", "build_csr_gpu", "cn_per_node", "orient_by_degre
 _SOURCE = r"""
 extern "C" {
 
+// First position in [left, right) of the sorted idx whose value is >= v (right if none).
+__device__ __forceinline__ long long lower_bound(const int* idx, long long left, long long right, const int v)
+{
+    while (left < right) {
+        const long long mid = (left + right) >> 1;
+        if (idx[mid] < v) left = mid + 1; else right = mid;
+    }
+    return left;
+}
+
 // Common neighbours of node pairs (a_of[e], b_of[e]) over sorted adjacency rows,
 // one team of `team` consecutive threads per pair (team divides 32). The team's
 // lanes stride over the shorter row and binary-search the longer one (each lane's
@@ -59,11 +69,7 @@ __global__ void pair_common(const long long num_pairs, const int team,
     long long base = l0;
     for (long long s = s0 + lane; s < s1 && base < l1; s += team) {
         const int w = indices[s];
-        long long left = base, right = l1;
-        while (left < right) {
-            const long long mid = (left + right) >> 1;
-            if (indices[mid] < w) left = mid + 1; else right = mid;
-        }
+        const long long left = lower_bound(indices, base, l1, w);
         base = left;
         if (left < l1 && indices[left] == w) {
             ++count;
@@ -105,21 +111,13 @@ __global__ void hop_pair(const long long num_pairs, const long long* pair_src,
     if (rb - ra <= sb - sa) {
         for (long long p = ra + lane; p < rb; p += 32) {
             const int v = r_idx[p];
-            long long left = sa, right = sb;
-            while (left < right) {
-                const long long mid = (left + right) >> 1;
-                if (s_idx[mid] < v) left = mid + 1; else right = mid;
-            }
+            const long long left = lower_bound(s_idx, sa, sb, v);
             if (left < sb && s_idx[left] == v) acc += r_val[p];
         }
     } else {
         for (long long p = sa + lane; p < sb; p += 32) {
             const int v = s_idx[p];
-            long long left = ra, right = rb;
-            while (left < right) {
-                const long long mid = (left + right) >> 1;
-                if (r_idx[mid] < v) left = mid + 1; else right = mid;
-            }
+            const long long left = lower_bound(r_idx, ra, rb, v);
             if (left < rb && r_idx[left] == v) acc += r_val[left];
         }
     }
