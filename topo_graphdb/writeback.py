@@ -299,21 +299,17 @@ class _Writer:
                 pace(rows)
             return
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="topo-write") as pool:
-            running: set[Future] = set()
-            rows_of: dict[Future, int] = {}
+            running: dict[Future, int] = {}  # batches in flight -> their rows
             try:
                 for params, rows in jobs:
                     if len(running) >= self.workers:
-                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
                         for f in finished:
-                            on_done(f.result(), rows_of.pop(f))
-                    future = pool.submit(self.write, query, params)
-                    running.add(future)
-                    rows_of[future] = rows
+                            on_done(f.result(), running.pop(f))
+                    running[pool.submit(self.write, query, params)] = rows
                     pace(rows)
                 for f in as_completed(list(running)):
-                    running.discard(f)
-                    on_done(f.result(), rows_of.pop(f))
+                    on_done(f.result(), running.pop(f))
             except BaseException:
                 for f in running:
                     f.cancel()

@@ -375,7 +375,6 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
             hint="raise --memory-budget, use fewer hops, or use the approximation (--approx)",
         )
     batches = np.split(sources, np.flatnonzero(np.diff(batch_of)) + 1) if sources.size else []
-    timings["batches"] = len(batches)
     adjacency = sparse.csr_matrix(
         (cp.ones(csr.indices.size, dtype=cp.float64), csr.indices, csr.indptr.astype(cp.int32)), shape=(n, n)
     )
