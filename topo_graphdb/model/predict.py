@@ -155,12 +155,7 @@ def predict_links(
             if r.size == 0:
                 continue
             sc = np.asarray(predictor.score(np.stack([batch[r], c])), dtype=np.float64)
-            order = np.lexsort((c, -sc, r))
-            r, c, sc = r[order], c[order], sc[order]
-            first = np.searchsorted(r, np.arange(batch.size))
-            pos = np.arange(r.size) - first[r]
-            top = pos < top_k
-            rows.append((batch[r[top]], c[top], sc[top]))
+            rows.append(_best_per_row(batch, r, c, sc, top_k))
     if rows:
         src = np.concatenate([x[0] for x in rows])
         dst = np.concatenate([x[1] for x in rows])
@@ -294,7 +289,7 @@ def capped_candidates(
         keep = c != rows[r]
         r, c, shared = r[keep], c[keep], shared[keep]
         r, c = _by_row_then_count(r, c, shared.astype(np.int64), n)  # most common neighbours first, then lower index
-        rank = np.arange(r.size) - np.searchsorted(r, np.arange(rows.size))[r]
+        rank = _rank_in_row(r, rows.size)
         cand_r, cand_c = [r[rank < two_hop]], [c[rank < two_hop]]
         if emb_t is not None and neighbours > 0:
             sims = emb_t[torch.from_numpy(rows)] @ emb_t.T
@@ -313,16 +308,29 @@ def capped_candidates(
         pairs = np.unique(r * np.int64(n) + c)
         r, c = pairs // n, pairs % n
         score = np.asarray(predictor.score(np.stack([rows[r], c])), dtype=np.float64)
-        order = np.lexsort((c, -score, r))
-        r, c, score = r[order], c[order], score[order]
-        first = np.searchsorted(r, np.arange(rows.size))
-        top = (np.arange(r.size) - first[r]) < top_k
-        out_s.append(rows[r[top]])
-        out_d.append(c[top])
-        out_v.append(score[top])
+        best_s, best_d, best_v = _best_per_row(rows, r, c, score, top_k)
+        out_s.append(best_s)
+        out_d.append(best_d)
+        out_v.append(best_v)
     if not out_s:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return np.concatenate(out_s), np.concatenate(out_d), np.concatenate(out_v)
+
+
+def _rank_in_row(r: np.ndarray, num_rows: int) -> np.ndarray:
+    """Position of each entry within its row (0 for the row's first), for ``r`` sorted ascending."""
+    return np.arange(r.size) - np.searchsorted(r, np.arange(num_rows))[r]
+
+
+def _best_per_row(
+    sources: np.ndarray, r: np.ndarray, c: np.ndarray, score: np.ndarray, top_k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_k`` best pairs ``(sources[r], c)`` of each row by score (ties: lower column),
+    grouped by row, best first."""
+    order = np.lexsort((c, -score, r))
+    r, c, score = r[order], c[order], score[order]
+    top = _rank_in_row(r, sources.size) < top_k
+    return sources[r[top]], c[top], score[top]
 
 
 def _by_row_then_count(r: np.ndarray, c: np.ndarray, count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
