@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -103,12 +102,12 @@ class GdsServer:
             data_dir = self.data_dir or self._temp_dir
             started = server.start(
                 data_dir=data_dir,
-                port=self.port or _free_port(),
+                port=self.port or server.free_port(),
                 heap=self.heap,
                 pagecache="256m",
                 auth=True,
                 timeout=600,
-                progress=lambda msg: print(f"  gds: {msg}", file=sys.stderr, flush=True),
+                progress=_say,
             )
             if not started.get("already_running"):
                 self._started_dir = data_dir
@@ -162,12 +161,6 @@ def pair_batches(pairs: np.ndarray, *, max_pairs: int = 10_000) -> list[tuple[li
         batches.append((sorted(s_set), sorted(t_set)))
         pending = later
     return batches
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _say(msg: str) -> None:

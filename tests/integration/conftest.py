@@ -11,7 +11,6 @@ Every test under ``tests/integration`` carries the ``integration`` marker.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from topo_graphdb.connection import ConnectionSettings
+from topo_graphdb.server import free_port
 
 _HERE = Path(__file__).parent
 
@@ -47,13 +47,6 @@ class CliResult:
     exit_code: int
     stdout: str
     stderr: str
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,6 @@ from topo_graphdb.errors import AuthError
 
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def local_server(neo4j_server):
     if neo4j_server.data_dir is None:
@@ -131,7 +125,7 @@ def test_port_in_use_is_a_one_line_error(cli, local_server, tmp_path: Path) -> N
 def test_start_status_stop_and_stale_pid(cli, tmp_path: Path) -> None:
     """One throwaway server, without authentication: the full life cycle through the CLI."""
     data_dir = tmp_path / "throwaway"
-    port = free_port()
+    port = server.free_port()
     result = cli("neo4j", "start", "--data-dir", data_dir, "--port", port, "--no-auth",
                  "--heap", "1g", "--pagecache", "64m", "--timeout", "600")  # fmt: skip
     try:

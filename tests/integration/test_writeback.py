@@ -20,6 +20,7 @@ import pytest
 from topo_graphdb._cypher import quote_identifier as qi
 from topo_graphdb.connection import ConnectionSettings
 from topo_graphdb.errors import InputError, WriteNotAllowed
+from topo_graphdb.server import free_port
 from topo_graphdb.writeback import (
     cleanup_predicted_links,
     write_node_properties,
@@ -286,12 +287,6 @@ def test_cli_write_nodes_and_links(cli, neo4j_conn, neo4j_driver, graph, tmp_pat
 
 
 # --------------------------------------------------------------------------- failures (own server)
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _state(driver, conn, label: str) -> dict[str, Any]:
     """Everything the write leaves, apart from run ids and timestamps."""
     props = node_props(driver, conn, label)
@@ -341,7 +336,7 @@ def test_server_killed_mid_write_then_rerun_and_restart_between_batches(tmp_path
     from topo_graphdb import server
 
     data_dir = tmp_path / "neo4j"
-    port = _free_port()
+    port = free_port()
     start = dict(data_dir=data_dir, port=port, heap="1g", pagecache="256m", auth=False, timeout=600)
     server.start(**start)
     conn = ConnectionSettings(uri=f"bolt://127.0.0.1:{port}")

@@ -63,6 +63,7 @@ __all__ = [
     "MODE_WITHOUT_GDS",
     "LocalConnection",
     "assemble",
+    "free_port",
     "default_data_dir",
     "local_connection",
     "start",
@@ -144,6 +145,13 @@ def _write_password(paths: InstancePaths, password: str) -> None:
         os.write(fd, (password + "\n").encode())
     finally:
         os.close(fd)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _check_port(port: int) -> None:
