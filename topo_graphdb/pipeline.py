@@ -65,6 +65,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
+from .kernels import default_beta
 from .kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
 from .snapshot import adjacency_matrix
 
@@ -613,7 +614,7 @@ def _work(conn: Any, cfg: Any, spec: Any, report: SyncReport, clock: _Clock, led
         if plan.mode == "incremental":
             beta = plan.beta
         else:
-            beta = cfg.score.beta if cfg.score.beta is not None else float(n / degree.sum())
+            beta = cfg.score.beta if cfg.score.beta is not None else default_beta(edges, n)
         report.beta = float(beta)
         tc = atc = None
         if score_on and cfg.score.tc and not nothing_new:

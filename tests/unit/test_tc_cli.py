@@ -68,18 +68,19 @@ def test_eval_variant_with_extra_nodes_round_trips_float64(files):
     # dense order = sorted ids; 50 and 99 have no train edges
     train = np.array([[0, 1, 2, 3], [1, 2, 0, 2]])
     ev = np.array([[3, 1, 4], [0, 3, 0]])
-    expected = naive_tc(train, ev, hops=2, num_nodes=6)
+    # beta: 5 nodes (the training file's and --nodes; 50 is only in the evaluation file) / 8 endpoint slots
+    expected = naive_tc(train, ev, hops=2, num_nodes=6, beta=5 / 8)
     for (node, cell), value in zip(rows, expected):
         if math.isnan(value):
             assert cell == "", node
         else:
             assert float(cell) == pytest.approx(value, rel=1e-12)
-    api = topological_concentration(train, ev, hops=2, num_nodes=6, backend="cpu").tc
+    api = topological_concentration(train, ev, hops=2, num_nodes=6, beta=5 / 8, backend="cpu").tc
     for (_, cell), value in zip(rows, api):
         assert (cell == "" and math.isnan(value)) or float(cell) == value  # every digit kept
     meta = json.loads(Path(f"{files['out']}.json").read_text())
     assert meta["hops"] == 2 and meta["variant"] == "eval" and meta["approx"] is False
-    assert meta["beta"] == pytest.approx(6 / 8)  # 1 / mean degree over all 6 nodes (4 edges)
+    assert meta["beta"] == 5 / 8  # 1 / mean degree over the 5 nodes of --edges and --nodes (4 edges)
     assert meta["nodes"] == 6 and meta["train_edges"] == 4 and meta["eval_edges"] == 3
     assert meta["train_rows"] == 5 and meta["defined"] == sum(cell != "" for _, cell in rows)
     assert meta["backend"] == "cpu" or meta["backend"] == "gpu"
@@ -148,3 +149,37 @@ def test_approx_runs_or_says_it_is_unavailable(files):
     assert header == ["node", "tc"] and len(rows) == 4
     meta = json.loads(Path(f"{files['out']}.json").read_text())
     assert meta["approx"] is True and meta["seed"] == 3 and meta["dim"] is not None
+
+
+def test_train_and_eval_variants_share_one_beta(tmp_path: Path):
+    """beta = 1 / mean degree over the training file's nodes (plus --nodes); an evaluation-only node never changes it."""
+    train = tmp_path / "tr.csv"
+    train.write_text("src,dst\n1,2\n2,3\n3,4\n4,1\n")  # 4-cycle: mean degree 2
+    ev = tmp_path / "ev.csv"
+    ev.write_text("src,dst\n1,3\n1,5\n")  # node 5 appears only here
+    betas = []
+    for extra in ([], ["--eval-edges", ev]):
+        out = tmp_path / f"out{len(betas)}.csv"
+        result = run("--edges", train, *extra, "--output", out)
+        assert result.exit_code == 0, result.output
+        betas.append(json.loads(Path(f"{out}.json").read_text())["beta"])
+    assert betas == [0.5, 0.5]
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("node\n9\n")  # a listed node does count: 5 nodes, 8 endpoint slots
+    out = tmp_path / "out_nodes.csv"
+    result = run("--edges", train, "--eval-edges", ev, "--nodes", nodes, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path(f"{out}.json").read_text())["beta"] == 5 / 8
+
+
+def test_api_beta_ignores_nodes_inferred_from_eval_edges():
+    from topo_graphdb.kernels import approximate_tc, default_beta
+
+    train = np.array([[0, 1, 2, 3], [1, 2, 3, 0]])
+    ev = np.array([[0, 0], [2, 4]])  # node 4 only in the evaluation edges
+    assert topological_concentration(train, backend="cpu").beta == 0.5
+    assert topological_concentration(train, ev, backend="cpu").beta == 0.5
+    assert approximate_tc(train, ev, backend="cpu").beta == 0.5
+    assert default_beta(train) == 0.5
+    # an explicit node count is the analysed node set: it does count
+    assert topological_concentration(train, ev, num_nodes=5, backend="cpu").beta == 5 / 8

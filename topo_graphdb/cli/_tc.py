@@ -14,7 +14,7 @@ __all__ = ["tc"]
 @click.option("--eval-edges", "eval_path", default=None, help="Evaluation edges (same format); without it: the train variant.")
 @click.option("--nodes", "nodes_path", default=None, help="Extra node ids to include (CSV with a node column, or one id per line).")
 @click.option("--hops", default=1, type=int, show_default=True, help="K: walk length, 1 to 4.")
-@click.option("--beta", default=None, type=float, help="Decay > 0; default 1 / mean degree over the node set.")
+@click.option("--beta", default=None, type=float, help="Decay > 0; default 1 / mean degree over the nodes of --edges and --nodes.")
 @click.option("--approx", is_flag=True, help="Approximate TC (ATC) instead of exact TC.")
 @click.option("--dim", default=None, type=int, help="ATC vector dimension (with --approx; default 128).")
 @click.option("--seed", default=None, type=int, help="ATC random seed (with --approx; default 0).")
@@ -80,9 +80,8 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
     t0 = time.perf_counter()
     train = read_edge_csv(edges_path)
     ev = read_edge_csv(eval_path) if eval_path else None
-    extra = [ev.src, ev.dst] if ev is not None else []
-    if nodes_path:
-        extra.append(read_node_list(nodes_path))
+    listed = read_node_list(nodes_path) if nodes_path else np.zeros(0, np.int64)
+    extra = [ev.src, ev.dst, listed] if ev is not None else [listed]
     snap = GraphSnapshot.from_edges(train.src, train.dst, nodes=np.concatenate(extra) if extra else None)
     eval_index = None
     if ev is not None:
@@ -90,6 +89,8 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
     return {
         "snapshot": snap,
         "eval": eval_index,
+        # beta's node set: the training file's nodes plus --nodes (never the evaluation-only ones)
+        "beta_nodes": int(np.unique(np.concatenate([train.src, train.dst, listed])).size),
         "files": {"edges": str(edges_path), "eval_edges": eval_path, "nodes": nodes_path},
         "rows": {"train": len(train), "eval": len(ev) if ev is not None else None},
         "read_seconds": time.perf_counter() - t0,
@@ -107,10 +108,13 @@ def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | Non
 
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,
          backend: str, memory_budget: str | None, progress: bool) -> tuple[object, dict]:
+    from ..kernels import default_beta  # noqa: PLC0415
     from ..kernels.estimate import parse_size  # noqa: PLC0415
 
     budget = parse_size(memory_budget) if memory_budget is not None else None
     snap = inputs["snapshot"]
+    if beta is None:
+        beta = default_beta(snap.edge_index, num_nodes=inputs["beta_nodes"])
     settings: dict = {"hops": hops, "beta": beta, "approx": approx, "dim": None, "seed": None}
     if approx:
         from ..kernels import atc  # noqa: PLC0415
@@ -160,9 +164,7 @@ def _write_outputs(output_path: str, inputs: dict, result: object, settings: dic
         out.write_text("\n".join(lines) + "\n")
     except OSError as err:
         raise InputError(f"cannot write {out}: {err.strerror}") from err
-    beta = getattr(result, "beta", None) or settings["beta"]
-    if beta is None:  # the default, as the kernels define it: 1 / mean degree over the node set
-        beta = snap.num_nodes / (2.0 * snap.undirected()[1]["edges"])
+    beta = result.beta
     timings = {"read": inputs["read_seconds"], **{k: float(v) for k, v in dict(getattr(result, "timings", {}) or {}).items()}}
     timings["write"] = time.perf_counter() - t0
     sidecar = {

@@ -4,6 +4,7 @@ Heavy dependencies (Numba, CuPy) are imported on first use, so importing this
 package is cheap.
 """
 
+from ._beta import default_beta
 from .atc import approximate_tc
 from .estimate import TCEstimate, estimate_tc
 from .metrics import clustering_coefficient, degree, pair_heuristics
@@ -13,6 +14,7 @@ __all__ = [
     "topological_concentration",
     "TCResult",
     "MAX_HOPS",
+    "default_beta",
     "approximate_tc",
     "estimate_tc",
     "TCEstimate",

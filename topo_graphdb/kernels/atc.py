@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmptyGraphError, InputError
+from ._beta import default_beta
 
 __all__ = ["ATCResult", "approximate_tc"]
 
@@ -312,7 +313,7 @@ def approximate_tc(
     )
     prep = _prepare(train, eval, num_nodes, hops)
     if beta is None:
-        beta = float(prep.num_nodes / prep.degree.sum())
+        beta = default_beta(train, num_nodes, num_edges=int(prep.degree.sum()) // 2)
     if backend == "gpu":
         from ._atc_gpu import gpu_ops  # noqa: PLC0415
 

@@ -24,6 +24,7 @@ from numbers import Real
 import numpy as np
 
 from ..errors import BudgetExceeded, EmptyGraphError, InputError
+from ._beta import default_beta
 
 __all__ = ["TCResult", "topological_concentration", "MAX_HOPS"]
 
@@ -373,7 +374,7 @@ def topological_concentration(
         train_edges, eval_edges = prep.csr.num_edges, prep.ev.num_edges
     n = degree.size
     if beta is None:
-        beta = float(n / degree.sum())
+        beta = default_beta(train, num_nodes, num_edges=int(train_edges))
     tc, denominator, mean_parts = _assemble(parts, degree, ev_degree, walks, variant, hops, beta)
     batches = int(timings.pop("batches", 1))
     timings["total"] = time.perf_counter() - t_start

@@ -175,7 +175,7 @@ def node_properties(
     ``recent_fraction`` of training edges against the older ones (what a
     database can compute without future links).
     """
-    from ..kernels import topological_concentration  # noqa: PLC0415
+    from ..kernels import default_beta, topological_concentration  # noqa: PLC0415
     from .indicator import computable_properties  # noqa: PLC0415
 
     timings = {} if timings is None else timings
@@ -185,7 +185,7 @@ def node_properties(
         train, n, hops=hops, edge_time=split.train_time, recent_fraction=recent_fraction, atc=atc,
         backend=backend, memory_budget=memory_budget, timings=timings,
     )  # fmt: skip
-    beta = 1.0 / out["degree"].mean() if out["degree"].mean() > 0 else 1.0
+    beta = default_beta(train, n)
     for k in hops:
         for variant in variants:
             if variant == "train":

@@ -59,7 +59,7 @@ def computable_properties(
     import logging  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from ..kernels import clustering_coefficient, degree, topological_concentration  # noqa: PLC0415
+    from ..kernels import clustering_coefficient, default_beta, degree, topological_concentration  # noqa: PLC0415
 
     timings = {} if timings is None else timings
     n = int(num_nodes)
@@ -70,7 +70,7 @@ def computable_properties(
     out["degree"] = deg
     out["log_degree"] = np.log1p(deg)
     out["clustering"] = clustering_coefficient(train, num_nodes=n)
-    beta = 1.0 / deg.mean() if deg.mean() > 0 else 1.0
+    beta = default_beta(train, n)
     timings["degree_clustering"] = time.perf_counter() - t
     for k in hops:
         t = time.perf_counter()
