@@ -18,7 +18,7 @@ the whole edge file.
 Examples::
 
     python benchmarks/atc_quality.py --graphs cora,citeseer,ca-grqc,facebook --hops 2,3
-    python benchmarks/atc_quality.py --graphs soc-slashdot0902 --exact-cache /tmp/tc-cache --json out.json
+    python benchmarks/atc_quality.py --graphs soc-slashdot0902 --exact-cache CACHE_DIR --json out.json
 
 Exact TC for ``K = 3`` on graphs with 10^5 edges and more takes minutes to
 hours on a CPU; ``--exact-cache DIR`` stores it (``.npy`` per graph, variant,
@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir_help, default_data_dir
 
-DEFAULT_DATA = Path("/work/shared/data")
 DEFAULT_GRAPHS = "cora,citeseer,ca-grqc,facebook"
 
 
@@ -139,7 +139,7 @@ def _format_row(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder with <graph>/edges.csv")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
     parser.add_argument("--graphs", type=_csv_list, default=_csv_list(DEFAULT_GRAPHS), help="comma-separated names")
     parser.add_argument("--hops", type=lambda t: _csv_list(t, int), default=[2, 3], help="comma-separated K")
     parser.add_argument("--variants", type=_csv_list, default=["train", "eval"], help="train and/or eval")

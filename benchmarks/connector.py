@@ -16,7 +16,7 @@ By default a dedicated server is started (``--server-dir``, ``--port``, heap 4g)
 stopped at the end; ``--uri`` uses a running one instead. Prints a table and JSON
 (``--json-out FILE`` also writes it).
 
-    python benchmarks/connector.py --data-dir /work/shared/data
+    python benchmarks/connector.py --data-dir DATA
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from _common import data_dir_help, default_data_dir, scratch_dir
 
 from topo_graphdb.connection import ConnectionSettings
 from topo_graphdb.connector import GraphSpec, export_graph
@@ -39,10 +40,6 @@ from topo_graphdb.writeback import write_node_properties, write_predicted_links
 
 LABEL = "BenchUser"
 REL = "BENCH_LINKS"
-
-
-def default_data_dir() -> str | None:
-    return "/work/shared/data" if Path("/work/shared/data").is_dir() else None
 
 
 class CpuMeter:
@@ -99,10 +96,10 @@ def array_bytes(snap: Any) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=default_data_dir(), help="Folder of datasets (CATALOG.md layout).")
+    ap.add_argument("--data-dir", default=default_data_dir(), help=data_dir_help("<dataset>/edges.csv"))
     ap.add_argument("--dataset", default="soc-slashdot0902")
     ap.add_argument("--uri", default=None, help="Use this server instead of starting one (no auth or NEO4J_* env).")
-    ap.add_argument("--server-dir", default="/tmp/topo-graphdb-bench-neo4j", help="Data dir of the dedicated server.")
+    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder).")
     ap.add_argument("--port", type=int, default=17911)
     ap.add_argument("--heap", default="4g")
     ap.add_argument("--pagecache", default="1g")
@@ -130,6 +127,8 @@ def main() -> int:
         conn = settings_from(uri=args.uri)
         server_pid = None
     else:
+        if args.server_dir is None:
+            args.server_dir = scratch_dir("bench-connector")
         st = server.status(data_dir=args.server_dir)
         if not st["running"]:
             server.start(data_dir=args.server_dir, port=args.port, heap=args.heap, pagecache=args.pagecache, auth=False,

@@ -39,12 +39,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import data_dir_help, default_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-DEFAULT_DATA = Path("/work/shared/data")
 BUNDLED = ROOT / "topo_graphdb" / "datasets"
 
 
@@ -173,7 +173,7 @@ def _fmt(s: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else None, help="Folder with <graph>/edges.csv (default /work/shared/data when present; else the bundled datasets).")
+    ap.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help() + " Bundled datasets are used when a graph is not there.")
     ap.add_argument("--graphs", default="cora", help="Comma-separated graph names.")
     ap.add_argument("--models", default="ncn,gcn,sage,cn,aa,ra", help="Comma-separated models (gcn, sage, ncn, cn, aa, ra; 'gcn+tc'/'ncn+tc': with TC-guided re-weighting).")
     ap.add_argument("--tc-alpha", type=float, default=2.0, help="alpha of TC-guided re-weighting for the '+tc' models.")

@@ -16,7 +16,7 @@ exactly as ``topo-graphdb sync`` runs it. By default a dedicated server is start
 (``--server-dir``, ``--port``) and stopped at the end; ``--uri`` (or ``NEO4J_URI``) uses a
 running one. Prints a table and JSON (``--json-out FILE`` also writes it).
 
-    python benchmarks/sync.py --cases cora,slashdot --data-dir /work/shared/data
+    python benchmarks/sync.py --cases cora,slashdot --data-dir DATA
 """
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import data_dir_help, default_data_dir, scratch_dir
+
 from topo_graphdb.config import load_config
 from topo_graphdb.connection import ConnectionSettings
 
 CASES = ("cora", "slashdot")
 TARGET_S = {"cora": 120.0, "slashdot": 900.0}
-
-
-def default_data_dir() -> str | None:
-    return "/work/shared/data" if Path("/work/shared/data").is_dir() else None
 
 
 def _load_cora(conn: ConnectionSettings) -> dict[str, Any]:
@@ -149,13 +147,13 @@ def _table(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="cora,slashdot", help="Comma-separated: cora, slashdot.")
-    ap.add_argument("--data-dir", default=default_data_dir(), help="Folder with soc-slashdot0902/edges.csv.")
+    ap.add_argument("--data-dir", default=default_data_dir(), help=data_dir_help("soc-slashdot0902/edges.csv"))
     ap.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     ap.add_argument("--cora-epochs", type=int, default=0, help="Cora training epochs (0 = the sync default).")
     ap.add_argument("--slashdot-epochs", type=int, default=3, help="Slashdot training epochs.")
     ap.add_argument("--slashdot-batch", type=int, default=65536, help="Slashdot training positives per step.")
     ap.add_argument("--uri", default=os.environ.get("NEO4J_URI"), help="Use a running server (default: start one).")
-    ap.add_argument("--server-dir", default="/tmp/topo-bench-sync", help="Data dir of the dedicated server.")
+    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder).")
     ap.add_argument("--port", type=int, default=17952)
     ap.add_argument("--heap", default="3g")
     ap.add_argument("--json-out", default=None)
@@ -175,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from topo_graphdb import server
 
+        if args.server_dir is None:
+            args.server_dir = scratch_dir("bench-sync")
         server.start(data_dir=args.server_dir, port=args.port, heap=args.heap, pagecache="1g", auth=False, timeout=600)
         started = True
         local = server.local_connection(args.server_dir)

@@ -33,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path("/work/shared/data")
+from _common import data_dir_help, default_data_dir
+
 
 
 # ----------------------------------------------------------------------------- child side
@@ -209,7 +210,7 @@ def _has_atc() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else None)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
     parser.add_argument("--graphs", default="cora,ca-grqc,facebook,soc-slashdot0902")
     parser.add_argument("--hops", default="1,2,3", help="comma-separated K values")
     parser.add_argument("--skip", default="soc-slashdot0902:3", help="graph:K pairs to skip, comma-separated")

@@ -1,0 +1,29 @@
+"""What the benchmark scripts share: where the data is, where scratch space goes.
+
+Data: ``--data-dir`` or the environment variable ``TOPO_GRAPHDB_DATA`` (a folder
+with ``<graph>/edges.csv``); no folder of any particular machine is assumed.
+Scratch space (a dedicated server's data, caches) comes from :mod:`tempfile`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+DATA_ENV = "TOPO_GRAPHDB_DATA"
+
+
+def default_data_dir() -> Path | None:
+    """The folder named by ``$TOPO_GRAPHDB_DATA``, or None."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    return Path(value) if value else None
+
+
+def data_dir_help(what: str = "<graph>/edges.csv") -> str:
+    return f"Folder with {what} (default: ${DATA_ENV})."
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new private temporary folder (the caller removes it, or leaves it to the OS)."""
+    return Path(tempfile.mkdtemp(prefix=f"topo-graphdb-{prefix}-"))
