@@ -64,6 +64,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .backend import resolve_backend
 from .errors import InputError
 from .kernels import default_beta
 from .kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
@@ -436,6 +437,7 @@ def run_sync(
     report = SyncReport(run_id=new_run_id(), dry_run=dry_run, scope=cfg.scope(conn.database), hops=cfg.score.hops)
     clock = _Clock(report, max_runtime=cfg.run.max_runtime, on_phase=on_phase, on_progress=on_progress)
     spec = cfg.graph_spec()  # validates the selection before anything runs
+    resolve_backend(cfg.run.backend)  # a GPU that is not there fails now, not after the export
 
     with _SigtermAsInterrupt(), _Alarm(clock):
         with clock.phase("connect"):

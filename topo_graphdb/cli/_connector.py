@@ -8,6 +8,7 @@ from typing import Any, Callable
 import click
 
 from ._group import connection_options, json_option, main
+from ._progress import progress_printer
 
 __all__ = ["selection_options"]
 
@@ -59,13 +60,6 @@ def selection_options(func: Callable) -> Callable:
     return wrapper
 
 
-def _progress() -> Callable[[str, int, int], None]:
-    def show(phase: str, done: int, total: int) -> None:
-        click.echo(f"\r{phase}: {done:,}/{total:,}   ", err=True, nl=done >= total)
-
-    return show
-
-
 @main.command()
 @selection_options
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Snapshot folder (nodes/edges Parquet + meta.json).")
@@ -84,7 +78,7 @@ def export(spec, out, fetch_size, as_json, conn):
 
     from ..connector import export_graph  # noqa: PLC0415
 
-    snapshot = export_graph(conn, spec, progress=None if as_json else _progress(), fetch_size=fetch_size)
+    snapshot = export_graph(conn, spec, progress=None if as_json else progress_printer(), fetch_size=fetch_size)
     snapshot.to_parquet(out)
     report = snapshot.meta["report"]
     if as_json:
@@ -139,7 +133,7 @@ def write(nodes_csv, id_column, links_csv, model, rel_type, top_k, min_score, ke
         top_k=top_k, min_score=min_score, replace_previous=not keep_previous, labels=labels or None,
         key_property=key_property, snapshot=snapshot, prefix=prefix, run_id=run_id, batch_size=batch_size,
         rate_limit=rate_limit, reconnect_timeout=reconnect_timeout, dry_run=dry_run,
-        progress=None if as_json else _progress(),
+        progress=None if as_json else progress_printer(),
     )
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2, default=str))

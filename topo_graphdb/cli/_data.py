@@ -5,19 +5,7 @@ from __future__ import annotations
 import click
 
 from ._group import connection_options, json_option, main
-
-
-def _progress_printer():
-    """Progress on stderr: updated in place on a terminal, one line per finished phase otherwise."""
-    tty = click.get_text_stream("stderr").isatty()
-
-    def show(phase: str, done: int, total: int) -> None:
-        if tty:
-            click.echo(f"\r{phase}: {done:,}/{total:,}", err=True, nl=done >= total)
-        elif done >= total:
-            click.echo(f"{phase}: {done:,}/{total:,}", err=True)
-
-    return show
+from ._progress import progress_printer
 
 
 @main.command()
@@ -68,7 +56,7 @@ def load_edges_cmd(file, label, rel_type, src_col, dst_col, time_col, id_propert
 
     report = load_edges(
         conn, file, label=label, rel_type=rel_type, src_col=src_col, dst_col=dst_col, time_col=time_col,
-        id_property=id_property, batch_size=batch_size, progress=_progress_printer(),
+        id_property=id_property, batch_size=batch_size, progress=progress_printer(),
     )
     _print_report(report, as_json)
 
@@ -93,5 +81,5 @@ def load_dataset_cmd(name, label, rel_type, batch_size, as_json, conn):
     """
     from ..loader import load_dataset  # noqa: PLC0415
 
-    report = load_dataset(conn, name, label=label, rel_type=rel_type, batch_size=batch_size, progress=_progress_printer())
+    report = load_dataset(conn, name, label=label, rel_type=rel_type, batch_size=batch_size, progress=progress_printer())
     _print_report(report, as_json)

@@ -11,20 +11,45 @@ import click
 
 from .. import __version__
 from ..errors import TopoGraphError
+from ._progress import end_line
 
 __all__ = ["main", "connection_options", "json_option", "fail"]
 
 
 class _Group(click.Group):
-    """A group that turns :class:`TopoGraphError` into a one-line message and its exit code."""
+    """A group that turns :class:`TopoGraphError` and usage errors into one-line messages and exit codes."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        """Click's ``main``, but a usage error prints one line (``error: ...``) instead of click's usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:  # a bare group: its help, as click prints it
+            err.show()
+            sys.exit(err.exit_code)
+        except click.ClickException as err:
+            end_line()
+            where = f" (see '{err.ctx.command_path} --help')" if getattr(err, "ctx", None) is not None else ""
+            message = " ".join(err.format_message().split())
+            click.echo(f"error: {message}{where}", err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            end_line()
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TopoGraphError as err:
+            end_line()
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
+            end_line()
             click.echo("error: interrupted", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -33,6 +58,7 @@ class _Group(click.Group):
             if logging.getLogger().isEnabledFor(logging.INFO):
                 raise
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            end_line()
             click.echo(f"error: unexpected {type(err).__name__}: {first} (run with -v for the traceback)", err=True)
             sys.exit(1)
 
@@ -54,6 +80,7 @@ def main(verbose: int) -> None:
 
 def fail(message: str, code: int = 3) -> None:
     """Print a one-line error and exit (for CLI-only checks)."""
+    end_line()
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
