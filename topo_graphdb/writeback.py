@@ -540,12 +540,13 @@ def _sorted_distinct(values: np.ndarray) -> np.ndarray:
 
 def _rank_links(
     n: int, src: np.ndarray, dst: np.ndarray, scores: np.ndarray, top_k: int | None, min_score: float | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """Per source: drop self-links and repeated pairs (best score kept), filter, sort by score, cut top_k.
 
-    Returns (sources, src, dst, scores) with src sorted and score descending per
-    source, ``sources`` being every distinct valid source of the input (its
-    links are replaced even when none survive the filters), plus counts.
+    Returns (sources, src, dst, scores, pos) with src sorted and score descending
+    per source, ``sources`` being every distinct valid source of the input (its
+    links are replaced even when none survive the filters), ``pos`` the input
+    position of each kept link, plus counts.
     """
     stats = {"input": int(src.size)}
     ok = np.isfinite(scores)
@@ -558,9 +559,10 @@ def _rank_links(
         below = ok & (scores < min_score)
         stats["below_min_score"] = int(below.sum())
         ok &= ~below
+    pos = np.flatnonzero(ok)
     s, d, sc = src[ok], dst[ok], scores[ok]
     order = np.lexsort((d, -sc, s))
-    s, d, sc = s[order], d[order], sc[order]
+    s, d, sc, pos = s[order], d[order], sc[order], pos[order]
     # sorted by (s, -score, d): the first row of each (s, d) pair has its best score
     keys = s * np.int64(n) + d
     order2 = np.argsort(keys, kind="stable")
@@ -569,15 +571,37 @@ def _rank_links(
     keep = np.zeros(s.size, bool)
     keep[first] = True
     stats["repeated_pairs"] = int(s.size - keep.sum())
-    s, d, sc = s[keep], d[keep], sc[keep]
+    s, d, sc, pos = s[keep], d[keep], sc[keep], pos[keep]
     if top_k is not None and s.size:
         starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
         group_start = np.repeat(starts, np.diff(np.append(starts, s.size)))
         rank = np.arange(s.size) - group_start
         cut = rank < top_k
         stats["beyond_top_k"] = int((~cut).sum())
-        s, d, sc = s[cut], d[cut], sc[cut]
-    return sources, s, d, sc, stats
+        s, d, sc, pos = s[cut], d[cut], sc[cut], pos[cut]
+    return sources, s, d, sc, pos, stats
+
+
+def _link_columns(link_properties: dict[str, Any] | None, m: int) -> dict[str, np.ndarray]:
+    """Validated extra link columns: property names checked, float arrays of length ``m``."""
+    out: dict[str, np.ndarray] = {}
+    for name, values in (link_properties or {}).items():
+        quote_identifier(name, what="property name")
+        if name in ("score", "rank", "model", "run_id", "created_at"):
+            raise InputError(f"link property {name!r} is written by the tool itself; choose another name")
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (m,):
+            raise InputError(f"link property {name!r} must have one value per link ({m}); got shape {arr.shape}")
+        out[name] = arr
+    return out
+
+
+def _link_maps(extra: dict[str, np.ndarray], pos: np.ndarray) -> list[dict[str, float | None]]:
+    """One property map per kept link (NaN -> None, i.e. no property)."""
+    if not extra:
+        return [{}] * pos.size
+    cols = {name: [None if math.isnan(v) else v for v in arr[pos].tolist()] for name, arr in extra.items()}
+    return [dict(zip(cols, values)) for values in zip(*cols.values())]
 
 
 def write_predicted_links(
@@ -604,6 +628,7 @@ def write_predicted_links(
     reconnect_timeout: float = 300.0,
     progress: Progress | None = None,
     workers: int = 1,
+    link_properties: dict[str, Any] | None = None,
 ) -> WriteReport:
     """Write predicted links ``(a)-[:PREDICTED_LINK {score, rank, model, run_id, created_at}]->(b)``.
 
@@ -637,6 +662,9 @@ def write_predicted_links(
         locks both end nodes, so concurrent batches sharing targets wait on
         each other (a detected deadlock is retried); more than 1 pays off only
         when the batches' targets rarely overlap.
+    link_properties : dict of name -> float array (m,), optional
+        More properties of each link, aligned with ``src_idx`` (e.g.
+        ``probability``, ``tc``); NaN is written as no property.
 
     Returns
     -------
@@ -667,20 +695,22 @@ def write_predicted_links(
             raise InputError(f"{name} must hold integer indices in 0..{n - 1}; got dtype {arr.dtype}, range {arr.min()}..{arr.max()}")
     src = src.astype(np.int64)
     dst = dst.astype(np.int64)
-    sources, s, d, scr, stats = _rank_links(n, src, dst, sc, top_k, min_score)
+    extra = _link_columns(link_properties, src.size)
+    sources, s, d, scr, pos, stats = _rank_links(n, src, dst, sc, top_k, min_score)
 
-    # one row per source node: [source id, [target ids], [scores]]
+    # one row per source node: [source id, [target ids], [scores], [{more properties}]]
     starts = np.searchsorted(s, sources, side="left")
     stops = np.searchsorted(s, sources, side="right")
     d_ids = [ids[j] for j in d.tolist()]
     scr_list = scr.tolist()
-    rows = [[ids[a], d_ids[b:e], scr_list[b:e]] for a, b, e in zip(sources.tolist(), starts.tolist(), stops.tolist())]
+    more = _link_maps(extra, pos)
+    rows = [[ids[a], d_ids[b:e], scr_list[b:e], more[b:e]] for a, b, e in zip(sources.tolist(), starts.tolist(), stops.tolist())]
     report = WriteReport(
         kind="predicted_links",
         run_id=run_id,
         dry_run=dry_run,
         identity=identity.describe(),
-        properties=(["score", "rank", "model", "run_id", "created_at"] + ([names["predicted"], names["predicted_scores"]] if node_lists else [])),
+        properties=(["score", "rank", "model", "run_id", "created_at", *extra] + ([names["predicted"], names["predicted_scores"]] if node_lists else [])),
         rows=len(rows),
         relationships=0,
         sample=({"source": rows[0][0], "targets": rows[0][1][:3], "scores": rows[0][2][:3], "rel_type": rel_type} if rows else None),

@@ -206,6 +206,26 @@ def test_predicted_links_merge_rank_and_lists(neo4j_conn, neo4j_driver, graph):
     assert links(neo4j_driver, neo4j_conn, label) == got
 
 
+def test_link_properties_follow_their_links(neo4j_conn, neo4j_driver, graph):
+    label, _ = graph
+    ids = np.arange(10)
+    # sorted by score per source, one repeated pair (its better row wins), one NaN property
+    src, dst = np.array([0, 0, 1, 0]), np.array([1, 2, 3, 1])
+    sc = np.array([0.2, 0.9, 0.5, 0.4])
+    prob, tc = np.array([0.11, 0.22, 0.33, 0.44]), np.array([1.0, np.nan, 3.0, 4.0])
+    kw = dict(labels=[label], key_property="uid", model="m", run_id="P1")
+    rep = write_predicted_links(neo4j_conn, ids, src, dst, sc, link_properties={"probability": prob, "tc": tc}, **kw)
+    assert "probability" in rep.properties and "tc" in rep.properties
+    with neo4j_driver.session(database=neo4j_conn.database) as s:
+        got = s.run(f"MATCH (a:{qi(label)})-[p:PREDICTED_LINK]->(b) RETURN a.uid AS a, b.uid AS b, p.probability AS p, p.tc AS tc "
+                    "ORDER BY a, b").data()
+    assert [(r["a"], r["b"], r["p"], r["tc"]) for r in got] == [(0, 1, 0.44, 4.0), (0, 2, 0.22, None), (1, 3, 0.33, 3.0)]
+    with pytest.raises(InputError, match="one value per link"):
+        write_predicted_links(neo4j_conn, ids, src, dst, sc, link_properties={"probability": prob[:2]}, **kw)
+    with pytest.raises(InputError, match="written by the tool"):
+        write_predicted_links(neo4j_conn, ids, src, dst, sc, link_properties={"rank": prob}, **kw)
+
+
 def test_later_run_replaces_earlier_links_per_source_and_cleanup(neo4j_conn, neo4j_driver, graph):
     label, _ = graph
     ids = np.arange(10)

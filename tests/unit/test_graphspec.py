@@ -353,7 +353,7 @@ def test_rank_links_matches_naive_oracle():
             dst = rng.integers(0, n, m)
             sc = np.round(rng.random(m), 1)  # ties on purpose
             sc[rng.integers(0, m)] = np.nan
-            sources, s, d, scr, stats = W._rank_links(n, src, dst, sc, top_k, min_score)
+            sources, s, d, scr, _, stats = W._rank_links(n, src, dst, sc, top_k, min_score)
             assert list(zip(s.tolist(), d.tolist(), scr.tolist())) == _naive_rank(src, dst, sc, top_k, min_score)
             assert sources.tolist() == sorted(set(src[np.isfinite(sc)].tolist()))
 

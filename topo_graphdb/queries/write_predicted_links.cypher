@@ -1,5 +1,5 @@
 // Predicted links of a batch of source nodes, replaced atomically per source node.
-// $rows = [[source id, [target ids best first], [scores]], ...].
+// $rows = [[source id, [target ids best first], [scores], [{more link properties}]], ...].
 // 1. With $replace, delete the source's links of this type to nodes this run does not predict
 //    (whatever run wrote them).
 // 2. MERGE each link on its two end nodes (a re-run never duplicates) and set its properties:
@@ -22,6 +22,7 @@ CALL (row, a) {
   MATCH {{match_target}}
   MERGE (a)-[p:{{rel_type}}]->(b)
   SET p += {score: row[2][i], rank: i + 1, model: $model, run_id: $run_id, created_at: $now}
+  SET p += row[3][i]
   RETURN collect(row[1][i]) AS got, collect(row[2][i]) AS got_scores
 }
 SET {{node_sets}}
