@@ -1,6 +1,6 @@
 """Other clients during a sync: read latency of eight reader threads with and without a running sync.
 
-The readers run a typical application read, a node's predicted links best first
+The readers, another client in their own process, run a typical application read, a node's predicted links best first
 (``MATCH (a:Label {id: $node})-[l:PREDICTED_LINK]->(b) ... ORDER BY l.rank``, through the
 key index that sync creates), each thread in its own session, on random nodes, as fast as
 they can. Conditions, measured one after the other against one server:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -39,8 +40,43 @@ from topo_graphdb.connection import ConnectionSettings, open_driver
 READERS = 8
 
 
+def _read_loop(conn: ConnectionSettings, query: str, keys: list[int], seed: int, stop: Any, out: list, errors: list) -> None:
+    rng = random.Random(seed)
+    driver = open_driver(conn)
+    try:
+        with driver.session(database=conn.database, default_access_mode="READ") as session:
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    session.run(query, node=rng.choice(keys)).consume()
+                except Exception:  # noqa: BLE001  (counted and reported; a benchmark keeps reading)
+                    errors.append(1)
+                    continue
+                done = time.monotonic()
+                out.append((done, done - t))
+    finally:
+        driver.close()
+
+
+def _reader_process(conn: ConnectionSettings, query: str, keys: list[int], threads: int, seed: int, stop: Any, results: Any) -> None:
+    """The readers as another client: their own process, ``threads`` threads, one session each."""
+    samples: list[list[tuple[float, float]]] = [[] for _ in range(threads)]
+    errors: list[int] = []
+    pool = [threading.Thread(target=_read_loop, args=(conn, query, keys, seed * 1000 + i, stop, samples[i], errors))
+            for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    results.put(([s for part in samples for s in part], len(errors)))
+
+
 class Readers:
-    """``threads`` readers querying random nodes' predicted links until stopped; latencies with timestamps."""
+    """``threads`` readers in another process querying random nodes' predicted links until stopped.
+
+    Latencies come back with their finishing times on the system's monotonic clock
+    (``time.monotonic``, shared by processes), so they can be cut into windows.
+    """
 
     def __init__(self, conn: ConnectionSettings, label: str, keys: list[int], threads: int = READERS, seed: int = 0):
         self.conn, self.keys, self.threads, self.seed = conn, keys, threads, seed
@@ -50,41 +86,21 @@ class Readers:
         )
         self.samples: list[tuple[float, float]] = []  # (finished at, seconds)
         self.errors = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._pool: list[threading.Thread] = []
-
-    def _run(self, index: int) -> None:
-        rng = random.Random(self.seed * 1000 + index)
-        driver = open_driver(self.conn)
-        mine: list[tuple[float, float]] = []
-        try:
-            with driver.session(database=self.conn.database, default_access_mode="READ") as session:
-                while not self._stop.is_set():
-                    t = time.perf_counter()
-                    try:
-                        session.run(self.query, node=rng.choice(self.keys)).consume()
-                    except Exception:  # noqa: BLE001  (counted and reported; a benchmark keeps reading)
-                        with self._lock:
-                            self.errors += 1
-                        continue
-                    done = time.perf_counter()
-                    mine.append((done, done - t))
-        finally:
-            driver.close()
-            with self._lock:
-                self.samples.extend(mine)
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._results = ctx.Queue()
+        self._proc = ctx.Process(
+            target=_reader_process, args=(conn, self.query, keys, threads, seed, self._stop, self._results), daemon=True
+        )
 
     def __enter__(self) -> "Readers":
-        self._pool = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.threads)]
-        for thread in self._pool:
-            thread.start()
+        self._proc.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
-        for thread in self._pool:
-            thread.join()
+        self.samples, self.errors = self._results.get()
+        self._proc.join()
 
     def window(self, start: float = -np.inf, end: float = np.inf) -> dict[str, Any]:
         lat = np.array([s for t, s in self.samples if start <= t <= end])
@@ -144,11 +160,11 @@ def timed_sync(conn: ConnectionSettings, cfg: Any, readers: Readers) -> dict[str
     phases: dict[str, list[float]] = {}
 
     def on_phase(name: str, state: str, seconds: float | None) -> None:
-        phases.setdefault(name, []).append(time.perf_counter())
+        phases.setdefault(name, []).append(time.monotonic())
 
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     report = run_sync(conn, cfg, on_phase=on_phase)
-    t1 = time.perf_counter()
+    t1 = time.monotonic()
     write = phases.get("write", [t0, t1])
     return {
         "sync_seconds": round(t1 - t0, 1),
@@ -191,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = node_keys(conn, label)
         print(f"{len(keys):,} nodes with predicted links; {READERS} readers", file=sys.stderr)
         with Readers(conn, label, keys) as readers:
-            start = time.perf_counter()
+            start = time.monotonic()
             time.sleep(args.idle_seconds)  # the readers run meanwhile
         idle = readers.window(start)
         rows.append({"condition": "idle", **idle, "errors": readers.errors})
