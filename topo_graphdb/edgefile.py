@@ -11,6 +11,7 @@ and the value.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,10 +116,15 @@ def read_csv_frame(path: str | Path, *, what: str = "file", empty: Exception | N
     if not p.is_file():
         raise InputError(f"{what} not found: {p}")
     try:
-        df = pd.read_csv(
-            p, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False,
-            header=0 if header else None, index_col=False, encoding="utf-8",
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # with index_col=False, pandas drops the extra fields of a long row with only a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                p, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False,
+                header=0 if header else None, index_col=False, encoding="utf-8",
+            )  # fmt: skip
+    except pd.errors.ParserWarning as err:
+        raise InputError(f"{p} is not a readable CSV file: a row has more fields than the header") from err
     except pd.errors.EmptyDataError as err:
         raise (empty or InputError(f"{p} is empty (expected a header row)")) from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
@@ -127,6 +133,9 @@ def read_csv_frame(path: str | Path, *, what: str = "file", empty: Exception | N
     except OSError as err:
         raise InputError(f"{what} cannot be read: {p} ({err.strerror})") from err
     df.columns = [str(c).strip() for c in df.columns]
+    repeated = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if repeated:
+        raise InputError(f"{p}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the header")
     if len(df):
         df = df[~(df == "").all(axis=1).to_numpy()]
     return df
