@@ -235,13 +235,16 @@ def parse_duration(value: Any, *, what: str = "duration") -> float:
     """
     if isinstance(value, bool):
         raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
-        seconds = float(m.group(1)) * _UNIT[m.group(2).lower() if m.group(2) else None]
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            m = _DURATION.match(str(value))
+            if not m:
+                raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
+            seconds = float(m.group(1)) * _UNIT[m.group(2).lower() if m.group(2) else None]
+    except OverflowError:  # an integer beyond float range
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
         raise InputError(f"{what} must be a non-negative duration; got {value!r}")
     return seconds
@@ -274,7 +277,10 @@ def parse_since(value: str, *, what: str = "since") -> str | float:
         raise InputError(f"{what} must be 'last', a number or an ISO date (2024-01-31T00:00:00); got {value!r}") from err
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
+    try:
+        return stamp.timestamp()
+    except (OverflowError, ValueError) as err:  # e.g. year 1 with a positive offset
+        raise InputError(f"{what} is out of the date range; got {value!r}") from err
 
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
@@ -295,7 +301,10 @@ def parse_memory(value: str, *, what: str = "memory_budget") -> int | None:
     unit = (m.group(2) or "b").lower()
     power = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4}[unit[0]]
     base = 1024 if "i" in unit else 1000
-    size = int(float(m.group(1)) * base**power)
+    number = float(m.group(1)) * base**power
+    if not math.isfinite(number):
+        raise InputError(f"{what} must be a size such as 4GB or 512MiB; got {value!r}")
+    size = int(number)
     if size < 1_000_000:
         raise InputError(f"{what} must be at least 1MB; got {value!r}")
     return size
@@ -326,7 +335,7 @@ def _as_float(origin: str, value: Any, expected: str) -> float:
         raise _bad(origin, expected, value)
     try:
         out = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _bad(origin, expected, value) from None
     if not math.isfinite(out):
         raise _bad(origin, expected, value)
@@ -353,7 +362,7 @@ def _as_names(origin: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise _bad(origin, 'a list of names such as ["A", "B"] (or a comma-separated string)', value) from None
     elif isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
@@ -392,7 +401,7 @@ def _as_predicates(origin: str, value: Any) -> tuple[str, ...]:
         if text.startswith("["):
             try:
                 value = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 raise _bad(origin, "a list of predicates such as [\"year >= 2010\"]", value) from None
         else:
             value = [text] if text else []
@@ -521,6 +530,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return data
 
 

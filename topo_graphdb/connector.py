@@ -80,6 +80,8 @@ __all__ = [
     "parse_predicate",
     "spec_from_options",
     "export_graph",
+    "check_schema",
+    "check_names",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -98,6 +100,7 @@ LEDGER_LABEL = "TopoRun"
 LOCK_LABEL = "TopoLock"
 
 _CHUNK = 65_536
+_MAX_DEPTH = 32  # nesting of lists/maps in a predicate value (JSON or Python); deeper is refused, not recursed into
 
 
 # --------------------------------------------------------------------------- selection
@@ -133,6 +136,9 @@ class Predicate:
                 raise InputError(f"predicate {self.prop!r} {op} needs a string value; got {value!r}")
         elif value is None:
             raise InputError(f"predicate {self.prop!r} {op} needs a value (use IS NULL to test for a missing property)")
+        problem = _value_problem(self.value, 0)
+        if problem:
+            raise InputError(f"predicate on {self.prop!r} ({op}): {problem}")
 
     def cypher(self, var: str, param: str) -> str:
         """``var.`prop` OP $param`` (the property quoted, the value a parameter)."""
@@ -144,6 +150,35 @@ class Predicate:
 
     def __str__(self) -> str:
         return f"{self.prop} {self.op}" + ("" if self.op in _UNARY else f" {json.dumps(self.param_value(), default=str)}")
+
+
+def _value_problem(value: Any, depth: int) -> str | None:
+    """Why Neo4j cannot take ``value`` as a parameter (None if it can): integers beyond 64 bits,
+    text that is not valid Unicode, lists or maps nested deeper than :data:`_MAX_DEPTH`."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else f"the integer {_short(str(value))} is outside the 64-bit range Neo4j stores"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"the text {_short(ascii(value))} is not valid Unicode (a lone surrogate)"
+        return None
+    if isinstance(value, (list, tuple, dict)):
+        if depth >= _MAX_DEPTH:
+            return f"the value nests lists or maps deeper than {_MAX_DEPTH} levels"
+        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        for key, item in items:
+            problem = _value_problem(key, depth + 1) if key is not None else None
+            problem = problem or _value_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _as_tuple(value: Any, what: str) -> tuple[str, ...]:
@@ -293,10 +328,35 @@ _OP_RE = re.compile(
 _PROP_RE = re.compile(r"\s*(`(?:[^`]|``)+`|[^\s=<>`\[]+)\s*")
 
 
+def _nesting(text: str) -> int:
+    """Deepest bracket nesting of ``text`` outside quotes (an upper bound is enough)."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _parse_value(text: str) -> Any:
     text = text.strip()
     if not text:
         raise ValueError("missing value")
+    if _nesting(text) > _MAX_DEPTH:
+        raise ValueError(f"a value nested deeper than {_MAX_DEPTH} levels")
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -349,10 +409,10 @@ def parse_predicate(text: str) -> Predicate:
     Predicate(prop='email', op='IS NOT NULL', value=None)
     """
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"a predicate must look like 'property operator value'; got {text!r}")
+        raise InputError(f"a predicate must look like 'property operator value'; got {_short(repr(text))}")
     m = _PROP_RE.match(text)
     if not m:
-        raise InputError(f"cannot read a property name in predicate {text!r}")
+        raise InputError(f"cannot read a property name in predicate {_short(repr(text))}")
     prop = m.group(1)
     if prop.startswith("`"):
         prop = prop[1:-1].replace("``", "`")
@@ -360,19 +420,19 @@ def parse_predicate(text: str) -> Predicate:
     om = _OP_RE.match(rest)
     if not om:
         raise InputError(
-            f"predicate {text!r}: expected one of {', '.join(OPERATORS)} after {prop!r}",
+            f"predicate {_short(repr(text))}: expected one of {', '.join(OPERATORS)} after {prop!r}",
             hint="write e.g. \"year >= 2010\" or \"name STARTS WITH 'A'\"",
         )
     op = " ".join(om.group(1).upper().split())
     raw = rest[om.end():]
     if op in _UNARY:
         if raw.strip():
-            raise InputError(f"predicate {text!r}: {op} takes no value")
+            raise InputError(f"predicate {_short(repr(text))}: {op} takes no value")
         return Predicate(prop, op)
     try:
         value = _parse_value(raw)
-    except ValueError as err:
-        raise InputError(f"predicate {text!r}: {err} after {op}") from err
+    except (ValueError, RecursionError) as err:
+        raise InputError(f"predicate {_short(repr(text))}: {err} after {op}") from err
     return Predicate(prop, op, value)
 
 
@@ -566,7 +626,7 @@ def _integral(values: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- export
-def _check_schema(tx: Any, spec: GraphSpec) -> tuple[set[str], set[str]]:
+def check_schema(tx: Any, spec: GraphSpec) -> tuple[set[str], set[str]]:
     """Raise :class:`SchemaError` for unknown names; return the labels and types in use."""
     rec = tx.run(render("export_schema")).single()
     labels, types, keys = set(rec["labels"]), set(rec["types"]), set(rec["keys"])
@@ -592,6 +652,22 @@ def _check_schema(tx: Any, spec: GraphSpec) -> tuple[set[str], set[str]]:
     if unknown:
         raise SchemaError(f"unknown property key(s) {', '.join(map(repr, unknown))}; the database has: {listing(keys)}")
     return labels, types
+
+
+def check_names(conn: ConnectionSettings, spec: GraphSpec) -> None:
+    """Raise :class:`SchemaError` unless the database knows every label, type and property ``spec`` names.
+
+    The check :func:`export_graph` makes, for commands that only write (one
+    read transaction; the message lists what exists).
+    """
+    import neo4j  # noqa: PLC0415
+
+    driver = open_driver(conn)
+    try:
+        with translate_errors(conn), driver.session(database=conn.database, default_access_mode=neo4j.READ_ACCESS) as session:
+            session.execute_read(lambda tx: check_schema(tx, spec))
+    finally:
+        driver.close()
 
 
 def _estimates(tx: Any, spec: GraphSpec) -> tuple[int, int]:
@@ -967,7 +1043,7 @@ def export_graph(
             info.update(col.read_projection(tx, spec.projection))
             timings["relationships"] = time.perf_counter() - t0
             return col, None, None, info
-        plan = _build_plan(spec, *_check_schema(tx, spec))
+        plan = _build_plan(spec, *check_schema(tx, spec))
         col = _Collector(spec, plan, progress, group_size)
         node_total, rel_total = _estimates(tx, spec)
         x, y, node_info = col.read_nodes(tx, node_total)

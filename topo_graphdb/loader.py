@@ -20,7 +20,7 @@ import numpy as np
 
 from ._cypher import quote_identifier, render
 from .connection import ConnectionSettings, open_driver, translate_errors
-from .edgefile import read_edge_csv
+from .edgefile import EdgeTable, read_edge_csv
 from .errors import InputError
 
 __all__ = ["DATASETS", "LoadReport", "load_edges", "load_dataset", "dataset_path"]
@@ -74,6 +74,16 @@ def _batches(n: int, size: int):
         yield start, min(n, start + size)
 
 
+def _distinct_rows(table: EdgeTable) -> Any:
+    """Distinct ``(src, dst[, t])`` rows, sorted; ids stay int64 (never mixed into a float array with the times)."""
+    import pandas as pd  # noqa: PLC0415
+
+    cols = {"src": table.src, "dst": table.dst}
+    if table.time is not None:
+        cols["t"] = table.time
+    return pd.DataFrame(cols).drop_duplicates().sort_values(list(cols), kind="stable").reset_index(drop=True)
+
+
 def _write_batches(session, query: str, rows: list, batch_size: int, phase: str, progress: Progress | None) -> None:
     for start, stop in _batches(len(rows), batch_size):
         chunk = rows[start:stop]
@@ -118,10 +128,8 @@ def load_edges(
     q["rel_props"] = f"{{ {time_prop}: row[2] }}" if time_prop else ""
     t0 = time.perf_counter()
     table = read_edge_csv(path, src_col=src_col, dst_col=dst_col, time_col=time_col)
-    cols = [table.src, table.dst] + ([table.time] if table.time is not None else [])
-    stacked = np.stack(cols, axis=1)
-    unique_rows = np.unique(stacked, axis=0)
-    duplicates = len(stacked) - len(unique_rows)
+    unique_rows = _distinct_rows(table)
+    duplicates = len(table) - len(unique_rows)
     extra = np.fromiter(node_properties or (), dtype=np.int64)
     node_ids = np.unique(np.concatenate([table.src, table.dst, extra]))
     timings = {"read": time.perf_counter() - t0}
@@ -130,11 +138,11 @@ def load_edges(
         {"id": int(i), "props": (node_properties or {}).get(int(i), {})} for i in node_ids
     ]
     if time_col:
-        time_values = unique_rows[:, 2]
-        as_int = np.all(time_values == np.round(time_values))
-        rel_rows = [[int(a), int(b), int(t) if as_int else float(t)] for a, b, t in unique_rows.tolist()]
+        time_values = unique_rows["t"].to_numpy()
+        as_int = bool(np.all(time_values == np.round(time_values)) and np.all(np.abs(time_values) < 2**63))
+        rel_rows = [[int(a), int(b), int(t) if as_int else float(t)] for a, b, t in unique_rows.itertuples(index=False)]
     else:
-        rel_rows = unique_rows.astype(np.int64).tolist()
+        rel_rows = unique_rows.to_numpy(dtype=np.int64).tolist()
 
     driver = open_driver(conn)
     try:

@@ -73,7 +73,8 @@ import numpy as np
 
 from ._cypher import quote_identifier, render
 from .connection import ConnectionSettings, open_driver, translate_errors
-from .connector import LEDGER_LABEL, LOCK_LABEL, PREDICTED_LINK, GraphSpec
+from .connector import LEDGER_LABEL, LOCK_LABEL, PREDICTED_LINK, GraphSpec, check_names
+from .edgefile import read_node_values, read_scored_links
 from .errors import InputError, Neo4jUnavailable
 from .snapshot import GraphSnapshot
 
@@ -833,46 +834,6 @@ def cleanup_predicted_links(
 
 
 # --------------------------------------------------------------------------- CSV input (the CLI)
-def _csv(path: Any) -> Any:
-    from pathlib import Path  # noqa: PLC0415
-
-    from .edgefile import read_csv_frame  # noqa: PLC0415
-
-    p = Path(path)
-    return p, read_csv_frame(p)
-
-
-def _id_values(values: Any, *, integer_ok: bool, what: str) -> np.ndarray:
-    """Ids from CSV text: integers when matching a key property and every id is one, else strings."""
-    import pandas as pd  # noqa: PLC0415
-
-    if (values == "").any():
-        row = int(np.flatnonzero((values == "").to_numpy())[0])
-        raise InputError(f"{what}: row {row + 2} has an empty id")
-    if integer_ok:
-        num = pd.to_numeric(values, errors="coerce")
-        if not num.isna().any() and (num == num.round()).all():
-            return num.to_numpy().astype(np.int64)
-    return values.to_numpy(dtype=object)
-
-
-def _value_column(values: Any) -> np.ndarray:
-    """A CSV value column: numbers when every non-empty cell is one (empty -> NaN), else strings (empty -> None)."""
-    import pandas as pd  # noqa: PLC0415
-
-    empty = (values == "").to_numpy()
-    num = pd.to_numeric(values.where(~empty), errors="coerce")
-    if not (num.isna().to_numpy() & ~empty).any():
-        arr = num.to_numpy(dtype=np.float64)
-        finite = arr[~np.isnan(arr)]
-        if not empty.any() and finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 2**53:
-            return arr.astype(np.int64)
-        return arr
-    out = values.to_numpy(dtype=object)
-    out[empty] = None
-    return out
-
-
 def write_from_csv(
     conn: ConnectionSettings,
     *,
@@ -898,9 +859,13 @@ def write_from_csv(
     """Write node values (``nodes_csv``: ``id_column`` + one column per property) and/or predicted
     links (``links_csv``: ``src,dst,score`` node ids) with one run id; the CLI's ``write``.
 
-    Ids are key values when ``key_property`` is given (read as integers when
-    every id is one), else element ids. ``snapshot`` (an exported snapshot
-    folder) supplies labels and key property not given explicitly.
+    Ids are key values when ``key_property`` is given (integers when every id
+    is one, text when none is; a mix is an error), else element ids; the files
+    are read by :mod:`topo_graphdb.edgefile`. ``snapshot`` (an exported
+    snapshot folder) supplies labels and key property not given explicitly.
+    Labels and the key property must exist in the database
+    (:class:`SchemaError`), and a file none of whose ids matches a node is an
+    :class:`InputError` (a write that changed nothing).
     """
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
@@ -922,33 +887,18 @@ def write_from_csv(
         labels=labels or (), key_property=key_property, prefix=prefix, run_id=run_id, batch_size=batch_size,
         rate_limit=rate_limit, dry_run=dry_run, reconnect_timeout=reconnect_timeout, progress=progress,
     )
+    integer_keys = key_property is not None
+    node_input = read_node_values(nodes_csv, id_column=id_column, integer_keys=integer_keys) if nodes_csv is not None else None
+    link_input = read_scored_links(links_csv, integer_keys=integer_keys) if links_csv is not None else None
+    if common["labels"] or key_property:
+        check_names(conn, GraphSpec(labels=common["labels"], key_property=key_property))
     reports = []
-    if nodes_csv is not None:
-        p, df = _csv(nodes_csv)
-        if id_column not in df.columns:
-            raise InputError(f"{p}: no id column {id_column!r}; found {', '.join(map(repr, df.columns))}")
-        if df.shape[1] < 2:
-            raise InputError(f"{p}: no value columns besides {id_column!r}")
-        ids = _id_values(df[id_column], integer_ok=key_property is not None, what=str(p))
-        columns = {c: _value_column(df[c]) for c in df.columns if c != id_column}
+    if node_input is not None:
+        ids, columns = node_input
         reports.append(write_node_properties(conn, ids, columns, **common))
-    if links_csv is not None:
-        p, df = _csv(links_csv)
-        missing = [c for c in ("src", "dst", "score") if c not in df.columns]
-        if missing:
-            raise InputError(f"{p}: missing column(s) {', '.join(map(repr, missing))}; expected src,dst,score")
-        src = _id_values(df["src"], integer_ok=key_property is not None, what=str(p))
-        dst = _id_values(df["dst"], integer_ok=key_property is not None, what=str(p))
-        import pandas as pd  # noqa: PLC0415
-
-        scores = pd.to_numeric(df["score"], errors="coerce").to_numpy(dtype=np.float64)
-        if np.isnan(scores).any():
-            row = int(np.flatnonzero(np.isnan(scores))[0])
-            raise InputError(f"{p}: column 'score' must be numeric; row {row + 2} has {df['score'].iloc[row]!r}")
-        if src.dtype != dst.dtype:
-            src, dst = src.astype(object), dst.astype(object)
-            src = np.array([str(v) for v in src], dtype=object)
-            dst = np.array([str(v) for v in dst], dtype=object)
+        _none_matched(reports[-1], nodes_csv, "ids")
+    if link_input is not None:
+        src, dst, scores = link_input
         node_ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
         m = src.size
         reports.append(
@@ -957,4 +907,18 @@ def write_from_csv(
                 min_score=min_score, replace_previous=replace_previous, **common,
             )
         )
+        _none_matched(reports[-1], links_csv, "source ids")
     return reports
+
+
+def _none_matched(report: WriteReport, path: Any, what: str) -> None:
+    """A write from a file that found none of its nodes did nothing: an error, not a silent success."""
+    if report.rows and report.matched == 0:
+        ident = report.identity
+        how = f"key {ident['key_property']!r}" if ident.get("key_property") else "element id"
+        labels = ":".join(ident.get("labels") or []) or "any label"
+        raise InputError(
+            f"{'nothing would be written' if report.dry_run else 'nothing written'}: none of the {report.rows:,} "
+            f"{what} in {path} matches a node ({labels}, by {how}; e.g. {', '.join(map(str, report.missing_sample))})",
+            hint="check --label and --key-property (or the snapshot the ids came from)",
+        )

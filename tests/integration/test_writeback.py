@@ -459,3 +459,40 @@ def test_server_killed_mid_write_then_rerun_and_restart_between_batches(tmp_path
     finally:
         driver.close()
         server.stop(data_dir=data_dir)
+
+
+# --------------------------------------------------------------------------- write --from: names and matches
+def test_cli_write_unknown_label_or_key_property_is_exit_3(cli, graph, tmp_path):
+    label, _ = graph
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("node,score\n0,0.5\n1,0.25\n2,1.0\n3,2.0\n")
+    cases = [
+        (["--label", f"{label}_absent", "--key-property", "uid"], "unknown label(s)"),
+        (["--label", label, "--key-property", "no_such_key"], "unknown property key(s)"),
+    ]
+    for args, text in cases:
+        for dry in ([], ["--dry-run"]):
+            res = cli("write", "--from", nodes, *args, *dry)
+            assert res.exit_code == 3, res.stderr
+            errors = [x for x in res.stderr.splitlines() if x.startswith("error:")]
+            assert len(errors) == 1 and text in errors[0], res.stderr
+
+
+def test_cli_write_that_matches_no_node_is_exit_3(cli, neo4j_driver, neo4j_conn, graph, tmp_path):
+    label, _ = graph
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("node,score\n100,0.5\n101,0.25\n")
+    for dry in (["--dry-run"], []):
+        res = cli("write", "--from", nodes, "--label", label, "--key-property", "uid", *dry)
+        assert res.exit_code == 3, res.stderr
+        errors = [x for x in res.stderr.splitlines() if x.startswith("error:")]  # after the progress lines
+        assert len(errors) == 1 and "none of the 2 ids" in errors[0] and "e.g. 100, 101" in errors[0], res.stderr
+    links = tmp_path / "links.csv"
+    links.write_text("src,dst,score\n100,0,0.5\n")
+    res = cli("write", "--links", links, "--model", "m", "--label", label, "--key-property", "uid")
+    assert res.exit_code == 3 and "none of the 1 source ids" in res.stderr, res.stderr
+    assert all(set(p) == {"uid"} for p in node_props(neo4j_driver, neo4j_conn, label).values())
+    # a key column mixing integers and text never reaches the server
+    nodes.write_text("node,score\n0,0.5\nzero,0.25\n")
+    res = cli("write", "--from", nodes, "--label", label, "--key-property", "uid")
+    assert res.exit_code == 3 and "mix integers and text" in res.stderr, res.stderr

@@ -485,7 +485,8 @@ def split_from_files(
     """
     from ..edgefile import read_edge_csv  # noqa: PLC0415
 
-    tables = [read_edge_csv(p, allow_empty=(i > 0)) for i, p in enumerate((train_path, valid_path, test_path))]
+    # the validation file may be empty (nothing to stop early on); the test file may not (nothing to evaluate)
+    tables = [read_edge_csv(p, allow_empty=(i == 1)) for i, p in enumerate((train_path, valid_path, test_path))]
     edges, n, node_ids, x = _index_edge_tables(tables, features)
     split = explicit_split(*edges, n, seed=seed, x=x, node_ids=node_ids)
     split.meta["files"] = {"train": str(train_path), "valid": str(valid_path), "test": str(test_path), "features": None if features is None else str(features)}
