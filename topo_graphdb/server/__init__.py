@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .._cypher import load_query
 from ..connection import check_password
 from ..errors import InputError, Neo4jUnavailable, ServerError
 from ._assemble import assemble_home, versions
@@ -561,10 +562,7 @@ def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     try:
         with neo4j.GraphDatabase.driver(state["uri"], auth=credentials, connection_timeout=10) as driver:
             with driver.session(database="neo4j") as session:
-                record = session.run(
-                    "CALL dbms.components() YIELD name, versions, edition "
-                    "WHERE name = 'Neo4j Kernel' RETURN versions[0] AS version, edition"
-                ).single()
+                record = session.run(load_query("server_version"), component="Neo4j Kernel").single()
                 if record is not None:
                     info["version"], info["edition"] = record["version"], record["edition"]
                 info["ready"] = True
