@@ -14,9 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ._cypher import load_query
 from .errors import AuthError, InputError, Neo4jUnavailable, WriteNotAllowed
 
-__all__ = ["ConnectionSettings", "settings_from", "open_driver", "translate_errors"]
+__all__ = [
+    "URI_SCHEMES",
+    "ConnectionSettings",
+    "check_password",
+    "check_uri",
+    "open_driver",
+    "read_password_file",
+    "settings_from",
+    "translate_errors",
+]
+
+#: The URI schemes of the Bolt protocol (plain, TLS, TLS with a self-signed certificate).
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,57 @@ class ConnectionSettings:
         return f"{self.uri} (database {self.database})"
 
 
+def check_uri(uri: str) -> str:
+    """``uri`` when its scheme is one of :data:`URI_SCHEMES`, else :class:`InputError`.
+
+    The message shows the scheme and the address without any ``user:password@`` part.
+
+    >>> check_uri("neo4j+s://db.example.org:7687")
+    'neo4j+s://db.example.org:7687'
+    """
+    scheme, sep, rest = str(uri).strip().partition("://")
+    if sep and scheme.lower() in URI_SCHEMES and rest:
+        return uri
+    where = rest.rpartition("@")[2] if sep else str(uri).rpartition("@")[2]
+    shown = f"{scheme}://{where}" if sep else where
+    raise InputError(
+        f"unsupported Neo4j URI {shown!r}: use bolt:// or neo4j:// (with TLS: bolt+s://, bolt+ssc://, neo4j+s://, neo4j+ssc://)",
+        hint="set NEO4J_URI (or --uri) to the server's Bolt address, e.g. bolt://localhost:7687",
+    )
+
+
+def check_password(password: str, *, what: str = "the password") -> str:
+    """``password`` when it can be stored and passed on: not empty, no line break, no NUL.
+
+    Every other character (leading ``-`` or ``@``, quotes, backslashes, spaces, non-ASCII)
+    is fine. The message never shows the password.
+    """
+    if not isinstance(password, str) or password == "":
+        raise InputError(f"{what} is empty")
+    if any(c in password for c in "\n\r\x00"):
+        raise InputError(
+            f"{what} contains a line break or a NUL character; Neo4j passwords cannot hold them",
+            hint="choose a password on one line",
+        )
+    return password
+
+
+def read_password_file(path: str | os.PathLike[str], *, what: str = "password file") -> str:
+    """The password in ``path``: the whole text without its trailing line break(s).
+
+    Leading and trailing spaces belong to the password. Raises :class:`InputError` when the
+    file cannot be read, is empty or holds more than one line.
+    """
+    pfile = Path(path)
+    try:
+        text = pfile.read_text("utf-8")
+    except OSError as err:
+        raise InputError(f"{what} cannot be read: {pfile} ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"{what} is not UTF-8 text: {pfile}") from err
+    return check_password(text.rstrip("\r\n"), what=f"the password in {what} {pfile}")
+
+
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value else None
@@ -49,12 +113,10 @@ def settings_from(
     password = password or _env("NEO4J_PASSWORD")
     database = database or _env("NEO4J_DATABASE") or "neo4j"
     if password is None and _env("NEO4J_PASSWORD_FILE"):
-        pfile = Path(_env("NEO4J_PASSWORD_FILE"))  # type: ignore[arg-type]
-        try:
-            password = pfile.read_text().strip()
-        except OSError as err:
-            raise InputError(f"NEO4J_PASSWORD_FILE cannot be read: {pfile} ({err.strerror})") from err
-    if uri is None:
+        password = read_password_file(_env("NEO4J_PASSWORD_FILE"), what="NEO4J_PASSWORD_FILE")  # type: ignore[arg-type]
+    if uri is not None:
+        check_uri(uri)
+    else:
         from .server import local_connection  # noqa: PLC0415
 
         local = local_connection()
@@ -92,6 +154,12 @@ def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
             raise Neo4jUnavailable(f"database {settings.database!r} does not exist at {settings.uri}") from err
         if "AccessMode" in code or "WriteOnReadOnly" in code or "ReadOnly" in code:
             raise WriteNotAllowed(f"the database refused a write: {err.message}", hint="pass --write, or check the database is writable") from err
+        if "ProcedureNotFound" in code:  # a user's query or projection, or a plugin that is not installed
+            msg = (err.message or str(err)).strip().splitlines()[0]
+            raise InputError(
+                f"the query calls a procedure {settings.describe()} does not have: {msg}",
+                hint="check the name; SHOW PROCEDURES lists what the server has (APOC and GDS are plugins)",
+            ) from err
         raise
 
 
@@ -99,6 +167,7 @@ def open_driver(settings: ConnectionSettings, *, verify: bool = True) -> Any:
     """A :class:`neo4j.Driver` for ``settings``; with ``verify`` the connection and credentials are checked."""
     import neo4j  # noqa: PLC0415
 
+    check_uri(settings.uri)
     with translate_errors(settings):
         try:
             driver = neo4j.GraphDatabase.driver(
@@ -114,7 +183,8 @@ def open_driver(settings: ConnectionSettings, *, verify: bool = True) -> Any:
         if verify:
             try:
                 driver.verify_connectivity()
-                driver.execute_query("RETURN 1", database_=settings.database)
+                # a query every database answers, the system database included (it refuses RETURN 1)
+                driver.execute_query(load_query("connection_ping"), database_=settings.database, routing_=neo4j.RoutingControl.READ)
             except BaseException:
                 driver.close()
                 raise

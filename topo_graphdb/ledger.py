@@ -10,7 +10,12 @@ started_at, finished_at, seconds, heartbeat_at, params (JSON), params_hash,
 host, pid, phase, nodes, edges, relationships, watermark, beta, hops,
 rescored``, the metrics (``tc_mean``, ``tc_defined``, ``atc_mean``,
 ``links_written``, ...), the drift monitor (``drift_*``), the per-phase times
-(``seconds_<phase>``) and the versions (``version_<component>``).
+(``seconds_<phase>``) and the versions (``version_<component>``: among them
+``version_neo4j_server`` and ``version_neo4j_edition``, read from the server,
+and ``version_neo4j_driver``, the Python driver's; see :func:`neo4j_versions`).
+Ledgers written before these names had the driver's version in
+``version_neo4j`` and ``version_server`` (``"Neo4j Kernel 5.26.0 community"``);
+:func:`list_runs` and :func:`get_run` return them under the new names.
 
 Lock
 ----
@@ -67,6 +72,7 @@ __all__ = [
     "CleanReport",
     "clean",
     "plain_value",
+    "neo4j_versions",
 ]
 
 log = logging.getLogger(__name__)
@@ -125,6 +131,51 @@ def to_properties(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def neo4j_versions(driver: Any, database: str) -> dict[str, str]:
+    """The Neo4j versions of a run: ``neo4j_server``, ``neo4j_edition`` and ``neo4j_driver``.
+
+    The server's come from ``dbms.components()`` (left out when the server does not answer
+    it); the driver's is the installed ``neo4j`` package.
+    """
+    import neo4j  # noqa: PLC0415
+    from neo4j import exceptions as ne  # noqa: PLC0415
+
+    out = {"neo4j_driver": str(neo4j.__version__)}
+    try:
+        with driver.session(database=database) as session:
+            row = session.execute_read(
+                lambda tx: tx.run(load_query("server_version"), component="Neo4j Kernel").single()
+            )
+    except (ne.Neo4jError, ne.DriverError) as err:  # versions are informative only
+        log.warning("could not read the Neo4j server version: %s", " ".join(str(err).split())[:200])
+        return out
+    if row is not None:
+        out["neo4j_server"] = str(row["version"])
+        out["neo4j_edition"] = str(row["edition"])
+    return out
+
+
+def _current_names(run: dict[str, Any]) -> dict[str, Any]:
+    """A ledger entry with the version names of older ledgers translated.
+
+    >>> _current_names({"version_neo4j": "5.28.1", "version_server": "Neo4j Kernel 5.26.0 community"})
+    {'version_neo4j_driver': '5.28.1', 'version_neo4j_server': '5.26.0', 'version_neo4j_edition': 'community'}
+    """
+    if not isinstance(run, dict) or ("version_neo4j" not in run and "version_server" not in run):
+        return run
+    run = dict(run)
+    driver = run.pop("version_neo4j", None)
+    if driver is not None:
+        run.setdefault("version_neo4j_driver", driver)
+    server = run.pop("version_server", None)
+    if isinstance(server, str):
+        words = server.split()
+        if len(words) >= 2:
+            run.setdefault("version_neo4j_server", words[-2])
+            run.setdefault("version_neo4j_edition", words[-1])
+    return run
 
 
 # --------------------------------------------------------------------------- schema
@@ -190,7 +241,8 @@ class Ledger:
 
     def recent(self, *, limit: int = 100, exclude: str = "") -> list[dict[str, Any]]:
         """The newest runs of this scope (dicts), newest first."""
-        return [r["run"] for r in self._read("ledger_recent_runs", scope=self.scope, exclude=exclude, limit=int(limit))]
+        rows = self._read("ledger_recent_runs", scope=self.scope, exclude=exclude, limit=int(limit))
+        return [_current_names(r["run"]) for r in rows]
 
 
 # --------------------------------------------------------------------------- lock
@@ -429,7 +481,7 @@ def list_runs(
     if status is not None and status not in ("running", "succeeded", "failed"):
         raise InputError(f"status must be running, succeeded or failed; got {status!r}")
     rows = _session_rows(conn, load_query("ledger_list_runs"), {"scope": scope, "status": status, "limit": limit})
-    return [r["run"] for r in rows]
+    return [_current_names(r["run"]) for r in rows]
 
 
 def get_run(conn: ConnectionSettings, run_id: str) -> dict[str, Any]:
@@ -437,7 +489,7 @@ def get_run(conn: ConnectionSettings, run_id: str) -> dict[str, Any]:
     if not isinstance(run_id, str) or not run_id.strip():
         raise InputError(f"run id must be a non-empty string; got {run_id!r}")
     rows = _session_rows(conn, load_query("ledger_get_run"), {"run_id": run_id.strip()})
-    runs = [r["run"] for r in rows]
+    runs = [_current_names(r["run"]) for r in rows]
     if not runs:
         raise InputError(f"no run with id {run_id!r}", hint="list them with `topo-graphdb runs`")
     if len(runs) > 1 and runs[0]["run_id"] != run_id.strip():

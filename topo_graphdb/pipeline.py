@@ -354,19 +354,14 @@ def _versions(driver: Any, database: str) -> dict[str, str]:
     import sys  # noqa: PLC0415
 
     from . import __version__  # noqa: PLC0415
+    from .ledger import neo4j_versions  # noqa: PLC0415
 
     out = {"topo_graphdb": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    for name in ("torch", "torch_geometric", "neo4j", "cupy"):
+    for name in ("torch", "torch_geometric", "cupy"):
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "__version__", None):
             out[name] = str(mod.__version__)
-    try:
-        with driver.session(database=database) as session:
-            rows = session.run("CALL dbms.components() YIELD name, versions, edition RETURN name, versions[0] AS v, edition").data()
-        for r in rows:
-            out["server"] = f"{r['name']} {r['v']} {r['edition']}"
-    except Exception:  # noqa: BLE001  (versions are informative only)
-        pass
+    out.update(neo4j_versions(driver, database))  # neo4j_server, neo4j_edition, neo4j_driver
     return out
 
 

@@ -91,3 +91,30 @@ def test_connection_errors_are_one_line(cli):
     assert res.exit_code == 4 and "cannot reach" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = cli("query", "RETURN 1", env={"NEO4J_URI": "nonsense://x"})
     assert res.exit_code == 3 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_http_uri_is_a_usage_error_even_when_http_answers(cli):
+    """An HTTP URI (the driver's preview HTTP support) is refused before anything is sent."""
+    import http.server  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Answer) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            res = cli("query", "RETURN 1", env={"NEO4J_URI": f"http://127.0.0.1:{httpd.server_address[1]}"})
+        finally:
+            httpd.shutdown()
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 3 and len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ") and "use bolt:// or neo4j://" in lines[0]

@@ -157,3 +157,38 @@ def test_start_status_stop_and_stale_pid(cli, tmp_path: Path) -> None:
     (data_dir / "neo4j.pid").write_text(f"{dead.pid}\n")
     stopped = cli("neo4j", "stop", "--data-dir", data_dir)
     assert stopped.exit_code == 0 and "not running" in stopped.stdout
+
+
+@pytest.mark.parametrize(
+    "password",
+    ['-pa ss#"q" \'s\' back\\slash wörd€ ', '@at-first # not a comment \\"both\\" \'\'  '],
+    ids=["leading-dash", "leading-at"],
+)
+def test_start_with_a_password_file_of_odd_characters(cli, tmp_path: Path, password: str) -> None:
+    """The password given to `neo4j start` is the one Bolt accepts, also read back through NEO4J_PASSWORD_FILE."""
+    pfile = tmp_path / "pw"
+    pfile.write_text(password + "\n", encoding="utf-8")
+    data_dir = tmp_path / "odd"
+    port = server.free_port()
+    result = cli("neo4j", "start", "--data-dir", data_dir, "--port", port, "--password-file", pfile,
+                 "--heap", "1g", "--pagecache", "64m", "--timeout", "600")  # fmt: skip
+    try:
+        assert result.exit_code == 0, result.stderr
+        assert password not in result.stdout + result.stderr
+        uri = f"bolt://127.0.0.1:{port}"
+        import neo4j  # noqa: PLC0415
+
+        with neo4j.GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one", database_="neo4j")
+        assert records[0]["one"] == 1
+        via_file = cli("query", "RETURN 2 AS two", "--format", "csv",
+                       env={"NEO4J_URI": uri, "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": None, "NEO4J_PASSWORD_FILE": str(pfile)})  # fmt: skip
+        assert via_file.exit_code == 0, via_file.stderr
+        assert via_file.stdout.split() == ["two", "2"]
+        stored = cli("neo4j", "password", "--data-dir", data_dir)
+        assert stored.exit_code == 0 and stored.stdout == password + "\n"
+        wrong = cli("query", "RETURN 1", env={"NEO4J_URI": uri, "NEO4J_PASSWORD": password.strip()})
+        assert wrong.exit_code == 5  # the spaces are part of the password
+    finally:
+        stopped = cli("neo4j", "stop", "--data-dir", data_dir)
+    assert stopped.exit_code == 0, stopped.stderr

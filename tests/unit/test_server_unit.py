@@ -333,3 +333,72 @@ def test_cli_stop_when_nothing_runs(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["neo4j", "stop", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0
     assert "not running" in result.stdout
+
+
+# -- passwords ----------------------------------------------------------------------------------
+
+
+def test_generated_passwords_start_with_a_letter_and_are_alphanumeric() -> None:
+    drawn = {server.generate_password() for _ in range(2000)}
+    assert len(drawn) == 2000
+    assert all(len(p) == 24 and p[0].isascii() and p[0].isalpha() and p.isascii() and p.isalnum() for p in drawn)
+
+
+@pytest.mark.parametrize(
+    ("password", "argument"),
+    [("-dash", '"-dash"'), ("@at", '"@@at"'), ("a@b", '"a@b"'), ("#hash", '"#hash"'),
+     ('say "hi"', '"say \\"hi\\""'), ("back\\slash", '"back\\\\slash"'), (" spaced ", '" spaced "'),
+     ("it's", '"it\'s"')],
+)  # fmt: skip
+def test_admin_argument_file_quotes_the_password_after_double_dash(password: str, argument: str) -> None:
+    assert server.admin_password_arguments(password) == f"dbms set-initial-password -- {argument}\n"
+
+
+@pytest.mark.parametrize("password", ["two\nlines", "cr\rhere", "nul\x00here", ""])
+def test_admin_argument_file_refuses_what_it_cannot_quote(password: str) -> None:
+    with pytest.raises(InputError) as info:
+        server.admin_password_arguments(password)
+    assert info.value.exit_code == 3 and "\n" not in str(info.value) and "here" not in str(info.value)
+
+
+def test_initial_password_runs_the_admin_tool_with_utf8_and_an_argument_file(tmp_path: Path, monkeypatch) -> None:
+    paths = _conf.InstancePaths(tmp_path)
+    seen: dict = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"] = cmd
+        seen["args"] = Path(cmd[-1][1:]).read_bytes()
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(server.subprocess, "run", fake_run)
+    server._set_initial_password(Path("java"), tmp_path / "home", paths, "-@ wörd")
+    assert "-Dfile.encoding=UTF-8" in seen["cmd"] and seen["cmd"][-1].startswith("@")
+    assert seen["args"] == 'dbms set-initial-password -- "-@ wörd"\n'.encode()
+    assert "wörd" not in " ".join(seen["cmd"])  # never on a command line
+    assert not list(tmp_path.glob(".admin-args-*"))  # the argument file is gone
+
+
+def test_stored_password_keeps_spaces(tmp_path: Path) -> None:
+    server._write_password(_conf.InstancePaths(tmp_path), "  spaced out ")
+    assert server.stored_password(data_dir=tmp_path) == "  spaced out "
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("", "is empty"), ("two\nlines\n", "line break"), ("short\n", "at least 8")],
+)
+def test_cli_start_refuses_bad_password_files_in_one_line(tmp_path: Path, content: str, words: str) -> None:
+    pfile = tmp_path / "pw"
+    pfile.write_text(content)
+    result = CliRunner().invoke(
+        main, ["neo4j", "start", "--data-dir", str(tmp_path / "data"), "--password-file", str(pfile)]
+    )
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_start_refuses_a_password_with_auth_off(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="authentication is off"):
+        server.start(data_dir=tmp_path, auth=False, password="long-enough-pw")

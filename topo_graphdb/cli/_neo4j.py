@@ -63,19 +63,32 @@ def assemble() -> None:
 @click.option("--heap", default="2g", show_default=True, help="JVM heap (GDS projections live here), e.g. 4g.")
 @click.option("--pagecache", default="512m", show_default=True, help="Neo4j page cache, e.g. 1g.")
 @click.option("--no-auth", is_flag=True, help="Turn authentication off (tests, throwaway servers).")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the neo4j user's password for a new data dir (one line; spaces count); default: generated.",
+)
 @click.option("--timeout", type=click.FloatRange(min=1), default=240, show_default=True, help="Seconds to wait for Bolt.")
 @json_option
-def start(port: int, data_dir: Path | None, heap: str, pagecache: str, no_auth: bool, timeout: float, as_json: bool) -> None:
+def start(
+    port: int, data_dir: Path | None, heap: str, pagecache: str, no_auth: bool, password_file: Path | None,
+    timeout: float, as_json: bool,
+) -> None:  # fmt: skip
     """Start the server and wait until it answers; on a running server, report it (exit 0).
 
-    Exit codes: 0 running, 3 bad option value, 8 server error (no Java 17 or Maven, port in
-    use, start-up failed or timed out: the message names the log file).
+    Exit codes: 0 running, 3 bad option value (or a password file that is empty, unreadable or
+    holds a line break), 8 server error (no Java 17 or Maven, port in use, start-up failed or
+    timed out: the message names the log file).
     """
+    from ..connection import read_password_file  # noqa: PLC0415
     from ..server import start as start_server  # noqa: PLC0415
 
+    secret = read_password_file(password_file, what="--password-file") if password_file is not None else None
     info = start_server(
-        data_dir=data_dir, port=port, heap=heap, pagecache=pagecache, auth=not no_auth, timeout=timeout, progress=_say
-    )
+        data_dir=data_dir, port=port, heap=heap, pagecache=pagecache, auth=not no_auth, password=secret,
+        timeout=timeout, progress=_say,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return

@@ -35,6 +35,7 @@ import os
 import secrets
 import shutil
 import socket
+import string
 import subprocess
 import tempfile
 import time
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .._cypher import load_query
+from ..connection import check_password
 from ..errors import InputError, Neo4jUnavailable, ServerError
 from ._assemble import assemble_home, versions
 from ._conf import InstancePaths, check_memory, default_data_dir, format_size, parse_size, render_conf
@@ -62,9 +65,11 @@ __all__ = [
     "MODE_SERVER",
     "MODE_WITHOUT_GDS",
     "LocalConnection",
+    "admin_password_arguments",
     "assemble",
     "free_port",
     "default_data_dir",
+    "generate_password",
     "local_connection",
     "start",
     "status",
@@ -130,10 +135,25 @@ def _write_state(paths: InstancePaths, state: dict[str, Any]) -> None:
     os.replace(tmp, paths.state_file)
 
 
+_LETTERS = string.ascii_letters
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def generate_password(length: int = 24) -> str:
+    """A random password from :mod:`secrets`: a letter, then ``length - 1`` letters or digits.
+
+    Nothing in it is special to a command-line parser (no leading ``-`` or ``@``, no quotes,
+    no spaces); 24 characters carry about 142 bits.
+    """
+    if length < 8:
+        raise InputError(f"password length must be at least 8 (Neo4j's minimum); got {length!r}")
+    return secrets.choice(_LETTERS) + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length - 1))
+
+
 def _read_password(paths: InstancePaths) -> str | None:
     try:
-        text = paths.password_file.read_text().strip()
-    except OSError:
+        text = paths.password_file.read_text("utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
         return None
     return text or None
 
@@ -142,7 +162,7 @@ def _write_password(paths: InstancePaths, password: str) -> None:
     fd = os.open(paths.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, (password + "\n").encode())
+        os.write(fd, (password + "\n").encode("utf-8"))
     finally:
         os.close(fd)
 
@@ -168,17 +188,36 @@ def _check_port(port: int) -> None:
             raise ServerError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}", hint="pass another --port") from err
 
 
+def admin_password_arguments(password: str) -> str:
+    """The argument file of ``neo4j-admin dbms set-initial-password`` for ``password``.
+
+    neo4j-admin reads it with picocli's @-file syntax: the password is one double-quoted
+    argument (backslash and double quote escaped; ``#`` and quotes inside are then literal),
+    after ``--`` so that a leading ``-`` is not an option, and with a leading ``@`` doubled
+    so that it is not read as another argument file. A line break cannot be quoted there,
+    which is why :func:`~topo_graphdb.connection.check_password` refuses it.
+
+    >>> print(admin_password_arguments('@a "b" -c'), end="")
+    dbms set-initial-password -- "@@a \\"b\\" -c"
+    """
+    check_password(password)
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    if quoted.startswith("@"):
+        quoted = "@" + quoted
+    return f'dbms set-initial-password -- "{quoted}"\n'
+
+
 def _set_initial_password(java: Path, home: Path, paths: InstancePaths, password: str) -> None:
     """``neo4j-admin dbms set-initial-password`` before the first start (the password goes
-    through a private argument file, never on a command line)."""
+    through a private argument file, never on a command line; the JVM reads it as UTF-8)."""
     env = dict(os.environ, NEO4J_HOME=str(home), NEO4J_CONF=str(paths.conf_dir))
-    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    text = admin_password_arguments(password)
     fd, argfile = tempfile.mkstemp(prefix=".admin-args-", dir=paths.root)
     try:
-        os.write(fd, f'dbms set-initial-password "{quoted}"\n'.encode())
+        os.write(fd, text.encode("utf-8"))
         os.close(fd)
         proc = subprocess.run(
-            [str(java), "-cp", f"{home / 'lib'}/*", "org.neo4j.cli.AdminTool", f"@{argfile}"],
+            [str(java), "-Dfile.encoding=UTF-8", "-cp", f"{home / 'lib'}/*", "org.neo4j.cli.AdminTool", f"@{argfile}"],
             env=env,
             cwd=paths.root,
             capture_output=True,
@@ -315,6 +354,7 @@ def start(
     heap: str = "2g",
     pagecache: str = "512m",
     auth: bool = True,
+    password: str | None = None,
     timeout: float = 240,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -329,8 +369,11 @@ def start(
     heap, pagecache:
         JVM heap and Neo4j page cache, e.g. ``"2g"``, ``"512m"``; together below physical RAM.
     auth:
-        With authentication (default) a random password is generated on the first start and
-        stored in ``data_dir/password`` (mode 0600); see :func:`local_connection`.
+        With authentication (default) the ``neo4j`` user's password is set on the first start
+        and stored in ``data_dir/password`` (mode 0600); see :func:`local_connection`.
+    password:
+        That password (any characters but line breaks and NUL, at least 8); default one from
+        :func:`generate_password`. A data dir that already has a different one is an error.
     timeout:
         Seconds to wait for ``RETURN 1`` over Bolt; on expiry the server is stopped.
     progress:
@@ -355,6 +398,12 @@ def start(
         raise InputError(f"port must be an integer between 1 and 65535; got {port!r}")
     if not timeout > 0:
         raise InputError(f"timeout must be positive (seconds); got {timeout!r}")
+    if password is not None:
+        if not auth:
+            raise InputError("a password was given but authentication is off", hint="drop --no-auth or the password")
+        check_password(password)
+        if len(password) < 8:
+            raise InputError(f"the password must have at least 8 characters (Neo4j's minimum); got {len(password)}")
     heap_bytes = parse_size(heap, name="heap")
     pagecache_bytes = parse_size(pagecache, name="pagecache")
     import psutil  # noqa: PLC0415
@@ -370,12 +419,17 @@ def start(
         folder.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.root, 0o700)
 
-    password = None
+    given, password = password, None
     change_default = False
     if auth:
         password = _read_password(paths)
+        if password is not None and given is not None and password != given:
+            raise InputError(
+                f"the data dir {paths.root} already has another password",
+                hint="leave the password out to use the stored one, or start with a fresh --data-dir",
+            )
         if password is None:
-            password = secrets.token_urlsafe(18)
+            password = given if given is not None else generate_password()
             change_default = paths.initialized  # created earlier without auth: neo4j/neo4j
             if not change_default:
                 _write_password(paths, password)
@@ -508,10 +562,7 @@ def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     try:
         with neo4j.GraphDatabase.driver(state["uri"], auth=credentials, connection_timeout=10) as driver:
             with driver.session(database="neo4j") as session:
-                record = session.run(
-                    "CALL dbms.components() YIELD name, versions, edition "
-                    "WHERE name = 'Neo4j Kernel' RETURN versions[0] AS version, edition"
-                ).single()
+                record = session.run(load_query("server_version"), component="Neo4j Kernel").single()
                 if record is not None:
                     info["version"], info["edition"] = record["version"], record["edition"]
                 info["ready"] = True

@@ -1,0 +1,2 @@
+// The connection check: answered by every database, the system database included.
+CALL db.ping()
