@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import BackendUnavailable, InputError
 from ._beta import default_beta
 from ._exact import run_source_batches, train_graph, validate_settings
 
@@ -44,7 +45,7 @@ class PairTCResult:
     hops : int
         ``K``.
     backend : str
-        ``"cpu"`` or ``"gpu"``.
+        ``"cpu"``.
     timings : dict
         Seconds per phase: ``prepare`` (simple graph, CSR, walk totals, pair
         grouping), ``reach``, ``kernel``, ``total``; ``batches``.
@@ -170,8 +171,9 @@ def pair_topological_concentration(
     num_nodes : int, optional
         Default: the snapshot's size, else the largest index in ``train`` or
         ``pairs`` plus one.
-    backend : {"cpu", "gpu", "auto"}
-        ``"gpu"`` needs CuPy and a CUDA device (else BackendUnavailable).
+    backend : {"cpu", "auto"}
+        Both run on the CPU (Numba); ``"gpu"`` raises BackendUnavailable
+        (no GPU implementation yet).
     memory_budget : int or str, optional
         Bytes (or a size like ``"8G"``) for the reach sets; default half the
         free memory. Work is batched to fit.
@@ -193,7 +195,7 @@ def pair_topological_concentration(
     EmptyGraphError
         The train graph has no edge.
     BackendUnavailable
-        ``backend="gpu"`` without CuPy or a CUDA device.
+        ``backend="gpu"``.
     BudgetExceeded
         The work cannot be split to fit ``memory_budget``.
 
@@ -208,28 +210,23 @@ def pair_topological_concentration(
     [0.5, 1.0, nan, 0.5]
     """
     t_start = time.perf_counter()
-    hops, beta, budget, backend = validate_settings(hops, beta, memory_budget, backend)
-    if pairs is None:
-        from ..errors import InputError  # noqa: PLC0415
-
-        raise InputError("pairs must be an edge array of shape (2, P); got None")
     if backend == "gpu":
-        from . import _gpu  # noqa: PLC0415
+        raise BackendUnavailable(
+            "pair TC has no GPU implementation; got backend='gpu'", hint="use backend='cpu' (or 'auto')"
+        )
+    hops, beta, budget, backend = validate_settings(hops, beta, memory_budget, "cpu" if backend == "auto" else backend)
+    if pairs is None:
+        raise InputError("pairs must be an edge array of shape (2, P); got None")
+    from ._cpu import threads_for  # noqa: PLC0415
 
-        raw = _gpu.pair_compute(train, pairs, num_nodes, hops, budget, progress)
-        degree, walks, parts, inverse, timings = raw.degree, raw.walks, raw.parts, raw.inverse, dict(raw.timings)
-        sources, train_edges = raw.sources, raw.train_edges
-    else:
-        from ._cpu import threads_for  # noqa: PLC0415
-
-        t0 = time.perf_counter()
-        with threads_for(hops * _num_columns(getattr(train, "edge_index", train)) + _num_columns(pairs)):
-            prep = _prepare(train, pairs, num_nodes, hops)
-            t1 = time.perf_counter()
-            parts, timings = _cpu_parts(prep, hops, budget, progress)
-        timings = {"prepare": t1 - t0, **timings}
-        degree, walks, inverse, train_edges = prep.degree, prep.walks, prep.inverse, prep.csr.num_edges
-        sources = np.repeat(np.arange(degree.size, dtype=np.int64), prep.ev_degree)
+    t0 = time.perf_counter()
+    with threads_for(hops * _num_columns(getattr(train, "edge_index", train)) + _num_columns(pairs)):
+        prep = _prepare(train, pairs, num_nodes, hops)
+        t1 = time.perf_counter()
+        parts, timings = _cpu_parts(prep, hops, budget, progress)
+    timings = {"prepare": t1 - t0, **timings}
+    degree, walks, inverse, train_edges = prep.degree, prep.walks, prep.inverse, prep.csr.num_edges
+    sources = np.repeat(np.arange(degree.size, dtype=np.int64), prep.ev_degree)
     if beta is None:
         beta = default_beta(train, num_nodes, num_edges=int(train_edges))
     by_hops = _assemble(parts, walks[:, sources], hops, beta)
