@@ -19,6 +19,7 @@ __all__ = [
     "reach_sets",
     "reach_counts",
     "hop_pair_sums",
+    "pair_hop_sums",
     "walk_buffers",
     "walk_bytes_per_thread",
     "greedy_batches",
@@ -293,6 +294,38 @@ def _positions(t: int, nthreads: int, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, inline="always")
+def _walk_rows(
+    indptr: np.ndarray, indices: np.ndarray, i: int, K: int, walks: np.ndarray, support: np.ndarray, size: np.ndarray
+) -> None:
+    # dense rows of A^1..A^K for i, pushing walk counts hop by hop:
+    # walks[v*K + k-1] = (A^k)[i, v]; support[k-1, :size[k-1]] = nodes with (A^k)[i, v] > 0
+    size[0] = 0
+    for p in range(indptr[i], indptr[i + 1]):
+        v = indices[p]
+        walks[v * K] = 1
+        support[0, size[0]] = v
+        size[0] += 1
+    for lev in range(K - 1):
+        size[lev + 1] = 0
+        for s in range(size[lev]):
+            x = support[lev, s]
+            c = walks[x * K + lev]
+            for p in range(indptr[x], indptr[x + 1]):
+                slot = indices[p] * K + lev + 1
+                if walks[slot] == 0:
+                    support[lev + 1, size[lev + 1]] = indices[p]
+                    size[lev + 1] += 1
+                walks[slot] += c
+
+
+@njit(cache=True, inline="always")
+def _clear_walk_rows(K: int, walks: np.ndarray, support: np.ndarray, size: np.ndarray) -> None:
+    for lev in range(K):
+        for s in range(size[lev]):
+            walks[support[lev, s] * K + lev] = 0
+
+
 @njit(cache=True, parallel=True)
 def _hop_pair_sums(
     indptr: np.ndarray,
@@ -325,24 +358,7 @@ def _hop_pair_sums(
         acc = np.zeros(K * K, np.float64)
         for idx in _positions(t, nthreads, bounds):
             i = sources[idx]
-            # dense rows of A^1..A^K for i, pushing walk counts hop by hop
-            size[0] = 0
-            for p in range(indptr[i], indptr[i + 1]):
-                v = indices[p]
-                walks[v * K] = 1
-                support[0, size[0]] = v
-                size[0] += 1
-            for lev in range(K - 1):
-                size[lev + 1] = 0
-                for s in range(size[lev]):
-                    x = support[lev, s]
-                    c = walks[x * K + lev]
-                    for p in range(indptr[x], indptr[x + 1]):
-                        slot = indices[p] * K + lev + 1
-                        if walks[slot] == 0:
-                            support[lev + 1, size[lev + 1]] = indices[p]
-                            size[lev + 1] += 1
-                        walks[slot] += c
+            _walk_rows(indptr, indices, i, K, walks, support, size)
             for r in range(K * K):
                 acc[r] = 0.0
             for r in range(K):
@@ -380,9 +396,7 @@ def _hop_pair_sums(
                     cnt[:] = 0
             for r in range(K * K):
                 parts[r, i] = acc[r]
-            for lev in range(K):
-                for s in range(size[lev]):
-                    walks[support[lev, s] * K + lev] = 0
+            _clear_walk_rows(K, walks, support, size)
 
 
 @njit(cache=True, parallel=True)
@@ -570,6 +584,177 @@ def hop_pair_sums(
     _hop_pair_sums(
         indptr, indices, ev_indptr, ev_indices, sources, bounds, jlocal, rstart, rcount, ridx, dslot, dense, hops,
         walks, support, counts, parts,
+    )
+
+
+# ----------------------------------------------------------------------------- pairs, K >= 2
+@njit(cache=True, parallel=True)
+def _pair_hop_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    p_indptr: np.ndarray,
+    p_targets: np.ndarray,
+    sources: np.ndarray,
+    bounds: np.ndarray,
+    jlocal: np.ndarray,
+    rstart: np.ndarray,
+    rcount: np.ndarray,
+    ridx: np.ndarray,
+    dslot: np.ndarray,
+    dense: np.ndarray,
+    hops: int,
+    walk_buffers: np.ndarray,
+    support_buffers: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    # As _hop_pair_sums, but one column of out per pair q (the pairs of source
+    # i are q in p_indptr[i]:p_indptr[i+1]); a dense reach row is dotted with
+    # i's walk rows over their supports.
+    K = hops
+    nthreads = walk_buffers.shape[0]
+    for t in prange(nthreads):
+        walks = walk_buffers[t]
+        support = support_buffers[t]
+        size = np.zeros(K, np.int64)
+        acc = np.zeros(K * K, np.float64)
+        for idx in _positions(t, nthreads, bounds):
+            i = sources[idx]
+            _walk_rows(indptr, indices, i, K, walks, support, size)
+            for q in range(p_indptr[i], p_indptr[i + 1]):
+                j = p_targets[q]
+                jj = jlocal[j]
+                for r in range(K * K):
+                    acc[r] = 0.0
+                for p in range(indptr[j], indptr[j + 1]):  # S_1(j) = N(j)
+                    base = indices[p] * K
+                    for k1 in range(K):
+                        acc[k1 * K] += walks[base + k1]
+                for k2 in range(1, K):
+                    row = dslot[k2 - 1, jj]
+                    if row >= 0:
+                        line = dense[row]
+                        for k1 in range(K):
+                            total = 0.0
+                            for s in range(size[k1]):
+                                v = support[k1, s]
+                                total += walks[v * K + k1] * np.float64(line[v])
+                            acc[k1 * K + k2] += total
+                    else:
+                        lo = rstart[k2 - 1, jj]
+                        for p in range(lo, lo + rcount[k2 - 1, jj]):
+                            base = ridx[p] * K
+                            for k1 in range(K):
+                                acc[k1 * K + k2] += walks[base + k1]
+                for r in range(K * K):
+                    out[r, q] = acc[r]
+            _clear_walk_rows(K, walks, support, size)
+
+
+@njit(cache=True, parallel=True)
+def _pair_hop2_packed(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    p_indptr: np.ndarray,
+    p_targets: np.ndarray,
+    sources: np.ndarray,
+    bounds: np.ndarray,
+    jlocal: np.ndarray,
+    rstart: np.ndarray,
+    rcount: np.ndarray,
+    ridx: np.ndarray,
+    dslot: np.ndarray,
+    dense: np.ndarray,
+    walk_buffers: np.ndarray,
+    support_buffers: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    # hops == 2, both walk counts of a node packed in one int64 as in _hop2_packed.
+    nthreads = walk_buffers.shape[0]
+    low = np.int64(0xFFFFFFFF)
+    high = np.int64(1) << 32
+    for t in prange(nthreads):
+        walks = walk_buffers[t]
+        support = support_buffers[t]
+        for idx in _positions(t, nthreads, bounds):
+            i = sources[idx]
+            for p in range(indptr[i], indptr[i + 1]):
+                walks[indices[p]] += 1
+            size2 = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                x = indices[p]
+                for r in range(indptr[x], indptr[x + 1]):
+                    y = indices[r]
+                    if walks[y] < high:
+                        support[size2] = y
+                        size2 += 1
+                    walks[y] += high
+            for q in range(p_indptr[i], p_indptr[i + 1]):
+                j = p_targets[q]
+                acc = np.int64(0)
+                for p in range(indptr[j], indptr[j + 1]):
+                    acc += walks[indices[p]]
+                out[0, q] = acc & low
+                out[2, q] = acc >> 32
+                row = dslot[0, jlocal[j]]
+                if row >= 0:
+                    line = dense[row]
+                    p12 = np.int64(0)
+                    for p in range(indptr[i], indptr[i + 1]):
+                        p12 += np.int64(line[indices[p]])
+                    p22 = np.int64(0)
+                    for s in range(size2):
+                        v = support[s]
+                        p22 += (walks[v] >> 32) * np.int64(line[v])
+                    out[1, q] = p12
+                    out[3, q] = p22
+                else:
+                    lo = rstart[0, jlocal[j]]
+                    acc = np.int64(0)
+                    for p in range(lo, lo + rcount[0, jlocal[j]]):
+                        acc += walks[ridx[p]]
+                    out[1, q] = acc & low
+                    out[3, q] = acc >> 32
+            for p in range(indptr[i], indptr[i + 1]):
+                walks[indices[p]] = 0
+            for s in range(size2):
+                walks[support[s]] = 0
+
+
+def pair_hop_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    p_indptr: np.ndarray,
+    p_targets: np.ndarray,
+    sources: np.ndarray,
+    jlocal: np.ndarray,
+    reach: tuple,
+    hops: int,
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    out: np.ndarray,
+    cost: np.ndarray | None = None,
+) -> None:
+    """Fill ``out[(k1-1)*K + (k2-1), q] = sum_{v in S_k2(j)} (A^k1)[i, v]`` for every pair ``q = (i, j)``.
+
+    The pairs of source ``i`` are ``q`` in ``p_indptr[i]:p_indptr[i+1]`` with
+    targets ``p_targets[q]``; only the pairs of ``sources`` are written.
+    ``jlocal``, ``reach``, ``buffers`` and ``cost`` as for
+    :func:`hop_pair_sums`. Per source: dense rows of ``A^1..A^K`` for ``i``
+    once; per pair one lookup per node of ``S_k2(j)``, or, where ``S_k2(j)``
+    is a dense 0/1 row, one per node of the supports of i's walk rows.
+    """
+    rstart, rcount, ridx, dslot, dense = reach
+    walks, support, _counts = buffers
+    sources = np.asarray(sources, np.int64)
+    bounds = chunk_bounds(cost[sources] if cost is not None else np.ones(sources.size), 8 * walks.shape[0])
+    if hops == 2 and walks.ndim == 2 and walks.shape[1] == indptr.size - 1:
+        _pair_hop2_packed(
+            indptr, indices, p_indptr, p_targets, sources, bounds, jlocal, rstart, rcount, ridx, dslot, dense,
+            walks, support, out,
+        )
+        return
+    _pair_hop_sums(
+        indptr, indices, p_indptr, p_targets, sources, bounds, jlocal, rstart, rcount, ridx, dslot, dense, hops,
+        walks, support, out,
     )
 
 

@@ -358,7 +358,7 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
     from . import _cpu  # noqa: PLC0415  (batch planning helpers, host side)
     from ._csr import Csr  # noqa: PLC0415
     from .estimate import format_size, make_plan  # noqa: PLC0415
-    from .tc import _progress_bar  # noqa: PLC0415
+    from ._exact import progress_bar  # noqa: PLC0415
 
     n = csr.num_nodes
     ev_host = Csr(ev_csr.indptr.get(), ev_csr.indices.get(), n, ev_csr.num_edges)
@@ -382,7 +382,7 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
     too_big = _resource_errors(cp)
     pending = batches[::-1]
     timings["splits"] = 0
-    bar = _progress_bar(progress and len(batches) > 1, len(batches), f"exact TC on GPU (hops={hops})")
+    bar = progress_bar(progress and len(batches) > 1, len(batches), f"exact TC on GPU (hops={hops})")
     try:
         while pending:
             batch = pending.pop()
@@ -447,11 +447,11 @@ class _BatchRows:
 
 
 def _batch_rows(cp, csr, adjacency, ev_host, batch: np.ndarray, hops: int, timings: dict) -> _BatchRows:
-    from .tc import _neighbours_of  # noqa: PLC0415
+    from ._exact import neighbours_of  # noqa: PLC0415
 
     t0 = time.perf_counter()
     counts = np.diff(ev_host.indptr)[batch]
-    pair_j = _neighbours_of(ev_host.indptr, ev_host.indices, batch)
+    pair_j = neighbours_of(ev_host.indptr, ev_host.indices, batch)
     targets, pair_jj = np.unique(pair_j, return_inverse=True)
     walk, reach = [], []
     level = _sparse_rows(cp, csr, cp.asarray(batch))

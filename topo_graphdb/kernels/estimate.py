@@ -201,16 +201,17 @@ def estimate_tc(
     >>> est.train_edges, est.fits
     (3, True)
     """
-    from .tc import _neighbours_of, _prepare, _validate  # noqa: PLC0415
+    from ._exact import neighbours_of, validate_settings  # noqa: PLC0415
+    from .tc import _prepare  # noqa: PLC0415
 
-    hops, _beta, budget, backend = _validate(hops, None, memory_budget, backend)
+    hops, _beta, budget, backend = validate_settings(hops, None, memory_budget, backend)
     prep = _prepare(train, eval, num_nodes, hops)
     plan = make_plan(prep, hops, backend)
     n = prep.csr.num_nodes
     sources = np.flatnonzero(prep.active)
     needed = np.zeros(n, bool)
     if hops > 1:
-        needed[_neighbours_of(prep.ev.indptr, prep.ev.indices, sources)] = True
+        needed[neighbours_of(prep.ev.indptr, prep.ev.indices, sources)] = True
     reach_bytes = float(plan.node_bytes[needed].sum()) + float(plan.own_bytes[sources].sum())
     room = budget - plan.fixed_bytes
     fits = room > 0 and float(plan.source_need[sources].max(initial=0.0)) <= room

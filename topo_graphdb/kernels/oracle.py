@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-__all__ = ["naive_tc", "naive_beta"]
+__all__ = ["naive_tc", "naive_beta", "naive_pair_tc"]
 
 
 def _adjacency(edges: np.ndarray, num_nodes: int) -> list[set[int]]:
@@ -131,4 +131,45 @@ def naive_tc(
                     numerator += beta ** (k1 + k2 - 2) * overlap
             ratios.append(numerator / denominator)
         out[i] = math.fsum(ratios) / len(ratios)
+    return out
+
+
+def naive_pair_tc(
+    train: np.ndarray, pairs: np.ndarray, *, hops: int = 2, beta: float | None = None, num_nodes: int | None = None
+) -> np.ndarray:
+    """Pair TC ``TC_K(i, j) = I(i, j) / D(i)`` per pair from dense matrix powers; NaN where undefined.
+
+    ``W_k = A^k`` as dense integer matrices, ``S_k(j)`` the non-zeros of row
+    ``j`` of ``W_k``, ``D(i)`` the evaluation-variant denominator (no ``c``
+    term). Undefined: ``deg(i) = 0`` or ``i == j``. Dense, so only for small
+    graphs. Returns shape (P,), float64.
+
+    >>> naive_pair_tc(np.array([[0, 0, 1, 2], [1, 2, 2, 3]]), np.array([[0, 3], [3, 0]]), hops=1)
+    array([0.5, 1. ])
+    """
+    train = np.asarray(train)
+    pairs = np.asarray(pairs)
+    if num_nodes is None:
+        num_nodes = int(max(train.max(), pairs.max() if pairs.size else 0)) + 1
+    adj = np.zeros((num_nodes, num_nodes), np.int64)
+    for a, b in zip(train[0].tolist(), train[1].tolist()):
+        if a != b:
+            adj[a, b] = adj[b, a] = 1
+    if beta is None:
+        beta = num_nodes / adj.sum()
+    powers = [adj]
+    for _ in range(1, hops):
+        powers.append(powers[-1] @ adj)
+    out = np.full(pairs.shape[1], np.nan)
+    for p, (i, j) in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())):
+        if i == j or adj[i].sum() == 0:
+            continue
+        numerator = denominator = 0.0
+        for k1 in range(1, hops + 1):
+            for k2 in range(1, hops + 1):
+                weight = beta ** (k1 + k2 - 2)
+                reach = powers[k2 - 1][j] > 0
+                numerator += weight * powers[k1 - 1][i][reach].sum()
+                denominator += weight * powers[k1 - 1][i].sum()
+        out[p] = numerator / denominator
     return out

@@ -15,21 +15,16 @@ looked up one node at a time). All sums are sums of integer walk counts.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 
-from ..errors import BudgetExceeded, EmptyGraphError, InputError
 from ._beta import default_beta
+from ._exact import MAX_HOPS, run_source_batches, train_graph, validate_settings
 
 __all__ = ["TCResult", "topological_concentration", "MAX_HOPS"]
 
-MAX_HOPS = 4
-_BUDGET_SHARE = 0.5  # default budget: this share of the free memory of the backend
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,31 +78,6 @@ class TCResult:
         return ~np.isnan(self.tc)
 
 
-# ----------------------------------------------------------------------------- validation
-def _validate(hops: object, beta: object, memory_budget: object, backend: object) -> tuple[int, float | None, int, str]:
-    from ..backend import free_memory_bytes, resolve_backend  # noqa: PLC0415
-
-    if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or not 1 <= int(hops) <= MAX_HOPS:
-        raise InputError(f"hops must be an integer in 1..{MAX_HOPS}; got {hops!r}")
-    if beta is not None:
-        if isinstance(beta, bool) or not isinstance(beta, Real) or not math.isfinite(float(beta)) or float(beta) <= 0:
-            raise InputError(f"beta must be a finite number > 0; got {beta!r}")
-        beta = float(beta)
-    if memory_budget is not None:
-        if isinstance(memory_budget, str):
-            from .estimate import parse_size  # noqa: PLC0415
-
-            memory_budget = parse_size(memory_budget)
-        if isinstance(memory_budget, bool) or not isinstance(memory_budget, Real) or not float(memory_budget) > 0:
-            raise InputError(f"memory_budget must be a number of bytes > 0; got {memory_budget!r}")
-    if not isinstance(backend, str):
-        raise InputError(f"backend must be one of auto, cpu, gpu; got {backend!r}")
-    backend = resolve_backend(backend)
-    if memory_budget is None:
-        memory_budget = _BUDGET_SHARE * free_memory_bytes(backend)
-    return int(hops), beta, int(memory_budget), backend
-
-
 # ----------------------------------------------------------------------------- preparation
 @dataclass(frozen=True, eq=False)
 class _Prepared:
@@ -128,12 +98,8 @@ def _prepare(train: object, eval: object | None, num_nodes: int | None, hops: in
 
     t0 = time.perf_counter()
     tr, ev, n = _csr.resolve_graph(train, eval, num_nodes)
-    canon = _csr.canonical_edges(tr, n)
-    if canon.shape[1] == 0:
-        raise EmptyGraphError(
-            "the train graph has no edges (after removing self-loops)", hint="pass at least one edge between two nodes"
-        )
-    csr = _csr.csr_from_canonical(canon, n)
+    graph = train_graph(tr, n, hops)
+    canon, csr = graph.canon, graph.csr
     if ev is None:
         variant, ev_csr, ev_canon = "train", csr, canon
     else:
@@ -143,7 +109,7 @@ def _prepare(train: object, eval: object | None, num_nodes: int | None, hops: in
     t1 = time.perf_counter()
     degree = csr.degree
     ev_degree = ev_csr.degree
-    walks = _csr.walk_totals(csr, hops)
+    walks = graph.walks
     t2 = time.perf_counter()
     active = (ev_degree > 0) & (degree >= (2 if variant == "train" else 1))
     graph_bytes = sum(a.nbytes for a in (csr.indptr, csr.indices, walks, degree)) * 2  # + eval CSR / temporaries
@@ -153,28 +119,9 @@ def _prepare(train: object, eval: object | None, num_nodes: int | None, hops: in
     )
 
 
-def _neighbours_of(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Concatenated neighbour lists of ``rows`` (with repeats)."""
-    starts = indptr[rows]
-    counts = indptr[rows + 1] - starts
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    return indices[offsets + np.arange(total)].astype(np.int64)
-
-
-def _unique_nodes(nodes: np.ndarray, num_nodes: int) -> np.ndarray:
-    """Sorted distinct entries of ``nodes`` (all in 0..num_nodes-1), via a mask (faster than np.unique)."""
-    mask = np.zeros(num_nodes, bool)
-    mask[nodes] = True
-    return np.flatnonzero(mask)
-
-
 # ----------------------------------------------------------------------------- CPU path
 def _cpu_parts(prep: _Prepared, hops: int, budget: int, progress: bool) -> tuple[np.ndarray, dict]:
     from . import _cpu  # noqa: PLC0415
-    from .estimate import format_size, make_plan  # noqa: PLC0415
 
     csr, ev = prep.csr, prep.ev
     n = csr.num_nodes
@@ -190,85 +137,18 @@ def _cpu_parts(prep: _Prepared, hops: int, budget: int, progress: bool) -> tuple
         timings["kernel"] = time.perf_counter() - t0
         return parts, timings
 
-    plan = make_plan(prep, hops, "cpu")
-    room = budget - plan.fixed_bytes
-    if room <= 0:
-        raise BudgetExceeded(
-            f"exact TC with hops={hops} needs at least {format_size(plan.fixed_bytes)} for the graph and "
-            f"{_cpu.num_threads()} thread buffers; the memory budget is {format_size(budget)}",
-            hint="raise --memory-budget, use fewer hops, or use the approximation (--approx)",
+    def kernel(sources, jlocal, reach, buffers, cost) -> None:
+        _cpu.hop_pair_sums(
+            csr.indptr, csr.indices, ev.indptr, ev.indices, sources, jlocal, reach, hops, buffers, parts, cost
         )
-    sources = np.flatnonzero(prep.active)
-    needed = _unique_nodes(_neighbours_of(ev.indptr, ev.indices, sources), n)
-    capacity = np.minimum(prep.walks[1:], float(n)).astype(np.int64)  # |S_k(j)| <= min(n, w_k(j))
-    if plan.node_bytes[needed].sum() <= room:
-        batches = [sources]
-    else:  # size the reach tables exactly, then batch the sources to fit
-        t0 = time.perf_counter()
-        counts = _cpu.reach_counts(csr.indptr, csr.indices, needed, hops, plan.reach_bound[needed])
-        timings["reach"] += time.perf_counter() - t0
-        capacity[:, needed] = counts
-        size = np.zeros(n, np.float64)
-        size[needed] = counts.sum(axis=0) * csr.indices.itemsize + 16.0 * (hops - 1)
-        batch_of = _cpu.greedy_batches(sources, plan.own_bytes, ev.indptr, ev.indices, size, float(room))
-        if sources.size and batch_of.min() < 0:
-            worst = sources[batch_of < 0][0]
-            raise BudgetExceeded(
-                f"exact TC with hops={hops}: the reach sets of node {worst}'s evaluation neighbours alone exceed "
-                f"the memory budget {format_size(budget)}",
-                hint="raise --memory-budget, use fewer hops, or use the approximation (--approx)",
-            )
-        batches = np.split(sources, np.flatnonzero(np.diff(batch_of)) + 1)
 
-    timings["batches"] = len(batches)
-    total_cost = float(plan.source_cost[sources].sum())
-    bar = _progress_bar(progress and total_cost > 5e7, total_cost, f"exact TC (hops={hops})")
-    jlocal = np.full(n, -1, np.int64)
-    buffers = _cpu.walk_buffers(
-        n, csr.num_edges, hops, int(prep.degree.max()), int(prep.ev_degree.max()), csr.indices.dtype
+    timings.update(
+        run_source_batches(
+            prep, hops, budget, progress, "exact TC",
+            "raise --memory-budget, use fewer hops, or use the approximation (--approx)", kernel,
+        )
     )
-    try:
-        for batch in batches:
-            t0 = time.perf_counter()
-            targets = _unique_nodes(_neighbours_of(ev.indptr, ev.indices, batch), n)
-            jlocal[targets] = np.arange(targets.size)
-            reach = _cpu.reach_sets(
-                csr.indptr, csr.indices, targets, hops, plan.reach_bound[targets], capacity[:, targets], room
-            )
-            t1 = time.perf_counter()
-            timings["reach"] += t1 - t0
-            for piece in _slices(batch, plan.source_cost, 64 if bar is not None else 1):
-                _cpu.hop_pair_sums(
-                    csr.indptr, csr.indices, ev.indptr, ev.indices, piece, jlocal, reach, hops, buffers, parts,
-                    plan.source_cost,
-                )
-                if bar is not None:
-                    bar.update(float(plan.source_cost[piece].sum()))
-            timings["kernel"] += time.perf_counter() - t1
-            jlocal[targets] = -1
-            del reach
-    finally:
-        if bar is not None:
-            bar.close()
     return parts, timings
-
-
-def _slices(sources: np.ndarray, cost: np.ndarray, pieces: int) -> list[np.ndarray]:
-    """Split sources into about ``pieces`` contiguous runs of similar total cost (for progress updates)."""
-    from ._cpu import chunk_bounds  # noqa: PLC0415
-
-    if pieces <= 1 or sources.size <= pieces:
-        return [sources]
-    bounds = chunk_bounds(cost[sources], pieces)
-    return [sources[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
-def _progress_bar(enabled: bool, total: float, desc: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm  # noqa: PLC0415
-
-    return tqdm(total=total, desc=desc, unit="op", unit_scale=True, file=sys.stderr, leave=False)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -356,7 +236,7 @@ def topological_concentration(
     0.5
     """
     t_start = time.perf_counter()
-    hops, beta, budget, backend = _validate(hops, beta, memory_budget, backend)
+    hops, beta, budget, backend = validate_settings(hops, beta, memory_budget, backend)
     if backend == "gpu":
         from . import _gpu  # noqa: PLC0415
 

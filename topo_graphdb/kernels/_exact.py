@@ -1,0 +1,205 @@
+"""Preparation shared by the exact kernels (node TC, pair TC; CPU and GPU drivers).
+
+Settings validation, the simple train graph with its walk totals, neighbour
+gathering, cost-balanced slices, the progress bar and the batch loop of the
+``K >= 2`` CPU kernels. Numba (through
+:mod:`topo_graphdb.kernels._csr`) and tqdm are imported on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+
+from ..errors import BudgetExceeded, EmptyGraphError, InputError
+
+__all__ = [
+    "MAX_HOPS",
+    "TrainGraph",
+    "validate_settings",
+    "train_graph",
+    "neighbours_of",
+    "unique_nodes",
+    "cost_slices",
+    "progress_bar",
+    "run_source_batches",
+]
+
+MAX_HOPS = 4
+BUDGET_SHARE = 0.5  # default budget: this share of the free memory of the backend
+
+
+def validate_settings(
+    hops: object, beta: object, memory_budget: object, backend: object
+) -> tuple[int, float | None, int, str]:
+    """Checked ``(hops, beta, memory_budget in bytes, concrete backend)`` of an exact kernel call.
+
+    ``hops`` in 1..MAX_HOPS, ``beta`` finite and > 0 or None, ``memory_budget``
+    bytes (or a size string) > 0, default :data:`BUDGET_SHARE` of the free
+    memory of the backend. Raises :class:`InputError` naming the parameter.
+    """
+    from ..backend import free_memory_bytes, resolve_backend  # noqa: PLC0415
+
+    if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or not 1 <= int(hops) <= MAX_HOPS:
+        raise InputError(f"hops must be an integer in 1..{MAX_HOPS}; got {hops!r}")
+    if beta is not None:
+        if isinstance(beta, bool) or not isinstance(beta, Real) or not math.isfinite(float(beta)) or float(beta) <= 0:
+            raise InputError(f"beta must be a finite number > 0; got {beta!r}")
+        beta = float(beta)
+    if memory_budget is not None:
+        if isinstance(memory_budget, str):
+            from .estimate import parse_size  # noqa: PLC0415
+
+            memory_budget = parse_size(memory_budget)
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, Real) or not float(memory_budget) > 0:
+            raise InputError(f"memory_budget must be a number of bytes > 0; got {memory_budget!r}")
+    if not isinstance(backend, str):
+        raise InputError(f"backend must be one of auto, cpu, gpu; got {backend!r}")
+    backend = resolve_backend(backend)
+    if memory_budget is None:
+        memory_budget = BUDGET_SHARE * free_memory_bytes(backend)
+    return int(hops), beta, int(memory_budget), backend
+
+
+@dataclass(frozen=True, eq=False)
+class TrainGraph:
+    """The simple undirected train graph: canonical edges, sorted CSR, walk totals ``w_1..w_K``."""
+
+    canon: np.ndarray  # (2, M) canonical edges (lo < hi)
+    csr: object  # _csr.Csr
+    walks: np.ndarray  # (K, n) float64
+
+
+def train_graph(tr: np.ndarray, num_nodes: int, hops: int) -> TrainGraph:
+    """Simple graph, CSR and walk totals of validated train edges; EmptyGraphError without an edge."""
+    from . import _csr  # noqa: PLC0415  (imports Numba)
+
+    canon = _csr.canonical_edges(tr, num_nodes)
+    if canon.shape[1] == 0:
+        raise EmptyGraphError(
+            "the train graph has no edges (after removing self-loops)", hint="pass at least one edge between two nodes"
+        )
+    csr = _csr.csr_from_canonical(canon, num_nodes)
+    return TrainGraph(canon, csr, _csr.walk_totals(csr, hops))
+
+
+def neighbours_of(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Concatenated neighbour lists of ``rows`` (with repeats)."""
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return indices[offsets + np.arange(total)].astype(np.int64)
+
+
+def unique_nodes(nodes: np.ndarray, num_nodes: int) -> np.ndarray:
+    """Sorted distinct entries of ``nodes`` (all in 0..num_nodes-1), via a mask (faster than np.unique)."""
+    mask = np.zeros(num_nodes, bool)
+    mask[nodes] = True
+    return np.flatnonzero(mask)
+
+
+def cost_slices(sources: np.ndarray, cost: np.ndarray, pieces: int) -> list[np.ndarray]:
+    """Split sources into about ``pieces`` contiguous runs of similar total cost (for progress updates)."""
+    from ._cpu import chunk_bounds  # noqa: PLC0415
+
+    if pieces <= 1 or sources.size <= pieces:
+        return [sources]
+    bounds = chunk_bounds(cost[sources], pieces)
+    return [sources[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def progress_bar(enabled: bool, total: float, desc: str):
+    """A tqdm bar on stderr, or None when not ``enabled``."""
+    if not enabled:
+        return None
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, desc=desc, unit="op", unit_scale=True, file=sys.stderr, leave=False)
+
+
+def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, hint: str, kernel) -> dict:
+    """Drive a ``K >= 2`` CPU kernel over the active sources, batch by batch under ``budget``.
+
+    ``prep`` carries ``csr`` (train), ``ev`` (each source's targets, CSR),
+    ``walks``, ``degree``, ``ev_degree``, ``active`` and ``graph_bytes``. Per
+    batch of sources the reach sets ``S_2..S_K`` of their targets are built
+    (:func:`topo_graphdb.kernels._cpu.reach_sets`) and
+    ``kernel(sources, jlocal, reach, buffers, cost)`` is called on runs of
+    sources, where ``jlocal[j]`` is ``j``'s row of ``reach``, ``buffers`` the
+    zeroed per-thread workspace of :func:`~topo_graphdb.kernels._cpu.walk_buffers`
+    and ``cost`` the per-node work bound. Returns timings ``reach``,
+    ``kernel`` and ``batches``; raises BudgetExceeded (naming ``what``, with
+    ``hint``) when even one source does not fit.
+    """
+    from . import _cpu  # noqa: PLC0415
+    from .estimate import format_size, make_plan  # noqa: PLC0415
+
+    csr, ev = prep.csr, prep.ev
+    n = csr.num_nodes
+    timings = {"reach": 0.0, "kernel": 0.0, "batches": 1}
+    plan = make_plan(prep, hops, "cpu")
+    room = budget - plan.fixed_bytes
+    if room <= 0:
+        raise BudgetExceeded(
+            f"{what} with hops={hops} needs at least {format_size(plan.fixed_bytes)} for the graph and "
+            f"{_cpu.num_threads()} thread buffers; the memory budget is {format_size(budget)}",
+            hint=hint,
+        )
+    sources = np.flatnonzero(prep.active)
+    needed = unique_nodes(neighbours_of(ev.indptr, ev.indices, sources), n)
+    capacity = np.minimum(prep.walks[1:], float(n)).astype(np.int64)  # |S_k(j)| <= min(n, w_k(j))
+    if plan.node_bytes[needed].sum() <= room:
+        batches = [sources]
+    else:  # size the reach tables exactly, then batch the sources to fit
+        t0 = time.perf_counter()
+        counts = _cpu.reach_counts(csr.indptr, csr.indices, needed, hops, plan.reach_bound[needed])
+        timings["reach"] += time.perf_counter() - t0
+        capacity[:, needed] = counts
+        size = np.zeros(n, np.float64)
+        size[needed] = counts.sum(axis=0) * csr.indices.itemsize + 16.0 * (hops - 1)
+        batch_of = _cpu.greedy_batches(sources, plan.own_bytes, ev.indptr, ev.indices, size, float(room))
+        if sources.size and batch_of.min() < 0:
+            worst = sources[batch_of < 0][0]
+            raise BudgetExceeded(
+                f"{what} with hops={hops}: the reach sets of node {worst}'s targets alone exceed "
+                f"the memory budget {format_size(budget)}",
+                hint=hint,
+            )
+        batches = np.split(sources, np.flatnonzero(np.diff(batch_of)) + 1)
+
+    timings["batches"] = len(batches)
+    total_cost = float(plan.source_cost[sources].sum())
+    bar = progress_bar(progress and total_cost > 5e7, total_cost, f"{what} (hops={hops})")
+    jlocal = np.full(n, -1, np.int64)
+    buffers = _cpu.walk_buffers(
+        n, csr.num_edges, hops, int(prep.degree.max()), int(prep.ev_degree.max()), csr.indices.dtype
+    )
+    try:
+        for batch in batches:
+            t0 = time.perf_counter()
+            targets = unique_nodes(neighbours_of(ev.indptr, ev.indices, batch), n)
+            jlocal[targets] = np.arange(targets.size)
+            reach = _cpu.reach_sets(
+                csr.indptr, csr.indices, targets, hops, plan.reach_bound[targets], capacity[:, targets], room
+            )
+            t1 = time.perf_counter()
+            timings["reach"] += t1 - t0
+            for piece in cost_slices(batch, plan.source_cost, 64 if bar is not None else 1):
+                kernel(piece, jlocal, reach, buffers, plan.source_cost)
+                if bar is not None:
+                    bar.update(float(plan.source_cost[piece].sum()))
+            timings["kernel"] += time.perf_counter() - t1
+            jlocal[targets] = -1
+            del reach
+    finally:
+        if bar is not None:
+            bar.close()
+    return timings
