@@ -10,7 +10,7 @@ RETURN coalesce(n[$key_property], elementId(n)) AS node,
        n.topo_tc AS tc,
        n.topo_atc AS atc,
        n.topo_degree AS degree,
-       n.topo_reliability AS reliability,
+       n.topo_expected_precision AS expected_precision,
        n.topo_tc_hops AS hops
 ORDER BY tc ASC, degree DESC, node ASC
 LIMIT $limit

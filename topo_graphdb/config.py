@@ -98,7 +98,7 @@ class ScoreSettings:
 
 @dataclass(frozen=True)
 class PredictSettings:
-    """The link predictor, its predictions and the reliability indicator."""
+    """The link predictor, its predictions and how far to believe them."""
 
     enabled: bool = _f(True, "bool", "Train a link predictor and write predicted links.")
     model: str = _f("gcn", "model", "gcn | sage | ncn (GNNs) | cn | aa | ra (common-neighbour heuristics).")
@@ -107,7 +107,8 @@ class PredictSettings:
     batch_size: int = _f(0, "non_negative_int", "Training positives per step (0 = the model's default, 1152); larger = faster epochs on big graphs.")
     top_k: int = _f(10, "top_k", "Predicted links per node (1..1000).")
     min_score: float | None = _f(None, "optional_number", "Keep only predicted links scoring at least this (the model's score).")
-    indicator: bool = _f(True, "bool", "Write the reliability indicator per node.")
+    trust: bool = _f(True, "bool", "Calibrate a probability on every predicted link and an expected precision per node on held-out links.")
+    trust_holdout: float = _f(0.1, "holdout", "Share of the edges held out to calibrate the link probability (0.01..0.5).")
     device: str = _f("auto", "device", "auto | cpu | cuda.")
 
 
@@ -468,6 +469,11 @@ def _check(kind: str, origin: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912
         if not 0 <= p <= 1:
             raise _bad(origin, "a number in 0..1", value)
         return p
+    if kind == "holdout":
+        p = _as_float(origin, value, "a number in 0.01..0.5")
+        if not 0.01 <= p <= 0.5:
+            raise _bad(origin, "a number in 0.01..0.5", value)
+        return p
     if kind == "device":
         return _as_choice(origin, value, ("auto", "cpu", "cuda"))
     if kind == "prefix":
@@ -513,6 +519,10 @@ def _fields(section: str) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
 
 
+#: Settings that were renamed: the old key still works and means the new one.
+_RENAMED = {("predict", "indicator"): "trust"}
+
+
 def _unknown(origin: str, name: str, known: list[str]) -> InputError:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(known)
@@ -545,6 +555,7 @@ def _env_settings(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[str
         for section in _SECTIONS:
             if rest.startswith(section + "_"):
                 key = rest[len(section) + 1:]
+                key = _RENAMED.get((section, key), key)
                 known = list(_fields(section))
                 if key not in known:
                     raise _unknown(name, key, known)
@@ -631,6 +642,7 @@ def load_config(
                 raise InputError(f"{p.name}: [{section}] must be a table of settings; got {values!r}")
             known = list(_fields(section))
             for key, value in values.items():
+                key = _RENAMED.get((section, key), key)
                 if key not in known:
                     raise _unknown(f"{p.name}: [{section}]", key, known)
                 raw[section][key] = value
