@@ -154,7 +154,8 @@ def node_keys(conn: ConnectionSettings, label: str) -> list[int]:
         driver.close()
 
 
-def timed_sync(conn: ConnectionSettings, cfg: Any, readers: Readers) -> dict[str, Any]:
+def timed_sync(conn: ConnectionSettings, cfg: Any) -> dict[str, Any]:
+    """Run one sync; its start and end and those of its write phase (monotonic clock)."""
     from topo_graphdb.pipeline import run_sync
 
     phases: dict[str, list[float]] = {}
@@ -166,13 +167,7 @@ def timed_sync(conn: ConnectionSettings, cfg: Any, readers: Readers) -> dict[str
     report = run_sync(conn, cfg, on_phase=on_phase)
     t1 = time.monotonic()
     write = phases.get("write", [t0, t1])
-    return {
-        "sync_seconds": round(t1 - t0, 1),
-        "write_seconds": round(write[-1] - write[0], 1),
-        "links": report.written.get("links"),
-        "all": readers.window(t0, t1),
-        "write": readers.window(write[0], write[-1]),
-    }
+    return {"start": t0, "end": t1, "write_start": write[0], "write_end": write[-1], "links": report.written.get("links")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,11 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"condition": "idle", **idle, "errors": readers.errors})
         for rate in [0.0] + ([args.rate_limit] if args.rate_limit > 0 else []):
             with Readers(conn, label, keys, seed=int(rate) + 1) as readers:
-                measured = timed_sync(conn, sync_config(label, rel_type, args.graph, rate), readers)
+                t = timed_sync(conn, sync_config(label, rel_type, args.graph, rate))
+            # the samples come back when the readers stop: cut the windows now
             name = "sync" + (f", rate limit {rate:g}/s" if rate else "")
-            extra = {"sync_seconds": measured["sync_seconds"], "write_seconds": measured["write_seconds"], "errors": readers.errors}
-            rows.append({"condition": f"{name} (whole run)", **measured["all"], **extra})
-            rows.append({"condition": f"{name} (write phase)", **measured["write"], **extra})
+            extra = {"sync_seconds": round(t["end"] - t["start"], 1), "write_seconds": round(t["write_end"] - t["write_start"], 1),
+                     "links": t["links"], "errors": readers.errors}
+            rows.append({"condition": f"{name} (whole run)", **readers.window(t["start"], t["end"]), **extra})
+            rows.append({"condition": f"{name} (write phase)", **readers.window(t["write_start"], t["write_end"]), **extra})
     finally:
         if server_dir is not None:
             server.stop(data_dir=server_dir)
