@@ -1,4 +1,9 @@
-"""The compose file is accepted by `docker compose config` (when the compose plugin is present)."""
+"""The compose file is accepted by `docker compose config`.
+
+Needs Docker (the ``docker`` command and its compose plugin); every test here carries the
+``docker`` marker (``pytest -m "not docker"`` leaves them out) and is skipped, with the
+reason, where Docker is missing.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,17 @@ import pytest
 COMPOSE = Path(__file__).resolve().parents[2] / "docker" / "compose.yaml"
 
 
-def _compose_available() -> bool:
+def _missing_docker() -> str | None:
+    """Why these tests cannot run here, or None."""
     if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+        return "needs Docker: the docker command is not installed"
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        return "needs Docker: the docker compose plugin is not installed"
+    return None
 
 
-pytestmark = pytest.mark.skipif(not _compose_available(), reason="docker compose plugin not installed")
+_MISSING = _missing_docker()
+pytestmark = [pytest.mark.docker, pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
 
 
 def _config(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
