@@ -72,13 +72,44 @@ def test_random_split_no_leakage(seed):
     assert s.meta["negatives"]["valid"] == s.valid_neg.shape[1]
 
 
-def test_random_split_large_graph_uses_rejection_sampling():
+def _spy_paths(monkeypatch) -> list[str]:
+    """Record which negative-sampling path runs (the real functions still do the work)."""
+    from topo_graphdb.model import splits
+
+    ran: list[str] = []
+    for name in ("_enumerated_negatives", "_rejection_negatives"):
+        real = getattr(splits, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            ran.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(splits, name, spy)
+    return ran
+
+
+def test_random_split_large_graph_uses_rejection_sampling(monkeypatch):
     n = 5000  # complement > enumeration limit
     raw = _random_graph(n, 20000, 3)
+    ran = _spy_paths(monkeypatch)
     s = random_split(raw, n, seed=3)
+    assert ran and set(ran) == {"_rejection_negatives"}
     lo, hi = np.minimum(*raw), np.maximum(*raw)
     truth = {int(a) * n + int(b) for a, b in zip(lo, hi) if a != b}
     _check_split(s, truth)
+
+
+def test_small_graph_enumerates_the_complement(monkeypatch):
+    raw = _random_graph(60, 400, 0)
+    ran = _spy_paths(monkeypatch)
+    random_split(raw, 60, seed=0)
+    assert ran and set(ran) == {"_enumerated_negatives"}
+    # training negatives (drawn with replacement) take the rejection path even on a small graph
+    ran.clear()
+    forb = np.sort(edge_keys(raw, 60))
+    e = sample_negatives(forb, 60, 50, rng=np.random.default_rng(0), unique=False)
+    assert ran == ["_rejection_negatives"] and e.shape == (2, 50)
+    assert not set(edge_keys(e, 60).tolist()) & set(forb.tolist())
 
 
 def test_random_split_is_fixed_by_seed():

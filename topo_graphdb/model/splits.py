@@ -120,14 +120,24 @@ def sample_negatives(
     count = int(count)
     if count <= 0 or n < 2:
         return np.zeros((2, 0), np.int64)
-    total = n * (n - 1) // 2
-    free = total - int(forbidden.size)
+    free = n * (n - 1) // 2 - int(forbidden.size)
     if unique and free <= _ENUMERATE_LIMIT:
-        iu = np.triu_indices(n, 1)
-        keys = iu[0].astype(np.int64) * n + iu[1]
-        keys = keys[~_isin_sorted(keys, forbidden)]
-        take = min(count, keys.size)
-        return _from_keys(rng.choice(keys, size=take, replace=False), n)
+        return _enumerated_negatives(forbidden, n, count, rng)
+    return _rejection_negatives(forbidden, n, count, rng, unique)
+
+
+def _enumerated_negatives(forbidden: np.ndarray, n: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Every pair outside ``forbidden`` listed, then ``count`` of them drawn without replacement."""
+    iu = np.triu_indices(n, 1)
+    keys = iu[0].astype(np.int64) * n + iu[1]
+    keys = keys[~_isin_sorted(keys, forbidden)]
+    take = min(count, keys.size)
+    return _from_keys(rng.choice(keys, size=take, replace=False), n)
+
+
+def _rejection_negatives(forbidden: np.ndarray, n: int, count: int, rng: np.random.Generator, unique: bool) -> np.ndarray:
+    """Ordered pairs drawn uniformly and canonicalised; forbidden ones (and, with ``unique``,
+    repeats) rejected; at most 200 rounds of redraws."""
     chosen: list[np.ndarray] = []
     have = 0
     seen = np.zeros(0, np.int64)
