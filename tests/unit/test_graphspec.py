@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -470,15 +469,20 @@ def test_writer_retries_a_batch_in_a_new_session_until_the_server_is_back(monkey
 
 
 class _EchoDriver:
-    """Each transaction returns its batch number; counts how many run at once."""
+    """Each transaction returns its batch number; counts how many run at once.
 
-    def __init__(self, fail_on=None):
+    With ``together``, the batches numbered below ``together.parties`` wait at that barrier
+    inside their transaction: they get through only if that many run at the same time (a
+    broken barrier, after its timeout, fails the batch)."""
+
+    def __init__(self, fail_on=None, together=None):
         import threading
 
         self.lock = threading.Lock()
         self.running = 0
         self.most = 0
         self.fail_on = fail_on
+        self.together = together
 
     def session(self, **kw):
         driver = self
@@ -496,9 +500,12 @@ class _EchoDriver:
                         with driver.lock:
                             driver.running += 1
                             driver.most = max(driver.most, driver.running)
-                        time.sleep(0.02)
-                        with driver.lock:
-                            driver.running -= 1
+                        try:
+                            if driver.together is not None and params["i"] < driver.together.parties:
+                                driver.together.wait()
+                        finally:
+                            with driver.lock:
+                                driver.running -= 1
                         if params["i"] == driver.fail_on:
                             raise ValueError(f"batch {params['i']} failed")
 
@@ -521,15 +528,31 @@ class _EchoDriver:
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_writer_runs_every_batch_once_with_at_most_workers_at_a_time(monkeypatch, workers):
+    import threading
+
     from topo_graphdb.connection import ConnectionSettings
 
-    driver = _EchoDriver()
+    # the first `workers` batches meet at a barrier: the writer must run that many at once
+    driver = _EchoDriver(together=threading.Barrier(workers, timeout=60))
     monkeypatch.setattr(W, "open_driver", lambda conn: driver)
     writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=workers)
     done = []
     writer.write_all("Q", (({"i": i}, 10 + i) for i in range(10)), lambda out, rows: done.append((out["i"], rows)))
     assert sorted(done) == [(i, 10 + i) for i in range(10)]
-    assert driver.most == workers
+    assert driver.most == workers  # never more than `workers` in flight
+
+
+def test_a_writer_with_fewer_workers_cannot_meet_the_barrier(monkeypatch):
+    """The barrier proves concurrency: two batches cannot meet with one worker."""
+    import threading
+
+    from topo_graphdb.connection import ConnectionSettings
+
+    driver = _EchoDriver(together=threading.Barrier(2, timeout=0.5))
+    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
+    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=1)
+    with pytest.raises(threading.BrokenBarrierError):
+        writer.write_all("Q", (({"i": i}, 1) for i in range(3)), lambda out, rows: None)
 
 
 def test_writer_raises_the_first_failure_and_starts_no_new_batch(monkeypatch):
