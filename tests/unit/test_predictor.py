@@ -14,7 +14,17 @@ from topo_graphdb.model.predict import candidate_recall, predict_links
 from topo_graphdb.model.splits import random_split
 
 torch = pytest.importorskip("torch")
-from topo_graphdb.model.predictor import LinkPredictor  # noqa: E402
+from topo_graphdb.model.predictor import LinkPredictor, _features  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """These graphs are tiny: one thread is fastest, and on a busy machine several threads
+    per operation cost far more than they save. Results do not depend on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _graph(n=60, m=240, seed=0):
@@ -72,13 +82,88 @@ def test_estimator_attributes(split):
     assert lp.get_params()["hidden"] == 16
 
 
-def test_early_stopping_keeps_best_epoch(split):
-    lp = _fit(split, epochs=40, patience=2)
-    assert len(lp.history_) <= 40
-    if len(lp.history_) < 40:
-        assert len(lp.history_) == lp.best_epoch_ + 2
-    best = max(h["valid_hits"] for h in lp.history_)
-    assert lp.best_valid_["hits@100"] == pytest.approx(best)
+def _scripted_validation(monkeypatch, scores):
+    """Validation returns ``scores[epoch - 1]`` as (hits, mrr) and keeps a copy of the weights
+    of every epoch, so that the test knows which epoch's weights are the best."""
+    seen = []
+
+    def validate(self, net, split, cache):
+        seen.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+        return scores[len(seen) - 1]
+
+    monkeypatch.setattr(LinkPredictor, "_validate_scores", validate)
+    return seen
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_early_stopping_stops_patience_epochs_after_the_best_and_keeps_its_weights(split, monkeypatch, patience):
+    # best at epoch 3; the tie at epoch 5 (same hits, same mrr) is not an improvement
+    scores = [(0.1, 0.1), (0.2, 0.1), (0.5, 0.3), (0.4, 0.9), (0.5, 0.3), (0.45, 0.5)] + [(0.9, 0.9)] * 20
+    seen = _scripted_validation(monkeypatch, scores)
+    lp = _fit(split, epochs=20, patience=patience)
+    assert lp.best_epoch_ == 3
+    assert len(lp.history_) == len(seen) == 3 + patience
+    assert [h["epoch"] for h in lp.history_] == list(range(1, 4 + patience))
+    assert [h["valid_hits"] for h in lp.history_] == [h for h, _ in scores[: 3 + patience]]
+    assert lp.best_valid_ == {"hits@100": 0.5, "mrr": 0.3}
+    kept = lp.model_.state_dict()
+    assert all(torch.equal(kept[k], seen[2][k]) for k in kept)  # the weights of epoch 3
+    assert not all(torch.equal(kept[k], seen[-1][k]) for k in kept)  # not the last epoch's
+
+
+def test_ties_in_hits_are_broken_by_mrr_and_improvements_reset_patience(split, monkeypatch):
+    scores = [(0.5, 0.1), (0.5, 0.2), (0.4, 0.9), (0.6, 0.0), (0.6, 0.0), (0.6, 0.0)]
+    _scripted_validation(monkeypatch, scores)
+    lp = _fit(split, epochs=6, patience=2)
+    assert lp.best_epoch_ == 4 and len(lp.history_) == 6  # stopped by the epoch limit, 2 after the best
+    assert lp.best_valid_ == {"hits@100": 0.6, "mrr": 0.0}
+    _scripted_validation(monkeypatch, scores)
+    lp = _fit(split, epochs=6, patience=1)
+    assert lp.best_epoch_ == 2 and len(lp.history_) == 3  # epoch 2 wins on mrr, epoch 3 is worse
+
+
+def _planted_partition(n: int, blocks: int, p_in: float, p_out: float, seed: int) -> np.ndarray:
+    """A stochastic block model: node i in block i % blocks; each pair an edge with p_in
+    inside a block, p_out across."""
+    rng = np.random.default_rng(seed)
+    block = np.arange(n) % blocks
+    iu = np.triu_indices(n, 1)
+    p = np.where(block[iu[0]] == block[iu[1]], p_in, p_out)
+    keep = rng.random(p.size) < p
+    return np.stack([iu[0][keep], iu[1][keep]])
+
+
+def test_trained_gcn_finds_the_planted_partition():
+    """Held-out links of a planted partition (8 blocks of 25 nodes, no features): a trained
+    GCN ranks them well above the random non-links (chance is AUC 0.5)."""
+    edges = _planted_partition(200, 8, 0.4, 0.005, seed=0)
+    sbm = random_split(edges, 200, seed=0)
+    lp = LinkPredictor("gcn", hidden=64, lr=0.02, epochs=60, patience=60, seed=0, progress=False, device="cpu").fit(sbm)
+    result = evaluate_edges(lp, sbm)
+    assert sbm.test_pos.shape[1] > 150
+    assert result["test"]["auc"] >= 0.8, result["test"]
+
+
+# ---------------------------------------------------------------- features
+def test_row_normalisation_keeps_signs_and_bounds_of_signed_features():
+    x = np.array(
+        [
+            [-1.0, -2.0, 0.5],  # signed sum -2.5: dividing by it would flip every sign
+            [1.0, -0.999, 0.0],  # signed sum 0.001: dividing by it would blow the row up
+            [0.0, 0.0, 0.0],  # zero row: stays zero
+            [1.0, 3.0, 0.0],  # non-negative: sums to 1, as before
+        ],
+        dtype=np.float32,
+    )
+    expected = np.array(
+        [[-1 / 3.5, -2 / 3.5, 0.5 / 3.5], [1 / 1.999, -0.999 / 1.999, 0.0], [0.0, 0.0, 0.0], [0.25, 0.75, 0.0]]
+    )
+    dense = _features(x, "row", torch.device("cpu")).numpy()
+    sparse = _features(sp.csr_matrix(x), "row", torch.device("cpu")).to_dense().numpy()
+    for got in (dense, sparse):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+        assert np.array_equal(np.sign(got), np.sign(x))
+    assert np.array_equal(_features(x, "none", torch.device("cpu")).numpy(), x)
 
 
 @pytest.mark.parametrize("model", ["gcn", "sage", "ncn"])

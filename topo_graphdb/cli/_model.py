@@ -28,7 +28,7 @@ def _hops(text: str) -> tuple[int, ...]:
 @click.option("--train-edges", required=True, type=click.Path(dir_okay=False), help="Training edges CSV (src,dst).")
 @click.option("--valid-edges", required=True, type=click.Path(dir_okay=False), help="Validation edges CSV (src,dst).")
 @click.option("--test-edges", required=True, type=click.Path(dir_okay=False), help="Test edges CSV (src,dst).")
-@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (scipy sparse or array; row i = node id i).")
+@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (scipy sparse or array; row i = node id i). Each row is divided by the sum of its absolute values (L1; signed features keep their signs).")
 @click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of negatives and training.")
@@ -60,7 +60,7 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
 
 @main.command()
 @click.option("--edges", required=True, type=click.Path(dir_okay=False), help="All known edges CSV (src,dst).")
-@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (row i = node id i).")
+@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (row i = node id i). Each row is divided by the sum of its absolute values (L1; signed features keep their signs).")
 @click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the hold-out split and training.")

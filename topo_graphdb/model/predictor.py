@@ -4,8 +4,10 @@ Architecture (the setup of Wang et al., ICLR 2024, "A Topological Perspective
 on Demystifying GNN-Based Link Prediction Performance"):
 
 * encoder: ``layers`` GCN or GraphSAGE layers over the *training* edges only,
-  input the node features ``x`` (rows normalised to sum 1 by default) or a
-  learnable embedding per node when there are none;
+  input the node features ``x`` (by default each row divided by the sum of its
+  absolute values: non-negative rows sum to 1 as in the paper's code, signed
+  rows such as FastRP embeddings keep their signs) or a learnable embedding
+  per node when there are none;
 * predictor: an MLP on the Hadamard product ``h_i * h_j`` giving a logit;
 * ``model="ncn"`` (Neural Common Neighbour, Wang et al. 2023): GCN encoder,
   predictor ``MLP(f(h_i * h_j) + g(sum_{z in N(i) ∩ N(j)} h_z))`` where the
@@ -182,9 +184,25 @@ def _csr(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
         return coo.to_sparse_csr()
 
 
+def _l1_rows(m: Any) -> Any:
+    """Each row divided by the sum of its absolute values (L1); all-zero rows stay zero.
+
+    The sum of absolute values, not the signed sum: for non-negative rows both are the
+    same (rows sum to 1), while a signed sum can be near zero or negative for signed
+    features (embeddings) and would blow rows up or flip their signs.
+    """
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    s = np.asarray(abs(m).sum(axis=1), dtype=np.float64).reshape(-1, 1)
+    s[s == 0] = 1.0
+    scale = (1.0 / s).astype(np.float32)
+    return sp.csr_matrix(m.multiply(scale), dtype=np.float32) if sp.issparse(m) else (m * scale).astype(np.float32)
+
+
 def _features(x: Any, norm: str, device: torch.device) -> torch.Tensor | None:
     """Features as a float32 tensor: sparse COO when ``x`` is a scipy sparse
-    matrix or mostly zeros, dense otherwise; rows normalised to sum 1 if asked."""
+    matrix or mostly zeros, dense otherwise; rows L1-normalised
+    (:func:`_l1_rows`) when ``norm == "row"``."""
     if x is None:
         return None
     import scipy.sparse as sp  # noqa: PLC0415
@@ -195,9 +213,7 @@ def _features(x: Any, norm: str, device: torch.device) -> torch.Tensor | None:
         arr = np.asarray(x, dtype=np.float32)
         m = sp.csr_matrix(arr) if np.count_nonzero(arr) < 0.25 * arr.size else arr
     if norm == "row":
-        s = np.asarray(m.sum(axis=1), dtype=np.float32).reshape(-1, 1)
-        s[s == 0] = 1.0
-        m = sp.csr_matrix(m.multiply(1.0 / s), dtype=np.float32) if sp.issparse(m) else m / s
+        m = _l1_rows(m)
     if sp.issparse(m):
         c = m.tocoo()
         idx = torch.from_numpy(np.stack([c.row, c.col]).astype(np.int64))
@@ -246,7 +262,11 @@ class LinkPredictor:
     grad_clip : float
         Maximum gradient norm (0 disables clipping).
     feature_norm : {"row", "none"}
-        Row-normalise non-negative features to sum 1 (as the paper's code).
+        ``"row"``: divide each feature row by the sum of its absolute values
+        (L1). Non-negative features (bag-of-words) then sum to 1 per row, as
+        in the paper's code; signed features (e.g. GDS FastRP embeddings) keep
+        their signs and never grow (a signed row sum could be near zero or
+        negative); all-zero rows stay zero. ``"none"``: features as given.
     tc_alpha, tc_interval, tc_warm_up :
         TC-guided re-weighting (module doc); off when ``tc_alpha == 0``.
     mask_targets : bool
