@@ -5,7 +5,8 @@ and the array code around them under test anyway. A small header maps CUDA's
 built-ins to C++ (the thread indices become globals that a loop sets, ``atomicAdd``
 a plain addition); the array module is NumPy. ``hop_pair`` ends with a warp
 shuffle reduction, which a sequential loop cannot run: there each lane adds its
-own partial sum instead (the same total). Needs a C++ compiler (``g++``).
+own partial sum instead (the same total). The emulated kernels need a C++
+compiler (``g++``); the size checks need nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from topo_graphdb.errors import BackendUnavailable
 from topo_graphdb.kernels import _gpu
-
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to compile the CUDA source as C++")
 
 _HEADER = r"""
 #define __global__
@@ -60,6 +60,8 @@ _POINTEE = {"p64": np.int64, "p32": np.int32, "pf": np.float64}
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
     """``_gpu`` with NumPy as its array module and the kernels running on the CPU."""
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++ to compile the CUDA source as C++")
     source = _gpu._SOURCE
     reduction = "for (int offset = 16; offset > 0; offset >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, offset);"
     assert reduction in source and "if (lane == 0 && acc != 0.0)" in source
@@ -93,6 +95,37 @@ def emulated(tmp_path_factory):
     _gpu._kernel = launcher
     yield _gpu
     _gpu.array_module, _gpu._kernel = saved
+
+
+def test_adjacency_size_check_refuses_what_an_int32_row_pointer_cannot_hold():
+    limit = (2**31 - 1) // 2  # undirected edges: both directions stored
+    for hops in (2, 3, 4):
+        _gpu.check_adjacency_size(limit, hops)  # the largest graph that fits
+        with pytest.raises(BackendUnavailable, match=f"hops={hops} on the GPU handles at most 1,073,741,823 undirected edges") as info:
+            _gpu.check_adjacency_size(limit + 1, hops)
+        assert "1,073,741,824" in str(info.value) and "--backend cpu" in str(info.value)
+        assert "\n" not in str(info.value) and info.value.exit_code == 7
+    _gpu.check_adjacency_size(10**10, 1)  # K = 1: int64 row pointers, no such limit
+
+
+def test_exact_tc_on_the_gpu_checks_the_size_before_building_anything(monkeypatch):
+    """The check sits in ``compute`` before the device CSR is built (NumPy stands in for CuPy;
+    the limit is lowered so that a small graph trips it)."""
+    monkeypatch.setattr(_gpu, "array_module", lambda backend: np)
+    monkeypatch.setattr(_gpu, "_MAX_NNZ", 9)
+    class Built(Exception):
+        pass
+
+    def build(*args):
+        raise Built
+
+    monkeypatch.setattr(_gpu, "build_csr_gpu", build)
+    edges = np.array([[0, 0, 1, 1, 2], [1, 2, 2, 3, 3]])  # 5 undirected edges: 10 entries > 9
+    with pytest.raises(BackendUnavailable, match="handles at most 4 undirected edges"):
+        _gpu.compute(edges, None, 4, 2, 2**30, False)
+    monkeypatch.setattr(_gpu, "_MAX_NNZ", 10)
+    with pytest.raises(Built):  # 10 entries fit: it goes on to build the CSR
+        _gpu.compute(edges, None, 4, 2, 2**30, False)
 
 
 def _random_graph(rng, n, m):

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import array_module
-from ..errors import BudgetExceeded, EmptyGraphError, InputError
+from ..errors import BackendUnavailable, BudgetExceeded, EmptyGraphError, InputError
 
-__all__ = ["compute", "GpuRaw", "build_csr_gpu", "cn_per_node", "orient_by_degree", "triangles_per_node"]
+__all__ = [
+    "compute", "GpuRaw", "build_csr_gpu", "check_adjacency_size", "cn_per_node", "orient_by_degree", "triangles_per_node",
+]
 
 _SOURCE = r"""
 extern "C" {
@@ -133,6 +135,27 @@ _HEAVY = 64  # pairs whose shorter row is longer than this get a warp each
 _ENTRY_BYTES = 36.0  # a sparse entry: int32 index + float64 value, times 3 for the product workspace
 _MAX_NNZ = 2**31 - 1  # cuSPARSE matrices use int32 row pointers
 _MAX_FLOPS = 2**31 - 1  # multiplications in one sparse product (bounds its entries and workspace)
+
+
+def check_adjacency_size(num_edges: int, hops: int) -> None:
+    """Refuse a graph whose adjacency cuSPARSE cannot hold (``K >= 2`` builds it).
+
+    The ``K >= 2`` path multiplies with the whole ``n x n`` adjacency, both directions of
+    every simple undirected edge (``2 * num_edges`` entries) behind an int32 row
+    pointer: above ``(2**31 - 1) // 2`` edges the pointer would wrap around silently.
+    ``K = 1`` runs its own kernels over int64 row pointers and has no such limit.
+
+    Raises
+    ------
+    BackendUnavailable
+        ``hops >= 2`` and ``2 * num_edges > 2**31 - 1``.
+    """
+    if hops >= 2 and 2 * int(num_edges) > _MAX_NNZ:
+        raise BackendUnavailable(
+            f"exact TC with hops={hops} on the GPU handles at most {_MAX_NNZ // 2:,} undirected edges "
+            f"(cuSPARSE row pointers are 32-bit); the train graph has {int(num_edges):,}",
+            hint="use --backend cpu, or hops=1",
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -284,6 +307,7 @@ def compute(train: object, eval: object | None, num_nodes: int | None, hops: int
         raise EmptyGraphError(
             "the train graph has no edges (after removing self-loops)", hint="pass at least one edge between two nodes"
         )
+    check_adjacency_size(int(lo.size), hops)
     csr = build_csr_gpu(lo, hi, n)
     if ev is None:
         variant, ev_csr, ev_lo, ev_hi = "train", csr, lo, hi
