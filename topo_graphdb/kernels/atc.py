@@ -1,9 +1,16 @@
-r"""Approximate Topological Concentration (ATC): random projections plus set-size sketches.
+r"""Approximate Topological Concentration (ATC): this package's own estimator of TC.
 
-Reference: Wang, Zhao, Zhao, Liu, Cheng, Shah, Derr, "A Topological Perspective
-on Demystifying GNN-Based Link Prediction Performance", ICLR 2024
-(arXiv 2310.04612), section on ATC. The estimator here is this package's own;
-:func:`approximate_tc` documents what it computes and what it estimates.
+Reference for TC and the idea of approximating it: Wang, Zhao, Zhao, Liu, Cheng,
+Shah, Derr, "A Topological Perspective on Demystifying GNN-Based Link Prediction
+Performance", ICLR 2024 (arXiv 2310.04612), section on ATC. The estimator here
+is not the paper's: the ``(1, 1)`` hop-pair term is exact (sorted-list
+intersections), the ``(1, 2)``/``(2, 1)`` terms are exact for pairs with a small
+degree product, and the other terms are random-projection estimates against
+min-hash-calibrated reach-set surrogates; every estimated term is clipped to the
+range of the exact one, so ATC is biased (clipping buys a better ranking).
+Cost: ``O(K·(d + sketch_size)·|E|)`` to propagate, ``O(K²·d·|E_eval|)`` for the
+evaluation pairs, plus triangle counting for the exact terms; memory
+``O(K·d·|V|)``. :func:`approximate_tc` states the formula and the exact costs.
 
 The pipeline is written once against an array module: the CPU runs it with
 NumPy and the Numba kernels of :mod:`._atc_cpu`, the GPU with CuPy and the
@@ -180,7 +187,7 @@ def approximate_tc(
     exact_hop1: bool = True,
     sketch_size: int = 64,
 ) -> ATCResult:
-    r"""Approximate Topological Concentration of every node, in ``O(K·d·|E|)``.
+    r"""Approximate Topological Concentration of every node (this package's estimator; biased, see 3.).
 
     Exact TC (see :func:`~topo_graphdb.kernels.tc.topological_concentration`)
     is, with ``W_k = A^k``, ``w_k = W_k·1``, ``S_k(j) = {v : W_k[j, v] > 0}``
