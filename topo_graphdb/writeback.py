@@ -225,6 +225,39 @@ class WriteReport:
 
 
 # --------------------------------------------------------------------------- running batches
+class RatePacer:
+    """Holds a stream of batches to at most ``rate`` rows per second.
+
+    Call :meth:`wait` before each batch: batch ``k`` starts no earlier than
+    ``(rows of batches 0..k-1) / rate`` seconds after batch 0 started. So the rows
+    sent per second since the start never exceed ``rate`` when a batch starts, no
+    pause follows the last batch, and after a slow batch the next ones start at
+    once until the average is back at ``rate``. With ``rate=None`` it never waits.
+    ``clock`` and ``sleep`` can be replaced (tests).
+    """
+
+    def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._start: float | None = None
+        self.rows = 0  # rows of the batches started so far
+        self.waited = 0.0  # seconds slept so far
+
+    def wait(self, rows: int) -> float:
+        """Sleep until a batch of ``rows`` rows may start; returns the seconds slept."""
+        now = self._clock()
+        if self._start is None:
+            self._start = now
+        pause = self.rows / self.rate - (now - self._start) if self.rate else 0.0
+        self.rows += rows
+        if pause <= 0:
+            return 0.0
+        self._sleep(pause)
+        self.waited += pause
+        return pause
+
+
 class _Writer:
     """Runs idempotent batches; survives a server restart (new session, retry the batch).
 
@@ -279,25 +312,15 @@ class _Writer:
     ) -> None:
         """Run ``jobs`` (``(params, rows)`` per batch); ``on_done(result, rows)`` for each, in this thread.
 
-        The rate limit holds back submission. On an error no new batch starts;
-        those already running finish (each is a whole transaction) and the
-        error is raised.
+        The rate limit holds back submission (:class:`RatePacer`). On an error
+        no new batch starts; those already running finish (each is a whole
+        transaction) and the error is raised.
         """
-        t0 = time.perf_counter()
-        sent = 0
-
-        def pace(rows: int) -> None:
-            nonlocal sent
-            sent += rows
-            if self.rate_limit:
-                ahead = sent / self.rate_limit - (time.perf_counter() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)
-
+        pacer = RatePacer(self.rate_limit)
         if self.workers <= 1:
             for params, rows in jobs:
+                pacer.wait(rows)
                 on_done(self.write(query, params), rows)
-                pace(rows)
             return
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="topo-write") as pool:
             running: dict[Future, int] = {}  # batches in flight -> their rows
@@ -307,8 +330,8 @@ class _Writer:
                         finished, _ = wait(running, return_when=FIRST_COMPLETED)
                         for f in finished:
                             on_done(f.result(), running.pop(f))
+                    pacer.wait(rows)
                     running[pool.submit(self.write, query, params)] = rows
-                    pace(rows)
                 for f in as_completed(list(running)):
                     on_done(f.result(), running.pop(f))
             except BaseException:

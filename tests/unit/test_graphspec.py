@@ -573,6 +573,72 @@ def test_writer_raises_the_first_failure_and_starts_no_new_batch(monkeypatch):
     assert len(started) < 10
 
 
+class _FakeTime:
+    """A clock that only moves when slept on (or told to); records the sleeps."""
+
+    def __init__(self):
+        self.now = 100.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_pacer_spaces_batches_by_the_rows_already_sent():
+    t = _FakeTime()
+    pacer = W.RatePacer(10, clock=t.clock, sleep=t.sleep)
+    waits = [pacer.wait(rows) for rows in (2, 2, 5, 1, 2)]
+    # batch k starts (rows before it) / 10 s after batch 0: at 0, 0.2, 0.4, 0.9, 1.0; nothing after the last
+    assert waits == pytest.approx([0.0, 0.2, 0.2, 0.5, 0.1])
+    assert t.sleeps == pytest.approx([0.2, 0.2, 0.5, 0.1])
+    assert t.now == pytest.approx(101.0) and pacer.rows == 12 and pacer.waited == pytest.approx(1.0)
+
+
+def test_pacer_does_not_wait_for_time_already_spent_and_never_without_a_rate():
+    t = _FakeTime()
+    pacer = W.RatePacer(10, clock=t.clock, sleep=t.sleep)
+    pacer.wait(2)
+    t.now += 1.0  # the first batch took a second: the next four are already due
+    assert [pacer.wait(2) for _ in range(5)] == [0.0, 0.0, 0.0, 0.0, 0.0]
+    assert pacer.wait(2) == pytest.approx(0.2) and t.sleeps == [pytest.approx(0.2)]
+    unlimited = W.RatePacer(None, clock=t.clock, sleep=t.sleep)
+    assert [unlimited.wait(10**6) for _ in range(3)] == [0.0, 0.0, 0.0] and len(t.sleeps) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_writer_paces_every_batch_before_it_starts(monkeypatch, workers):
+    from topo_graphdb.connection import ConnectionSettings
+
+    t = _FakeTime()
+    pacers = []
+    real = W.RatePacer
+
+    def pacer(rate):
+        pacers.append(real(rate, clock=t.clock, sleep=t.sleep))
+        return pacers[-1]
+
+    monkeypatch.setattr(W, "RatePacer", pacer)
+    driver = _EchoDriver()
+    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
+    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=4, workers=workers)
+    started_at = []
+
+    def jobs():
+        for i in range(5):
+            yield {"i": i}, 2
+            started_at.append(t.now)  # resumed only after the batch was handed over
+
+    writer.write_all("Q", jobs(), lambda out, rows: None)
+    [p] = pacers
+    assert p.rate == 4 and p.rows == 10
+    assert t.sleeps == pytest.approx([0.5] * 4)  # 2 rows at 4 rows/s before each batch after the first
+    assert started_at == pytest.approx([100.0, 100.5, 101.0, 101.5, 102.0])
+
+
 def test_workers_must_be_a_small_positive_integer():
     from topo_graphdb.connection import ConnectionSettings
 
