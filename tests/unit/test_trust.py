@@ -146,6 +146,10 @@ def test_link_features_by_hand():
     assert f["score_z"].tolist() == [1.0, -1.0, 0.0, 0.0]  # source 0: mean 2, sd 1
     assert f["log_deg_src"] == pytest.approx(np.log1p([2, 2, 1, 0]))
     assert f["log_deg_dst"] == pytest.approx(np.log1p([3, 1, 3, 2]))
+    assert f["clustering_src"] == pytest.approx([1.0, 1.0, 0.0, 0.0])
+    assert f["clustering_dst"] == pytest.approx([1 / 3, 0.0, 2 / 3, 1.0])
+    assert f["log_walks2_src"] == pytest.approx(np.log1p([6, 6, 3, 0]))  # sum of the neighbours' degrees
+    assert f["log_nbr_deg_src"] == pytest.approx(np.log1p([3, 3, 3, 0]))
     assert f["log_pair_tc_k1"] == pytest.approx(np.log1p([0.5, 0.0, 0.0, 1.0]))  # NaN -> 0
     assert f["log_pair_tc_k2"] == pytest.approx(np.log1p([1.0, 2.0, 3.0, 4.0]))
     assert np.isfinite(X).all()

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import EmptyGraphError, InputError
+from ..kernels import clustering_coefficient
 from ..snapshot import adjacency_matrix, simple_undirected
 from .metrics import average_precision, roc_auc
 
@@ -131,6 +132,10 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     ``cn``                    ``|N(i) ∩ N(j)|``
     ``cn_share``              ``cn / min(d(i), d(j))`` (0 when the minimum is 0)
     ``ra``                    ``sum_{z in N(i) ∩ N(j)} 1 / d(z)``
+    ``clustering_src``        local clustering coefficient ``C(i)`` (0 when ``d(i) < 2``)
+    ``clustering_dst``        ``C(j)``
+    ``log_walks2_src``        ``log(1 + sum_{v in N(i)} d(v))``: 2-step walks from ``i``
+    ``log_nbr_deg_src``       ``log(1 + mean_{v in N(i)} d(v))`` (0 when ``d(i) = 0``)
     ``log_pair_tc_k{h}``      ``log(1 + pair_tc[h-1])`` (only with ``pair_tc``)
     ========================  ==================================================
 
@@ -196,6 +201,13 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     low = np.minimum(deg[src], deg[dst])
     cols["cn_share"] = np.divide(cn, low, out=np.zeros(m), where=low > 0)
     cols["ra"] = ra
+    upper = sp.triu(adj, k=1).tocoo()
+    clustering = clustering_coefficient(np.stack([upper.row, upper.col]).astype(np.int64), num_nodes=n)
+    walks2 = np.asarray(adj @ deg).reshape(-1)
+    cols["clustering_src"] = clustering[src]
+    cols["clustering_dst"] = clustering[dst]
+    cols["log_walks2_src"] = np.log1p(walks2[src])
+    cols["log_nbr_deg_src"] = np.log1p(walks2 * inv_deg)[src]
     if pair_tc is not None:
         tc = np.asarray(pair_tc, dtype=np.float64)
         tc = tc.reshape(1, -1) if tc.ndim == 1 else tc
