@@ -1,0 +1,327 @@
+"""Calibrated link probabilities and expected precision (topo_graphdb.model.trust)."""
+
+from __future__ import annotations
+
+import doctest
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+pytest.importorskip("sklearn")
+
+from threadpoolctl import threadpool_limits  # noqa: E402  (installed with scikit-learn)
+
+from topo_graphdb.errors import InputError  # noqa: E402
+from topo_graphdb.model import trust  # noqa: E402
+from topo_graphdb.model.heuristics import HeuristicPredictor  # noqa: E402
+from topo_graphdb.model.splits import random_split  # noqa: E402
+from topo_graphdb.model.trust import (  # noqa: E402
+    FIT_HALF,
+    REPORT_HALF,
+    LinkCalibrator,
+    brier_score,
+    expected_calibration_error,
+    expected_precision,
+    holdout_labels,
+    lift,
+    link_features,
+    measured_precision,
+    quintile_means,
+    spearman_same_nodes,
+    trust_protocol,
+    within_source_auc,
+)
+from topo_graphdb.snapshot import adjacency_matrix  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):  # OpenMP threads only slow a shared machine down here
+        yield
+
+
+def test_doctests():
+    result = doctest.testmod(trust, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 12
+    assert result.failed == 0
+
+
+# ------------------------------------------------------------------ metrics
+def test_brier_by_hand():
+    assert brier_score([1.0, 0.0], [1, 0]) == 0.0
+    assert brier_score([0.2, 0.6], [0, 1]) == pytest.approx((0.04 + 0.16) / 2)
+    assert np.isnan(brier_score([], []))
+
+
+def test_ece_by_hand_and_edges_of_bins():
+    # bins of width 0.5: {0.2, 0.4} mean 0.3 vs 0.5 -> 0.2; {0.5, 1.0} mean 0.75 vs 1 -> 0.25
+    ece = expected_calibration_error([0.2, 0.4, 0.5, 1.0], [0, 1, 1, 1], bins=2)
+    assert ece == pytest.approx(0.5 * 0.2 + 0.5 * 0.25)
+    assert expected_calibration_error([1.0, 1.0], [1, 1]) == 0.0  # p = 1 falls in the last bin
+    with pytest.raises(InputError, match="bins"):
+        expected_calibration_error([0.5], [1], bins=0)
+
+
+def test_ece_of_a_calibrated_sample_is_near_zero_and_of_a_biased_one_is_not():
+    rng = np.random.default_rng(3)
+    p = rng.random(200_000)
+    y = rng.random(p.size) < p
+    assert expected_calibration_error(p, y) < 0.005
+    assert expected_calibration_error(np.clip(p + 0.1, 0, 1), y) > 0.07
+
+
+def test_quintiles_and_lift():
+    score = np.arange(20.0)
+    target = np.repeat([1.0, 2.0, 2.0, 3.0, 5.0], 4)
+    q = quintile_means(score, target)
+    assert q["mean"] == [1.0, 2.0, 2.0, 3.0, 5.0] and q["count"] == [4] * 5
+    assert lift(score, target) == 5.0
+    assert lift(-score, target) == pytest.approx(0.2)
+    assert lift(score, np.r_[np.zeros(16), np.ones(4)]) == np.inf
+    assert np.isnan(lift(np.ones(20), target))  # constant score: everything in one quintile
+    # NaN entries are dropped jointly
+    q2 = quintile_means(np.r_[score, np.nan, 3.0], np.r_[target, 100.0, np.nan])
+    assert q2 == q
+
+
+def test_spearman_same_nodes_drops_nan_rows_jointly():
+    rng = np.random.default_rng(0)
+    target = rng.random(50)
+    a = target + 0.1 * rng.random(50)
+    b = rng.random(50)
+    a[:5] = np.nan
+    b[5:12] = np.nan
+    target[45:] = np.nan
+    out = spearman_same_nodes({"a": a, "b": b}, target)
+    keep = np.ones(50, bool)
+    keep[:12] = False
+    keep[45:] = False
+    assert out["nodes"] == keep.sum() == 33
+    from scipy.stats import spearmanr
+
+    assert out["spearman"]["a"] == pytest.approx(spearmanr(a[keep], target[keep])[0])
+    assert out["spearman"]["b"] == pytest.approx(spearmanr(b[keep], target[keep])[0])
+    with pytest.raises(InputError, match="'a'"):
+        spearman_same_nodes({"a": a[:3]}, target)
+
+
+def test_within_source_auc_matches_per_source_roc_auc():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    src = np.repeat(np.arange(30), 10)
+    prob = np.round(rng.random(src.size), 1)  # ties inside sources
+    y = rng.random(src.size) < 0.3
+    got = within_source_auc(src, prob, y)
+    per = [roc_auc_score(y[src == s], prob[src == s]) for s in range(30) if 0 < y[src == s].sum() < 10]
+    assert got["sources"] == len(per)
+    assert got["mean"] == pytest.approx(np.mean(per))
+    perm = rng.permutation(src.size)  # order of the links does not matter
+    assert within_source_auc(src[perm], prob[perm], y[perm]) == got
+
+
+# ------------------------------------------------------- labels, features
+def test_holdout_labels_read_pairs_undirected():
+    links = {"src": np.array([0, 3, 1, 2]), "dst": np.array([3, 0, 2, 4])}
+    held = np.array([[3, 4], [0, 2]])  # edges 3-0 and 4-2
+    assert holdout_labels(links, held, 5).tolist() == [True, True, False, True]
+
+
+def _small_graph():
+    # 0-1, 0-2, 1-2, 1-3, 2-3, 3-4 ; degrees 2, 3, 3, 3, 1
+    return adjacency_matrix(np.array([[0, 0, 1, 1, 2, 3], [1, 2, 2, 3, 3, 4]]), 6, np.float64)
+
+
+def test_link_features_by_hand():
+    adj = _small_graph()
+    links = {"src": np.array([0, 0, 4, 5]), "dst": np.array([3, 4, 1, 0]), "score": np.array([3.0, 1.0, 0.5, 0.0]), "rank": np.array([1, 2, 1, 1])}
+    X, names = link_features(links, adj, pair_tc=np.array([[0.5, 0.0, np.nan, 1.0], [1.0, 2.0, 3.0, 4.0]]))
+    f = {name: X[:, i] for i, name in enumerate(names)}
+    assert f["cn"].tolist() == [2, 0, 1, 0]  # 0,3 share 1 and 2; 4,1 share 3
+    assert f["cn_share"].tolist() == [1.0, 0.0, 1.0, 0.0]  # min degrees 2, 1, 1, 0
+    assert f["ra"] == pytest.approx([1 / 3 + 1 / 3, 0.0, 1 / 3, 0.0])
+    assert f["score_gap"].tolist() == [0.0, -2.0, 0.0, 0.0]
+    assert f["score_z"].tolist() == [1.0, -1.0, 0.0, 0.0]  # source 0: mean 2, sd 1
+    assert f["log_deg_src"] == pytest.approx(np.log1p([2, 2, 1, 0]))
+    assert f["log_deg_dst"] == pytest.approx(np.log1p([3, 1, 3, 2]))
+    assert f["clustering_src"] == pytest.approx([1.0, 1.0, 0.0, 0.0])
+    assert f["clustering_dst"] == pytest.approx([1 / 3, 0.0, 2 / 3, 1.0])
+    assert f["log_walks2_src"] == pytest.approx(np.log1p([6, 6, 3, 0]))  # sum of the neighbours' degrees
+    assert f["log_nbr_deg_src"] == pytest.approx(np.log1p([3, 3, 3, 0]))
+    assert f["log_pair_tc_k1"] == pytest.approx(np.log1p([0.5, 0.0, 0.0, 1.0]))  # NaN -> 0
+    assert f["log_pair_tc_k2"] == pytest.approx(np.log1p([1.0, 2.0, 3.0, 4.0]))
+    assert np.isfinite(X).all()
+    with pytest.raises(InputError, match="pair_tc"):
+        link_features(links, adj, pair_tc=np.zeros((2, 3)))
+    with pytest.raises(InputError, match="missing rank"):
+        link_features({k: v for k, v in links.items() if k != "rank"}, adj)
+
+
+def test_normalised_score_columns_ignore_the_score_scale():
+    rng = np.random.default_rng(2)
+    adj = sp.random(60, 60, density=0.1, random_state=2, format="csr")
+    adj = ((adj + adj.T) > 0).astype(float)
+    src = np.repeat(np.arange(60), 5)
+    links = {"src": src, "dst": rng.integers(0, 60, src.size), "score": rng.normal(size=src.size), "rank": np.tile(np.arange(1, 6), 60)}
+    X1, names = link_features(links, adj)
+    X2, _ = link_features({**links, "score": 7.0 * links["score"] + 3.0}, adj)
+    for name in ("score_z", "score_gap_z", "score_quantile", "best_quantile"):
+        i = names.index(name)
+        assert X2[:, i] == pytest.approx(X1[:, i]), name
+
+
+# ---------------------------------------------------------- calibrator
+def _synthetic(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    p = 1.0 / (1.0 + np.exp(-(-2.5 + 1.2 * X[:, 0] - 0.8 * X[:, 1] + 0.6 * X[:, 0] * (X[:, 0] > 0))))
+    y = rng.random(n) < p
+    groups = rng.integers(0, n // 10, n)
+    return X, y, p
+
+
+def test_calibrator_recovers_known_probabilities():
+    X, y, _ = _synthetic(30_000, 0)
+    groups = np.arange(y.size) // 10
+    cal = LinkCalibrator(seed=0).fit(X, y, groups)
+    Xt, _, pt = _synthetic(20_000, 1)
+    got = cal.predict_proba(Xt)
+    assert got.shape == pt.shape and got.min() >= 0 and got.max() <= 1
+    assert np.mean(np.abs(got - pt)) < 0.02
+    s = cal.summary()
+    assert s["model"] in s["candidates"] and "log_loss" in s["candidates"][s["model"]]
+    assert s["rows"] == 30_000 and s["positive_rate"] == pytest.approx(y.mean())
+    chosen = s["candidates"][s["model"]]["log_loss"]
+    assert all(chosen <= v["log_loss"] for v in s["candidates"].values() if "log_loss" in v)
+    json.dumps(s, allow_nan=False)
+
+
+def test_calibrator_without_signal_predicts_the_base_rate():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 2))
+    y = rng.random(5000) < 0.1
+    p = LinkCalibrator(seed=0, candidates=("logistic",)).fit(X, y, np.arange(5000) // 5).predict_proba(X)
+    assert np.abs(p - y.mean()).max() < 0.03
+
+
+def test_calibrator_on_all_negative_or_tiny_inputs_is_a_recorded_constant():
+    X = np.zeros((50, 3))
+    cal = LinkCalibrator().fit(X, np.zeros(50, bool), np.arange(50))
+    assert cal.summary()["model"] == "constant" and "0 positive" in cal.summary()["reason"]
+    assert cal.predict_proba(np.ones((4, 3))).tolist() == [0.0] * 4
+    tiny = LinkCalibrator().fit(np.eye(3), [1, 0, 1], [0, 1, 2])
+    assert tiny.summary()["model"] == "constant"
+    assert tiny.predict_proba(np.eye(3)) == pytest.approx([2 / 3] * 3)
+    few_groups = LinkCalibrator().fit(np.r_[np.zeros((20, 1)), np.ones((20, 1))], np.r_[np.zeros(20), np.ones(20)], np.repeat([0, 1, 2], [14, 13, 13]))
+    assert few_groups.summary()["model"] == "logistic" and "source nodes" in few_groups.summary()["reason"]
+
+
+def test_calibrator_rejects_bad_input():
+    with pytest.raises(InputError, match="candidates"):
+        LinkCalibrator(candidates=("forest",)).fit(np.zeros((30, 1)), np.zeros(30), np.zeros(30))
+    with pytest.raises(InputError, match="must agree"):
+        LinkCalibrator().fit(np.zeros((30, 1)), np.zeros(29), np.zeros(30))
+    with pytest.raises(InputError, match="not fitted"):
+        LinkCalibrator().predict_proba(np.zeros((1, 1)))
+    cal = LinkCalibrator().fit(np.zeros((30, 2)), np.zeros(30), np.arange(30))
+    with pytest.raises(InputError, match=r"\(m, 2\)"):
+        cal.predict_proba(np.zeros((3, 4)))
+
+
+# ------------------------------------------------ per-node precision
+def test_expected_precision_by_hand():
+    src = np.array([0, 0, 0, 2, 3, 3])
+    prob = np.array([0.5, 0.3, 0.9, 0.4, 0.2, 0.6])
+    rank = np.array([1, 2, 3, 1, 1, 2])
+    got = expected_precision(src, prob, 5, 2, rank=rank)
+    assert got[0] == pytest.approx((0.5 + 0.3) / 2)  # rank 3 is outside the top 2
+    assert np.isnan(got[1]) and np.isnan(got[4])  # no links
+    assert got[2] == pytest.approx(0.4 / 2)  # one link: the missing slot is a miss
+    assert got[3] == pytest.approx(0.4)
+    by_prob = expected_precision(src, prob, 5, 2)  # without rank: the two most probable
+    assert by_prob[0] == pytest.approx((0.9 + 0.5) / 2)
+    with pytest.raises(InputError, match="k must"):
+        expected_precision(src, prob, 5, 0)
+    with pytest.raises(InputError, match="outside"):
+        expected_precision(src, prob, 3, 2)
+
+
+def test_measured_precision_is_hits_over_k():
+    got = measured_precision([0, 0, 0, 1, 2], [True, True, False, False, True], np.array([3, 0, 1, 2]), 10)
+    assert got[0] == pytest.approx(0.2) and np.isnan(got[1]) and got[2] == pytest.approx(0.1) and got[3] == 0.0
+
+
+# ------------------------------------------------------------ protocol
+def _planted_partition(seed: int, sizes=(50,) * 6, p_in=(0.4, 0.25, 0.15, 0.1, 0.06, 0.04), p_out: float = 0.003):
+    """Blocks of different densities: a link's chance depends on its block, which RA and degree see."""
+    rng = np.random.default_rng(seed)
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    i, j = np.triu_indices(block.size, 1)
+    p = np.where(block[i] == block[j], np.asarray(p_in)[block[i]], p_out)
+    keep = rng.random(i.size) < p
+    return np.stack([i[keep], j[keep]]), int(block.size)
+
+
+def _ra_factory(train_edges, num_nodes):
+    split = random_split(train_edges, num_nodes, valid_fraction=0.0, test_fraction=0.0)
+    return HeuristicPredictor("ra").fit(split)
+
+
+def test_trust_protocol_end_to_end_on_a_planted_partition():
+    edges, n = _planted_partition(0)
+    split = random_split(edges, n, valid_fraction=0.0, test_fraction=0.1, seed=0)
+    deg = np.bincount(split.train_pos.reshape(-1), minlength=n).astype(float)
+    noise = np.random.default_rng(9).random(n)
+    res = trust_protocol(_ra_factory, split.train_pos, split.test_pos, n, k=10, seed=0, node_properties={"noise": noise, "deg_copy": deg})
+    links, m = res.links, res.metrics
+    assert set(links) >= {"src", "dst", "score", "rank", "prob", "label", "half"}
+    assert links["prob"].min() >= 0 and links["prob"].max() <= 1
+    fit_src = set(links["src"][links["half"] == FIT_HALF].tolist())
+    rep_src = set(links["src"][links["half"] == REPORT_HALF].tolist())
+    assert fit_src and rep_src and not fit_src & rep_src
+    assert (res.node_half[links["src"]] == links["half"]).all()
+    assert m["link_auc"] > 0.6
+    assert m["auc_within_top_k"]["sources"] > 0
+    assert 0 <= m["ece"] < 0.05 and m["brier"] < 1.05 * m["brier_base_rate"]
+    # labels: a link is positive exactly when it is a held-out edge; no training edge is proposed
+    train_adj = adjacency_matrix(split.train_pos, n)
+    assert not np.asarray(train_adj[links["src"], links["dst"]]).any()
+    assert links["label"].sum() > 0
+    nodes = m["nodes"]
+    assert set(nodes["spearman"]) == {"expected_precision", "degree", "noise", "deg_copy"}
+    assert nodes["spearman"]["degree"] == pytest.approx(nodes["spearman"]["deg_copy"])
+    assert nodes["evaluated"] > 20
+    assert nodes["spearman"]["expected_precision"] > nodes["spearman"]["noise"]
+    # per-node arrays: expected precision on every node with links, measured only with a held-out edge
+    held_deg = np.bincount(split.test_pos.reshape(-1), minlength=n)
+    assert np.isfinite(res.measured_precision).sum() == (held_deg > 0).sum()
+    assert np.isfinite(res.expected_precision[np.unique(links["src"])]).all()
+    json.dumps(m, allow_nan=False)
+    json.dumps(res.calibrator, allow_nan=False)
+
+
+def test_trust_protocol_excludes_edges_and_drops_unpredictable_heldout():
+    edges, n = _planted_partition(1, sizes=(30,) * 4, p_in=(0.4, 0.2, 0.1, 0.1))
+    split = random_split(edges, n, valid_fraction=0.1, test_fraction=0.1, seed=1)
+    held = np.concatenate([split.test_pos, split.valid_pos[:, :3]], axis=1)  # 3 held-out edges are excluded
+    res = trust_protocol(_ra_factory, split.train_pos, held, n, k=5, seed=3, exclude_edges=split.valid_pos)
+    known = adjacency_matrix(np.concatenate([split.train_pos, split.valid_pos], axis=1), n)
+    assert not np.asarray(known[res.links["src"], res.links["dst"]]).any()
+    assert res.metrics["heldout_dropped"] == 3
+    assert res.metrics["heldout_edges"] == split.test_pos.shape[1]
+    assert res.links["rank"].max() <= 5
+    with pytest.raises(InputError, match="k must"):
+        trust_protocol(_ra_factory, split.train_pos, held, n, k=0)
+    with pytest.raises(InputError, match="noise"):
+        trust_protocol(_ra_factory, split.train_pos, held, n, node_properties={"noise": np.zeros(3)})
+
+
+def test_plots_write_png(tmp_path):
+    rng = np.random.default_rng(0)
+    p = rng.random(500)
+    a = trust.plot_reliability(p, rng.random(500) < p, tmp_path / "r" / "rel.png")
+    b = trust.plot_lift({"expected_precision": quintile_means(p, p), "degree": [0.1, None, 0.2, 0.3, 0.2]}, tmp_path / "lift.png")
+    for path in (a, b):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
