@@ -10,16 +10,29 @@ by default; a missing value removes the property):
 
 * ``tc`` (exact TC, train variant, ``hops`` K), with ``tc_hops`` and ``tc_beta``;
 * ``atc`` (approximate TC) with ``atc_hops``, when configured;
-* ``reliability`` when prediction is on: the reliability indicator, the
-  expected Precision@10 of the node's predicted links, estimated from TC^Train,
-  ATC, degree and clustering by a model fitted on held-out validation links
-  (:mod:`topo_graphdb.model.indicator`); higher = more trustworthy;
+* ``expected_precision`` when prediction and ``predict.trust`` are on: the
+  expected Precision@k of the node's predicted links, the sum of their
+  probabilities over k;
 * ``degree`` (in the analysed graph), ``run_id`` and ``updated_at``;
 * ``predicted`` / ``predicted_scores`` node lists and
-  ``(a)-[:PREDICTED_LINK {score, rank, model, run_id, created_at}]->(b)``:
+  ``(a)-[:PREDICTED_LINK {score, rank, model, run_id, created_at, probability, tc}]->(b)``:
   the top-k new links per node (the model's score, a logit), scored against
   every node on small graphs and against capped candidates (2-hop nodes with
-  the most common neighbours, nearest embeddings) on larger ones.
+  the most common neighbours, nearest embeddings) on larger ones;
+  ``probability`` is calibrated on held-out links and ``tc`` is the pair's TC
+  (:mod:`topo_graphdb.model.holdout`, with ``predict.trust``).
+
+Trust
+-----
+With ``predict.trust`` (the default) a share ``trust_holdout`` of the edges
+(the most recent ones when the selection has a timestamp) is held out while
+the predictor trains; its top-k links among the known edges are labelled by
+the held-out ones, a calibrator is fitted on half of the source nodes and
+checked on the other half (AUC, Brier score, ECE, Spearman of expected
+precision with the measured Precision@k beside degree and TC^Train, lift),
+and the final links (predicted with every edge) get its probabilities. The
+check's figures and report are stored on the run's ``TopoRun`` node
+(``figure_reliability_png``, ``figure_lift_png``, ``trust_report``).
 
 Incremental runs
 ----------------
@@ -38,7 +51,7 @@ at or before the watermark), when an interrupted full run may have left
 partial results, or every ``full_every`` runs. ATC is recomputed on the whole
 graph (it is cheap) and written for the re-scored nodes; the link predictor is
 retrained on the current graph and writes new predicted links and
-reliability values for the re-scored nodes only (the others keep those of the
+expected precision for the re-scored nodes only (the others keep those of the
 run that last re-scored them; ``full_every`` refreshes everything). A run
 with nothing new re-scores, trains and writes nothing.
 
@@ -186,10 +199,13 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     recovered: list[str] = field(default_factory=list)
+    trust: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, bytes] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        d["figures"] = {name: f"{len(png):,} bytes of PNG (TopoRun.figure_{name}_png)" for name, png in self.figures.items()}
         return d
 
     def summary(self) -> str:
@@ -401,7 +417,7 @@ def run_sync(
     dry_run : compute everything, write nothing (no ledger entry, no lock);
         the report's ``written`` says what would be written.
     on_phase : callback ``(phase, "start" | "done", seconds)``; phases are
-        ``connect, lock, export, plan, score, drift, train, indicator, predict, write, record``
+        ``connect, lock, export, plan, score, drift, train, trust, predict, write, record``
         (``drift`` only with relationship times and an earlier run; ``train`` to ``predict`` only
         when prediction is on).
     on_progress : callback ``(step, done, total)`` inside phases.
@@ -534,6 +550,8 @@ def _ledger_result(report: SyncReport) -> dict[str, Any]:
         **{f"written_{k}": v for k, v in report.written.items()},
         "seconds": {k: round(v, 3) for k, v in report.timings.items()},
         "warnings": list(report.warnings) or None,
+        "trust_report": json_dumps(report.trust) if report.trust else None,
+        **{f"figure_{name}_png": png for name, png in report.figures.items()},
     }
 
 
@@ -665,23 +683,32 @@ def _work(conn: Any, cfg: Any, spec: Any, report: SyncReport, clock: _Clock, led
             else:
                 report.drift["drift_alert"] = False
 
-    # ------------------------------------------- train, indicator, predict
+    # ---------------------------------------------- train, trust, predict
     links = None
+    applied: dict[str, np.ndarray] = {}
     if predict_on and not nothing_new:
         with clock.phase("train"):
-            predictor, split, model_info = _train(snapshot, edges, n, cfg)
+            predictor, split, model_info = _train(snapshot, edges, edge_time, n, cfg)
             report.metrics.update(model_info)
-        if cfg.predict.indicator:
-            with clock.phase("indicator"):
-                reliability = _reliability(predictor, split, n, targets, cfg, report)
-                if np.isfinite(reliability).any():
-                    columns["reliability"] = reliability
-                    report.metrics["reliability_mean"] = float(np.nanmean(reliability))
+        calibration = None
+        if cfg.predict.trust:
+            with clock.phase("trust"):
+                calibration = _calibrate(predictor, split, snapshot, n, cfg, float(beta), clock, report)
         with clock.phase("predict"):
             predictor = _score_with_all_edges(predictor, snapshot, edges, n, cfg)
             links = _predict(predictor, edges, n, targets, cfg, clock)
             report.metrics["links_predicted"] = int(links[0].size)
             report.metrics["predict_method"] = "exhaustive" if n <= EXHAUSTIVE_NODES else "candidates"
+            if calibration is not None:
+                from .model.holdout import apply  # noqa: PLC0415
+
+                applied = apply(calibration, *links, edges, n, backend=cfg.run.backend)
+                ep = applied.pop("expected_precision")[targets]
+                columns["expected_precision"] = ep
+                if np.isfinite(ep).any():
+                    report.metrics["expected_precision_mean"] = float(np.nanmean(ep))
+                if applied["probability"].size:
+                    report.metrics["probability_mean"] = float(applied["probability"].mean())
 
     # ----------------------------------------------------------------- write
     if nothing_new:
@@ -705,7 +732,8 @@ def _work(conn: Any, cfg: Any, spec: Any, report: SyncReport, clock: _Clock, led
             src, dst, scores = links
             lr = write_predicted_links(
                 conn, snapshot, src, dst, scores, model=cfg.predict.model, rel_type=cfg.write.relationship_type,
-                top_k=cfg.predict.top_k, min_score=cfg.predict.min_score, progress=clock.progress, **common,
+                top_k=cfg.predict.top_k, min_score=cfg.predict.min_score, progress=clock.progress,
+                link_properties=applied or None, **common,
             )
             report.written.update({"links": lr.relationships, "links_replaced": lr.deleted, "link_sources": lr.matched})
             if dry_run:
@@ -739,7 +767,7 @@ def _ensure_indexes(conn: Any, cfg: Any) -> None:
     try:
         with driver.session(database=conn.database) as session:
             for label in cfg.selection.labels:
-                for prop in ("tc", "atc", "reliability"):
+                for prop in ("tc", "atc", "expected_precision"):
                     name = f"topo_{label}_{cfg.write.prefix}{prop}"
                     session.run(
                         render(
@@ -783,12 +811,24 @@ def _features(snapshot: Any) -> Any:
     return x
 
 
-def _train(snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """Fit the link predictor on a seeded split of the current graph (validation edges held out)."""
-    from .model.evaluate import make_predictor  # noqa: PLC0415
-    from .model.splits import random_split  # noqa: PLC0415
+def _train(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | None, n: int, cfg: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Fit the link predictor on a seeded split of the current graph.
 
-    split = random_split(edges, n, valid_fraction=0.1, test_fraction=0.0, seed=cfg.score.seed, x=_features(snapshot))
+    10% of the edges are the validation part of early stopping; with
+    ``predict.trust`` another ``trust_holdout`` share is held out for the
+    calibration (the most recent edges when the selection has a timestamp,
+    else a random share): ``split.test_pos``.
+    """
+    from .model.evaluate import make_predictor  # noqa: PLC0415
+    from .model.splits import random_split, temporal_split  # noqa: PLC0415
+
+    holdout = float(cfg.predict.trust_holdout) if cfg.predict.trust else 0.0
+    x = _features(snapshot)
+    if holdout and edge_time is not None and np.isfinite(np.asarray(edge_time, dtype=np.float64)).all():
+        split = temporal_split(edges, edge_time, n, valid_quantile=1.0 - holdout - VALID_FRACTION,
+                               test_quantile=1.0 - holdout, seed=cfg.score.seed, x=x)
+    else:
+        split = random_split(edges, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     settings: dict[str, Any] = {}
     if cfg.predict.model in ("gcn", "sage", "ncn"):
         settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
@@ -804,15 +844,84 @@ def _train(snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> tuple[Any, Any
     return predictor, split, info
 
 
-def _score_with_all_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
-    """After early stopping held validation edges out, predict with every edge of the graph."""
+#: share of the edges that early stopping validates on
+VALID_FRACTION = 0.1
+#: the calibration labels the links of at most this many sources (a seeded sample beyond)
+TRUST_SOURCES = 20_000
+
+
+def _calibrate(predictor: Any, split: Any, snapshot: Any, n: int, cfg: Any, beta: float, clock: _Clock, report: SyncReport) -> Any:
+    """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
+
+    The predictor sees the known edges (training and validation parts); each
+    sampled source's top-k links are labelled by the held-out part. Returns
+    None (with a warning) when too few links are labelled to fit anything.
+    """
+    from .model.holdout import calibrate  # noqa: PLC0415
+
+    known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
+    if split.test_pos.shape[1] < 10:
+        report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
+        return None
+    seen = _with_edges(predictor, snapshot, known, n, cfg)
+    rng = np.random.default_rng(np.random.SeedSequence([int(cfg.score.seed), 0x73726373]))
+    sources = np.arange(n) if n <= TRUST_SOURCES else np.sort(rng.choice(n, TRUST_SOURCES, replace=False))
+
+    def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
+        src, dst, score = _predict(seen, known, n, batch, cfg, clock, phase="trust")
+        return {"src": src, "dst": dst, "score": score}
+
+    result = calibrate(
+        predict, known, split.test_pos, n, sources=sources, k=cfg.predict.top_k, hops=cfg.score.hops, beta=beta,
+        seed=cfg.score.seed, node_properties=_known_properties(known, n, cfg, beta), backend=cfg.run.backend,
+    )
+    m = result.metrics
+    nodes = m.get("nodes", {})
+    spearman = nodes.get("spearman", {})
+    report.metrics.update(
+        trust_holdout=float(cfg.predict.trust_holdout),
+        trust_split=split.meta.get("kind"),
+        trust_heldout_edges=int(split.test_pos.shape[1]),
+        trust_link_auc=m.get("link_auc"),
+        trust_link_ap=m.get("link_ap"),
+        trust_brier=m.get("brier"),
+        trust_ece=m.get("ece"),
+        trust_auc_within_top_k=(m.get("auc_within_top_k") or {}).get("pooled"),
+        trust_nodes=nodes.get("evaluated"),
+        trust_calibrator=m.get("calibrator", {}).get("model"),
+        **{f"trust_spearman_{name}": value for name, value in spearman.items()},
+        **{f"trust_lift_{name}": value for name, value in nodes.get("lift", {}).items()},
+    )  # fmt: skip
+    report.trust = m
+    report.figures = dict(result.figures)
+    return result
+
+
+def _known_properties(known: np.ndarray, n: int, cfg: Any, beta: float) -> dict[str, np.ndarray]:
+    """TC^Train with K = 3 of the known graph (when ``score.hops`` is 3 and at most 50,000 nodes), reported
+    beside expected precision (K = 1, 2 are always reported: :func:`topo_graphdb.model.holdout.calibrate`)."""
+    from .kernels.tc import topological_concentration  # noqa: PLC0415
+
+    if cfg.score.hops < 3 or n > 50_000:
+        return {}
+    res = topological_concentration(known, hops=3, beta=beta, num_nodes=n, backend=cfg.run.backend, memory_budget=_budget(cfg))
+    return {"tc_train_k3": np.asarray(res.tc, dtype=np.float64)}
+
+
+def _with_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
+    """The fitted predictor scoring with ``edges`` as its graph (heuristics: refit, nothing is learned)."""
     if hasattr(predictor, "use_edges"):
         return predictor.use_edges(edges)
-    from .model.evaluate import make_predictor  # noqa: PLC0415  (heuristics: nothing learned, refit on all edges)
+    from .model.evaluate import make_predictor  # noqa: PLC0415
     from .model.splits import random_split  # noqa: PLC0415
 
     full = random_split(edges, n, valid_fraction=0.0, test_fraction=0.0, seed=cfg.score.seed)
     return make_predictor(cfg.predict.model).fit(full)
+
+
+def _score_with_all_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
+    """After training on part of the edges, predict with every edge of the graph."""
+    return _with_edges(predictor, snapshot, edges, n, cfg)
 
 
 #: Graphs up to this many nodes score every pair; larger ones use capped candidates. On Cora the
@@ -820,7 +929,9 @@ def _score_with_all_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: i
 EXHAUSTIVE_NODES = 2000
 
 
-def _predict(predictor: Any, edges: np.ndarray, n: int, sources: np.ndarray, cfg: Any, clock: _Clock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _predict(
+    predictor: Any, edges: np.ndarray, n: int, sources: np.ndarray, cfg: Any, clock: _Clock, *, phase: str = "predict"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k new links of each source (existing neighbours and the node itself excluded).
 
     Exhaustive scoring up to :data:`EXHAUSTIVE_NODES` nodes; beyond, each
@@ -841,37 +952,7 @@ def _predict(predictor: Any, edges: np.ndarray, n: int, sources: np.ndarray, cfg
             parts.append((out["src"], out["dst"], out["score"]))
         else:
             parts.append(capped_candidates(predictor, known, batch, top_k=cfg.predict.top_k))
-        clock.progress("predict", min(start + chunk, sources.size), sources.size)
+        clock.progress(phase, min(start + chunk, sources.size), sources.size)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
-
-
-def _reliability(predictor: Any, split: Any, n: int, targets: np.ndarray, cfg: Any, report: SyncReport) -> np.ndarray:
-    """The reliability indicator of ``targets``: their expected Precision@10, from graph properties.
-
-    The indicator (:func:`topo_graphdb.model.indicator.fit_indicator`) maps
-    what the database can compute (TC^Train, ATC, degree, clustering, TC of
-    recent edges) to per-node link-prediction quality; it is fitted here on
-    the validation Precision@10 of a seeded sample of the nodes with a held-out
-    validation link (all of them up to 2,000; fewer on large graphs, where
-    each costs a score against every node), and applied to every node.
-    """
-    from .model.evaluate import node_properties, validation_precision  # noqa: PLC0415
-    from .model.indicator import COMPUTABLE, fit_indicator  # noqa: PLC0415
-
-    props = node_properties(
-        split, hops=(cfg.score.hops,), variants=("train",), atc=cfg.score.atc,
-        backend=cfg.run.backend, memory_budget=_budget(cfg),
-    )
-    names = [p for p in props if p.startswith(COMPUTABLE) and np.isfinite(props[p]).any()]
-    # each sampled node costs a score of every node: about 5e6 scored pairs in all, 100..2000 nodes
-    sample = int(min(2000, max(100, 5e6 // max(n, 1))))
-    perf = validation_precision(predictor, split, k=10, max_sources=sample, seed=cfg.score.seed)
-    if np.isfinite(perf).sum() < 10 or not names:
-        report.warnings.append("too few nodes with a validation link to fit the reliability indicator; topo_reliability not written")
-        return np.full(targets.size, np.nan)
-    indicator = fit_indicator(props, perf, names=names, target_name="precision@10")
-    report.metrics["indicator_fit_nodes"] = int(indicator.info.get("fit_nodes", 0))
-    report.metrics["indicator_fit_spearman"] = float(indicator.info.get("fit_spearman", math.nan))
-    return np.asarray(indicator.predict(props), dtype=np.float64)[targets]

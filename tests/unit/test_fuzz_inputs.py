@@ -142,7 +142,7 @@ def test_write_csv(scratch, data, links, keys):
 _SECTIONS = {
     "selection": ["labels", "rel_types", "where", "rel_where", "key_property", "timestamp_property", "feature_properties"],
     "score": ["tc", "hops", "beta", "atc", "atc_hops", "atc_dim", "seed", "memory_budget"],
-    "predict": ["enabled", "model", "epochs", "hidden", "batch_size", "top_k", "min_score", "indicator", "device"],
+    "predict": ["enabled", "model", "epochs", "hidden", "batch_size", "top_k", "min_score", "trust", "trust_holdout", "device"],
     "write": ["prefix", "relationship_type", "batch_size", "rate_limit"],
     "run": ["backend", "only", "since", "full_every", "max_runtime", "wait", "wait_timeout", "lock_ttl",
             "drift_threshold", "drift_action", "keep_runs"],

@@ -59,6 +59,7 @@ __all__ = [
     "TrustResult",
     "plot_reliability",
     "plot_lift",
+    "report_metrics",
     "FIT_HALF",
     "REPORT_HALF",
 ]
@@ -682,7 +683,18 @@ def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, v
     return factory
 
 
-def _report_metrics(links: dict[str, np.ndarray], report: np.ndarray, per_node: dict[str, np.ndarray], node_sel: np.ndarray) -> dict[str, Any]:
+def report_metrics(links: dict[str, np.ndarray], report: np.ndarray, per_node: dict[str, np.ndarray], node_sel: np.ndarray) -> dict[str, Any]:
+    """Link and node metrics of the calibrated probabilities on the ``report`` links (JSON-ready).
+
+    ``links``: ``src``, ``score``, ``prob``, ``label`` arrays (m,); ``report``:
+    bool mask (m,); ``per_node``: ``measured_precision`` (the target),
+    ``expected_precision`` and any other per-node scores (n,), all correlated
+    with the target on the same nodes, those of ``node_sel`` where every one is
+    finite. Link metrics: ROC-AUC and AP of ``prob`` (and AUC of the raw
+    score), Brier score (and that of the constant base rate), ECE with 10
+    bins, AUC within each source's links; node metrics: Spearman, quintile
+    means and lift of each per-node score.
+    """
     y = links["label"][report].astype(bool)
     p = links["prob"][report]
     s = links["score"][report]
@@ -715,7 +727,7 @@ def _report_metrics(links: dict[str, np.ndarray], report: np.ndarray, per_node: 
         "mean_expected_precision": float(np.mean(cands["expected_precision"][ok])) if ok.any() else float("nan"),
         "mean_measured_precision": float(np.mean(target[ok])) if ok.any() else float("nan"),
     }
-    return out
+    return _json_ready(out)
 
 
 def trust_protocol(
@@ -802,7 +814,7 @@ def trust_protocol(
             raise InputError(f"node_properties[{name!r}] has {v.size} entries for {n} nodes")
         per_node[name] = v
     report = links["half"] == REPORT_HALF
-    metrics = _report_metrics(links, report, per_node, node_half == REPORT_HALF)
+    metrics = report_metrics(links, report, per_node, node_half == REPORT_HALF)
     metrics.update(
         k=int(k), seed=int(seed), num_nodes=n, train_edges=int(train.shape[1]), heldout_edges=int(held.shape[1]),
         heldout_dropped=int(dropped.sum()), report_sources=int(np.unique(links["src"][report]).size),

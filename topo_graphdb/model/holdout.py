@@ -1,0 +1,232 @@
+"""How far to believe the links a run writes: calibrate on held-out edges, apply to the final links.
+
+The deployment setting of ``sync`` (and of ``evaluate`` given a split):
+
+1. a share ``h`` of the edges is held out (by time when the edges have one,
+   else at random); the predictor is trained on the rest (its early stopping
+   uses a validation part of that rest) and sees those *known* edges;
+2. :func:`calibrate`: the trained predictor proposes each sampled source's
+   top-k non-neighbours; a link is positive when it is a held-out edge. The
+   source nodes are split at random (seeded) into a fit half and a report
+   half: :class:`~topo_graphdb.model.trust.LinkCalibrator` is fitted on the
+   fit half only (its own choices on a validation part of that half), and
+   everything reported (link AUC, AP, Brier, ECE, AUC within each node's
+   top-k, per-node Spearman and lift beside degree and TC^Train on the same
+   nodes) comes from the report half, whose links fitted nothing;
+3. :func:`apply`: the final predictor (all edges) proposes the links that are
+   written; the same features on the whole graph give each its
+   ``probability``, and a node's expected precision is the sum of its top-k
+   probabilities over k.
+
+What the probability means: the chance that the pair is one of the graph's
+missing links, measured as the chance that a link proposed with these
+features was one of ``h`` of the edges hidden from the model. It assumes the
+links still missing from the database look like the held-out ones (a random
+or most-recent share); it is not the chance that the relationship will ever
+be created.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..snapshot import adjacency_matrix
+from .trust import (
+    FIT_HALF,
+    REPORT_HALF,
+    LinkCalibrator,
+    expected_precision,
+    holdout_labels,
+    link_features,
+    measured_precision,
+    plot_lift,
+    plot_reliability,
+    report_metrics,
+)
+
+__all__ = ["HeldOutCalibration", "calibrate", "apply", "link_ranks", "node_tc", "PAIR_TC_MAX_HOPS"]
+
+#: pair TC enters the features and the written ``tc`` with K = min(score hops, this):
+#: K = 3 costs minutes on a graph with 10^6 links (see benchmarks/pairs.py)
+PAIR_TC_MAX_HOPS = 2
+
+
+@dataclass
+class HeldOutCalibration:
+    """A fitted link calibrator and the report of its held-out check.
+
+    ``metrics`` is JSON-ready (see :func:`topo_graphdb.model.trust.report_metrics`);
+    ``figures`` maps ``reliability`` and ``lift`` to PNG bytes.
+    """
+
+    calibrator: LinkCalibrator
+    k: int
+    pair_tc_hops: int
+    beta: float
+    metrics: dict[str, Any]
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+
+def link_ranks(src: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Rank of each link among its source's links, 1 = highest score (ties: input order).
+
+    >>> link_ranks(np.array([3, 3, 1, 3]), np.array([0.1, 0.9, 0.5, 0.4])).tolist()
+    [3, 1, 1, 2]
+    """
+    s = np.asarray(src, dtype=np.int64)
+    order = np.lexsort((np.arange(s.size), -np.asarray(score, dtype=np.float64), s))
+    first = np.searchsorted(s[order], s[order], side="left")
+    rank = np.empty(s.size, np.int64)
+    rank[order] = np.arange(s.size) - first + 1
+    return rank
+
+
+def _pair_tc(edges: np.ndarray, src: np.ndarray, dst: np.ndarray, n: int, hops: int, beta: float, backend: str) -> np.ndarray:
+    from ..kernels import pair_topological_concentration  # noqa: PLC0415
+
+    if src.size == 0:
+        return np.zeros((hops, 0))
+    res = pair_topological_concentration(edges, np.stack([src, dst]), hops=hops, beta=beta, num_nodes=n,
+                                         backend="cpu" if backend == "gpu" else backend)
+    return np.asarray(res.tc_by_hops, dtype=np.float64).reshape(hops, -1)
+
+
+def node_tc(edges: np.ndarray, n: int, hops: int, beta: float, backend: str) -> dict[str, np.ndarray]:
+    """TC^Train of every node for K = 1..hops on ``edges`` (``tc_train_k1``, ...; NaN where undefined)."""
+    from ..kernels import topological_concentration  # noqa: PLC0415
+
+    return {
+        f"tc_train_k{h}": np.asarray(topological_concentration(edges, hops=h, beta=beta, num_nodes=n, backend=backend).tc, dtype=np.float64)
+        for h in range(1, hops + 1)
+    }
+
+
+def _features(links: dict[str, np.ndarray], edges: np.ndarray, n: int, hops: int, beta: float, backend: str, tc: dict[str, np.ndarray]):
+    """:func:`~topo_graphdb.model.trust.link_features` with pair TC, plus both ends' TC^Train (K = 1..hops; NaN -> -1)."""
+    pair_tc = _pair_tc(edges, links["src"], links["dst"], n, hops, beta, backend)
+    X, names = link_features(links, adjacency_matrix(edges, n, np.float64), pair_tc=pair_tc)
+    cols = []
+    for name, values in tc.items():
+        v = np.nan_to_num(values, nan=-1.0)
+        cols += [v[links["src"]], v[links["dst"]]]
+        names = [*names, f"{name}_src", f"{name}_dst"]
+    if cols:
+        X = np.column_stack([X, *cols])
+    return X, names, pair_tc
+
+
+def _png(draw: Callable[[Path], Any]) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="topo-figure-") as tmp:
+        path = Path(tmp) / "figure.png"
+        draw(path)
+        return path.read_bytes()
+
+
+def calibrate(
+    predict: Callable[[np.ndarray], dict[str, np.ndarray]],
+    known_edges: np.ndarray,
+    heldout_edges: np.ndarray,
+    num_nodes: int,
+    *,
+    sources: np.ndarray,
+    k: int,
+    hops: int,
+    beta: float,
+    seed: int = 0,
+    node_properties: dict[str, np.ndarray] | None = None,
+    backend: str = "cpu",
+    figures: bool = True,
+) -> HeldOutCalibration:
+    """Fit the link calibrator on held-out edges and report how well it does (see the module doc).
+
+    Parameters
+    ----------
+    predict : ``predict(sources) -> {"src", "dst", "score"}``, the top-``k``
+        links of those sources from a predictor that knows ``known_edges`` only.
+    known_edges, heldout_edges : (2, E) undirected edges (disjoint).
+    sources : the source nodes whose links are labelled (all, or a seeded sample).
+    k : links per source; hops : pair-TC hops (K = min(hops, :data:`PAIR_TC_MAX_HOPS`)).
+    beta : the run's beta (pair TC uses it here and in :func:`apply`).
+    node_properties : more per-node arrays (n,) reported beside expected
+        precision (degree and TC^Train for K = 1..pair-TC hops on the known
+        graph are always there). They must be computed from ``known_edges``
+        only, or the comparison leaks the held-out edges.
+    """
+    n = int(num_nodes)
+    if int(k) < 1:
+        raise InputError(f"k must be >= 1; got {k!r}")
+    pair_hops = max(1, min(int(hops), PAIR_TC_MAX_HOPS))
+    out = predict(np.asarray(sources, dtype=np.int64))
+    links = {key: np.asarray(out[key]) for key in ("src", "dst", "score")}
+    links["rank"] = link_ranks(links["src"], links["score"])
+    links["label"] = holdout_labels(links, heldout_edges, n)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x686F6C64]))
+    node_half = np.full(n, FIT_HALF, np.int8)
+    node_half[rng.permutation(n)[: n // 2]] = REPORT_HALF
+    links["half"] = node_half[links["src"]]
+    known_tc = node_tc(known_edges, n, pair_hops, beta, backend)
+    X, names, _ = _features(links, known_edges, n, pair_hops, beta, backend, known_tc)
+    fit = links["half"] == FIT_HALF
+    calibrator = LinkCalibrator(seed=seed).fit(X[fit], links["label"][fit], links["src"][fit])
+    links["prob"] = calibrator.predict_proba(X)
+    known_degree = np.bincount(np.asarray(known_edges).reshape(-1), minlength=n).astype(np.float64)
+    held_degree = np.bincount(np.asarray(heldout_edges).reshape(-1), minlength=n)
+    sampled = np.zeros(n, bool)
+    sampled[np.asarray(sources, dtype=np.int64)] = True
+    per_node = {
+        "measured_precision": measured_precision(links["src"], links["label"], held_degree, int(k)),
+        "expected_precision": expected_precision(links["src"], links["prob"], n, int(k), rank=links["rank"]),
+        "degree": known_degree,
+        **known_tc,
+        **{name: np.asarray(v, dtype=np.float64) for name, v in (node_properties or {}).items()},
+    }
+    report = links["half"] == REPORT_HALF
+    metrics = report_metrics(links, report, per_node, (node_half == REPORT_HALF) & sampled)
+    metrics.update(
+        k=int(k), pair_tc_hops=pair_hops, features=names, calibrator=calibrator.summary(),
+        sources=int(sampled.sum()), known_edges=int(np.asarray(known_edges).shape[1]),
+        heldout_edges=int(np.asarray(heldout_edges).shape[1]),
+    )  # fmt: skip
+    pngs: dict[str, bytes] = {}
+    if figures and report.any():
+        pngs["reliability"] = _png(lambda p: plot_reliability(links["prob"][report], links["label"][report], p,
+                                                              title="Link probability on held-out links"))
+        quintiles = metrics["nodes"]["quintile_means"]
+        if quintiles:
+            pngs["lift"] = _png(lambda p: plot_lift(quintiles, p, ylabel=f"measured Precision@{int(k)}"))
+    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs)
+
+
+def apply(
+    calibration: HeldOutCalibration,
+    src: np.ndarray,
+    dst: np.ndarray,
+    score: np.ndarray,
+    edges: np.ndarray,
+    num_nodes: int,
+    *,
+    backend: str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Probability and pair TC of each final link, expected precision of each node.
+
+    ``src, dst, score``: the links to write (from the predictor that knows
+    ``edges``, the whole graph). Returns ``probability`` and ``tc`` (pair TC at
+    K = ``calibration.pair_tc_hops``) of shape (m,) and ``expected_precision``
+    of shape (n,) (NaN for nodes without links).
+    """
+    n = int(num_nodes)
+    links = {"src": np.asarray(src, dtype=np.int64), "dst": np.asarray(dst, dtype=np.int64),
+             "score": np.asarray(score, dtype=np.float64)}
+    links["rank"] = link_ranks(links["src"], links["score"])
+    tc = node_tc(edges, n, calibration.pair_tc_hops, calibration.beta, backend)
+    X, _, pair_tc = _features(links, edges, n, calibration.pair_tc_hops, calibration.beta, backend, tc)
+    prob = calibration.calibrator.predict_proba(X) if links["src"].size else np.zeros(0)
+    ep = expected_precision(links["src"], prob, n, calibration.k, rank=links["rank"])
+    tc = pair_tc[-1] if pair_tc.shape[1] else np.zeros(0)
+    return {"probability": prob, "tc": tc, "expected_precision": ep}
