@@ -90,9 +90,10 @@ def state(driver: Any, conn: Any, label: str) -> tuple[dict, dict]:
         for r in rows(driver, conn, f"MATCH (n:{q}) RETURN n.id AS id, properties(n) AS p")
     }
     links = {}
-    for r in rows(driver, conn, f"MATCH (a:{q})-[l:PREDICTED_LINK]->(b) RETURN a.id AS a, b.id AS b, l.score AS s, l.rank AS k, l.model AS m"):
+    for r in rows(driver, conn, f"MATCH (a:{q})-[l:PREDICTED_LINK]->(b) RETURN a.id AS a, b.id AS b, l.score AS s, l.rank AS k, "
+                                "l.model AS m, l.probability AS p, l.tc AS tc"):
         assert (r["a"], r["b"]) not in links, "duplicate predicted link"
-        links[(r["a"], r["b"])] = (r["s"], r["k"], r["m"])
+        links[(r["a"], r["b"])] = (r["s"], r["k"], r["m"], r["p"], r["tc"])
     return nodes, links
 
 
@@ -186,7 +187,7 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     neighbours = {(int(ids[a]), int(ids[b])) for a, b in edges.T} | {(int(ids[b]), int(ids[a])) for a, b in edges.T}
     assert links and not any(a == b or (a, b) in neighbours for a, b in links)
     per_source: dict[int, list[tuple[int, float]]] = {}
-    for (a, _b), (score, rank, model) in links.items():
+    for (a, _b), (score, rank, model, _p, _tc) in links.items():
         per_source.setdefault(a, []).append((rank, score))
         assert model == "gcn"
     for ranked in per_source.values():
@@ -194,12 +195,27 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
         assert [r for r, _ in ranked] == list(range(1, len(ranked) + 1)) and len(ranked) <= 5
         assert all(ranked[k][1] >= ranked[k + 1][1] for k in range(len(ranked) - 1))
 
+    # trust: a probability in [0, 1] and the pair's TC on every link; a node's expected precision is
+    # the sum of its links' probabilities over top_k; the check ran on the most recent edges
+    probs: dict[int, list[float]] = {}
+    for (a, _b), (_s, _r, _m, prob, tc) in links.items():
+        assert 0.0 <= prob <= 1.0 and tc is not None and tc >= 0.0
+        probs.setdefault(a, []).append(prob)
+    assert set(probs) == {i for i in nodes if "topo_expected_precision" in nodes[i]}
+    for a, ps in probs.items():
+        assert nodes[a]["topo_expected_precision"] == pytest.approx(sum(ps) / 5, rel=1e-9)
+    m = report["metrics"]
+    assert m["trust_split"] == "temporal" and m["trust_heldout_edges"] == pytest.approx(0.1 * 1197, abs=2)
+    assert 0.0 <= m["trust_ece"] <= 1.0 and 0.0 <= m["trust_brier"] <= 1.0 and m["trust_nodes"] > 0
+
     # the ledger: one finished run, the lock free
     [run] = runs_of(neo4j_driver, neo4j_conn, unique_label)
     assert run["run_id"] == report["run_id"] and run["status"] == "succeeded"
     assert (run["nodes"], run["edges"], run["mode"], run["hops"]) == (787, 1197, "full", 2)
     assert run["params_hash"] and run["version_topo_graphdb"] and run["seconds"] > 0
     assert run["watermark"] == 2013 and run["finished_at"] >= run["started_at"]
+    assert bytes(run["figure_reliability_png"]).startswith(b"\x89PNG") and bytes(run["figure_lift_png"]).startswith(b"\x89PNG")
+    assert json.loads(run["trust_report"])["nodes"]["evaluated"] == m["trust_nodes"]
     assert lock_of(neo4j_driver, neo4j_conn, unique_label).get("owner") is None
 
     # runs / runs show / drift / clean --keep-runs
@@ -208,6 +224,11 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     shown = cli("runs", "show", report["run_id"][:22])
     assert shown.exit_code == 0 and report["run_id"] in shown.stdout and "params_hash" in shown.stdout
     assert cli("runs", "show", "no-such-run").exit_code == 3
+
+    # a re-run with the same settings writes the same values, twice over
+    for _ in range(2):
+        assert sync_json(cli, "--config", cfg)["status"] == "succeeded"
+        assert state(neo4j_driver, neo4j_conn, unique_label) == (nodes, links)
 
 
 def test_sigkill_during_write_back_then_rerun_converges(neo4j_conn, neo4j_driver, unique_label, cli, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -172,6 +173,12 @@ def sync(config_path, labels, rel_types, key_property, timestamp_property, hops,
 _LIST_COLUMNS = ("run_id", "status", "mode", "started_at", "seconds", "nodes", "edges", "rescored", "tc_mean", "error")
 
 
+def _without_blobs(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with its stored figures (PNG bytes) described instead of dumped."""
+    return {k: (f"{len(v):,} bytes of PNG (runs show RUN --figures DIR)" if isinstance(v, (bytes, bytearray)) else v)
+            for k, v in run.items()}
+
+
 def _cell(v: Any, width: int = 0) -> str:
     if v is None:
         return ""
@@ -215,7 +222,7 @@ def runs(ctx, limit, status, config_path, as_json, conn):
         return
     from ..ledger import list_runs  # noqa: PLC0415
 
-    rows = list_runs(conn, scope=_scope_of(config_path, conn), status=status, limit=limit)
+    rows = [_without_blobs(r) for r in list_runs(conn, scope=_scope_of(config_path, conn), status=status, limit=limit)]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     elif not rows:
@@ -226,14 +233,25 @@ def runs(ctx, limit, status, config_path, as_json, conn):
 
 @runs.command("show")
 @click.argument("run_id")
+@click.option("--figures", "figures_dir", type=click.Path(file_okay=False), default=None,
+              help="Save the run's figures (reliability diagram, lift) as PNG files in this folder.")
 @json_option
 @click.pass_context
-def runs_show(ctx, run_id, as_json):
+def runs_show(ctx, run_id, figures_dir, as_json):
     """Every recorded property of one run (RUN_ID or a unique prefix of it)."""
     from ..ledger import get_run  # noqa: PLC0415
 
     obj = ctx.obj or {}
     run = get_run(obj["conn"], run_id)
+    if figures_dir is not None:
+        folder = Path(figures_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, value in sorted(run.items()):
+            if isinstance(value, (bytes, bytearray)) and key.startswith("figure_"):
+                path = folder / f"{run['run_id']}-{key.removeprefix('figure_').removesuffix('_png')}.png"
+                path.write_bytes(bytes(value))
+                click.echo(f"saved {path}", err=True)
+    run = _without_blobs(run)
     if as_json or obj.get("as_json"):
         click.echo(json.dumps(run, indent=2, default=str, sort_keys=True))
         return
