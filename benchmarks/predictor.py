@@ -140,7 +140,7 @@ def run_report(graph: str, model: str, seed: int, args) -> dict:
     split, kind = load_split(graph, args.data_dir, seed)
     t = time.perf_counter()
     settings = {"epochs": args.epochs} if model not in ("cn", "aa", "ra") else {}
-    report, table = run_evaluation(split, model=model, seed=seed, hops=args.hops, progress=args.progress, **({"predictor_settings": settings} if settings else {}))
+    report, table, _ = run_evaluation(split, model=model, seed=seed, hops=args.hops, progress=args.progress, trust=False, **({"predictor_settings": settings} if settings else {}))
     out = {
         "graph": graph,
         "model": model,

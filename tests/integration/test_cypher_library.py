@@ -26,7 +26,7 @@ from test_sync import REL, SPLIT_YEAR, graph, load_reptile, rows, write_config
 LIBRARY = Path(__file__).resolve().parents[2] / "cypher"
 CHECKED = {
     "schema", "graph_summary", "lowest_tc", "predicted_links", "tc_distribution_by_label", "high_degree_low_tc",
-    "top_predicted_links", "runs", "drift_history", "remove_all",
+    "top_predicted_links", "runs", "drift_history", "remove_all", "trusted_links", "unreliable_nodes",
 }  # fmt: skip
 
 
@@ -164,15 +164,43 @@ def test_high_degree_low_tc(neo4j_conn, neo4j_driver, synced):
 
 def test_top_predicted_links(neo4j_conn, neo4j_driver, synced):
     got = run_file(neo4j_driver, neo4j_conn, "top_predicted_links", label=synced["label"], key_property="id",
-                   min_reliability=0.0, limit=20)
+                   min_expected_precision=0.0, limit=20)
     assert len(got) == 20
-    assert all(got[i]["score"] >= got[i + 1]["score"] for i in range(len(got) - 1))
+    assert all(got[i]["probability"] >= got[i + 1]["probability"] for i in range(len(got) - 1))
     q = quote_identifier(synced["label"])
-    [best] = rows(neo4j_driver, neo4j_conn, f"MATCH (:{q})-[l:PREDICTED_LINK]->() RETURN max(l.score) AS s")
-    assert got[0]["score"] == best["s"]
+    [best] = rows(neo4j_driver, neo4j_conn, f"MATCH (:{q})-[l:PREDICTED_LINK]->() RETURN max(l.probability) AS p")
+    assert got[0]["probability"] == best["p"]
+    floor = sorted(r["source_expected_precision"] for r in got)[len(got) // 2]
+    high = run_file(neo4j_driver, neo4j_conn, "top_predicted_links", label=synced["label"], key_property="id",
+                    min_expected_precision=floor, limit=1000)
+    assert high and all(r["source_expected_precision"] >= floor for r in high)
     strict = run_file(neo4j_driver, neo4j_conn, "top_predicted_links", label=synced["label"], key_property="id",
-                      min_reliability=2.0, limit=20)
-    assert strict == []  # reliability is an expected precision, never above 1
+                      min_expected_precision=1.01, limit=20)
+    assert strict == []  # an expected precision is never above 1
+
+
+def test_trusted_links(neo4j_conn, neo4j_driver, synced):
+    q = quote_identifier(synced["label"])
+    everything = rows(neo4j_driver, neo4j_conn, f"MATCH (a:{q})-[l:PREDICTED_LINK]->(b) RETURN a.id AS a, b.id AS b, l.probability AS p")
+    threshold = float(np.median([r["p"] for r in everything]))
+    got = run_file(neo4j_driver, neo4j_conn, "trusted_links", label=synced["label"], key_property="id",
+                   min_probability=threshold, limit=100_000)
+    assert {(r["source"], r["target"]) for r in got} == {(r["a"], r["b"]) for r in everything if r["p"] >= threshold}
+    assert [r["probability"] for r in got] == sorted((r["probability"] for r in got), reverse=True)
+    assert all(r["pair_tc"] is not None and r["source_expected_precision"] is not None for r in got)
+    assert run_file(neo4j_driver, neo4j_conn, "trusted_links", label=synced["label"], key_property="id",
+                    min_probability=1.01, limit=10) == []
+
+
+def test_unreliable_nodes(neo4j_conn, neo4j_driver, synced):
+    q = quote_identifier(synced["label"])
+    values = {r["id"]: r["ep"] for r in rows(neo4j_driver, neo4j_conn,
+              f"MATCH (n:{q}) WHERE n.topo_expected_precision IS NOT NULL RETURN n.id AS id, n.topo_expected_precision AS ep")}
+    got = run_file(neo4j_driver, neo4j_conn, "unreliable_nodes", label=synced["label"], key_property="id", limit=15)
+    assert len(got) == 15
+    assert [r["expected_precision"] for r in got] == sorted(r["expected_precision"] for r in got)
+    assert got[-1]["expected_precision"] <= sorted(values.values())[15]  # nothing lower was left out
+    assert all(values[r["node"]] == r["expected_precision"] and r["degree"] >= 1 for r in got)
 
 
 def test_runs_and_drift_history(neo4j_conn, neo4j_driver, synced):

@@ -265,6 +265,7 @@ def run_evaluation(
     epochs: int | None = None,
     predictor_settings: dict[str, Any] | None = None,
     indicator: bool = True,
+    trust: bool = True,
     backend: str = "auto",
     memory_budget: int | None = None,
     progress: bool = False,
@@ -278,10 +279,13 @@ def run_evaluation(
         ``training``, ``edge_metrics``, ``node_metrics`` (summary),
         ``correlations`` (``{property: {pearson, spearman, n}}`` for
         per-node Precision@10), ``correlations_all`` (other metrics),
-        ``shift``, ``indicator``, ``timings`` (seconds).
+        ``shift``, ``indicator``, ``trust`` (the held-out check of calibrated
+        link probabilities, :func:`trust_check`), ``timings`` (seconds).
     table : dict of per-node arrays (n,)
         ``node`` (external id), per-node test metrics, ``valid_precision@10``,
-        properties, and ``indicator`` when fitted.
+        properties, ``indicator`` when fitted, ``expected_precision`` with
+        ``trust``.
+    figures : dict of PNG bytes (``reliability``, ``lift``) with ``trust``.
     """
     hops = tuple(sorted({int(k) for k in hops}))
     if not hops or min(hops) < 1 or max(hops) > 4:
@@ -339,9 +343,62 @@ def run_evaluation(
         if values is not None:
             table["indicator"] = values
         timings["indicator"] = time.perf_counter() - t
+    figures: dict[str, bytes] = {}
+    if trust:
+        t = time.perf_counter()
+        check = trust_check(predictor, split, hops=hops, seed=seed, backend=backend)
+        if check is not None:
+            report["trust"] = check.metrics
+            table["expected_precision"] = check.nodes["expected_precision"]
+            figures = check.figures
+        timings["trust"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     report["timings"] = timings
-    return _nan_to_none(report), table
+    return _nan_to_none(report), table, figures
+
+
+#: trust_check labels the links of at most this many sources (a seeded sample beyond)
+TRUST_SOURCES = 20_000
+
+
+def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2, 3), k: int = 10, seed: int = 0, backend: str = "auto") -> Any:
+    """Calibrated link probabilities checked on the test edges (:func:`topo_graphdb.model.holdout.calibrate`).
+
+    The fitted predictor proposes each source's top-``k`` links among pairs
+    that are neither training nor validation edges; a link is positive when
+    it is a test edge. The calibrator is fitted on half of the source nodes
+    and everything is reported on the other half, beside degree, TC^Train
+    (K = 1..max(hops), on the training and validation edges) and ATC on the
+    same nodes. None when the split has fewer than 10 test edges.
+    """
+    from ..kernels import default_beta, topological_concentration  # noqa: PLC0415
+    from .holdout import PAIR_TC_MAX_HOPS, calibrate  # noqa: PLC0415
+    from .predict import predict_links  # noqa: PLC0415
+
+    if split.test_pos.shape[1] < 10:
+        return None
+    n = split.num_nodes
+    known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
+    exclude = split.adjacency(("train", "valid"))
+    beta = default_beta(known, n)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x73726373]))
+    sources = np.arange(n) if n <= TRUST_SOURCES else np.sort(rng.choice(n, TRUST_SOURCES, replace=False))
+    extra = {
+        f"tc_train_k{h}": np.asarray(topological_concentration(known, hops=h, beta=beta, num_nodes=n, backend=backend).tc)
+        for h in sorted(set(hops)) if h > PAIR_TC_MAX_HOPS
+    }  # fmt: skip
+    try:
+        from ..kernels.atc import approximate_tc  # noqa: PLC0415
+
+        extra["atc_k2"] = np.asarray(approximate_tc(known, hops=2, beta=beta, num_nodes=n, seed=seed, backend=backend).tc, dtype=np.float64)
+    except InputError:
+        pass
+
+    def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
+        return predict_links(predictor, nodes=batch, top_k=k, exclude=exclude)
+
+    return calibrate(predict, known, split.test_pos, n, sources=sources, k=k, hops=max(hops), beta=beta, seed=seed,
+                     node_properties=extra, backend="cpu" if backend == "auto" else backend)
 
 
 def evaluate_files(
@@ -371,9 +428,12 @@ def evaluate_files(
     t = time.perf_counter()
     split = split_from_files(train_path, valid_path, test_path, features=features, seed=seed)
     read_s = time.perf_counter() - t
-    report, table = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress)
+    report, table, figures = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress)
     report["timings"]["read"] = read_s
-    write_report(report, table, output_dir, plots=plots)
+    out = write_report(report, table, output_dir, plots=plots)
+    if plots:
+        for name, png in figures.items():
+            (out / f"trust_{name}.png").write_bytes(png)
     return report
 
 

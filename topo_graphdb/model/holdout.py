@@ -62,7 +62,9 @@ class HeldOutCalibration:
     """A fitted link calibrator and the report of its held-out check.
 
     ``metrics`` is JSON-ready (see :func:`topo_graphdb.model.trust.report_metrics`);
-    ``figures`` maps ``reliability`` and ``lift`` to PNG bytes.
+    ``figures`` maps ``reliability`` and ``lift`` to PNG bytes; ``nodes`` holds
+    per-node arrays (n,) of the check: ``expected_precision``,
+    ``measured_precision`` and ``report_half`` (1 where the node reports).
     """
 
     calibrator: LinkCalibrator
@@ -71,6 +73,7 @@ class HeldOutCalibration:
     beta: float
     metrics: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
+    nodes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def link_ranks(src: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -200,7 +203,9 @@ def calibrate(
         quintiles = metrics["nodes"]["quintile_means"]
         if quintiles:
             pngs["lift"] = _png(lambda p: plot_lift(quintiles, p, ylabel=f"measured Precision@{int(k)}"))
-    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs)
+    nodes = {"expected_precision": per_node["expected_precision"], "measured_precision": per_node["measured_precision"],
+             "report_half": (node_half == REPORT_HALF).astype(np.int8)}
+    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes)
 
 
 def apply(

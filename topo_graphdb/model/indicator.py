@@ -289,17 +289,28 @@ def indicator_report(
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """Fit on validation performance, judge on test performance.
 
-    Reports, on the test nodes (those with a test neighbour), the Spearman
-    correlation with per-node test performance of: the indicator over all
-    computable properties; the same model on ``log_degree`` alone; on each
-    single computable property; and the raw Spearman of each property over
-    the nodes where it is defined. ``better_than_degree`` compares the first
-    two. Returns the report and the indicator value of every node.
+    Every choice is made on the validation nodes (those with a validation
+    neighbour): the indicator's fit and ``best_single_feature``, the property
+    whose own Spearman with validation performance is highest. The test nodes
+    (those with a test neighbour) only report: the Spearman with per-node test
+    performance of the indicator, of the same model on ``log_degree`` alone,
+    of each single property, and the raw Spearman of each property, all over
+    the *same* test nodes (those where every property is defined).
+    ``better_than_degree`` compares the first two; ``tc_beats_degree`` the
+    chosen single property with degree.
     """
+    from .trust import spearman_same_nodes  # noqa: PLC0415
+
     names = [p for p in properties if p.startswith(COMPUTABLE)]
-    test_nodes = np.isfinite(test_perf)
-    out: dict[str, Any] = {"target": target_name, "fit_on": "validation edges (per-node performance)", "judged_on": "test edges"}
-    if np.isfinite(valid_perf).sum() < 10 or test_nodes.sum() < 10 or not names:
+    defined = np.ones(np.asarray(test_perf).shape, bool)
+    for f in names + ["degree"]:
+        if f in properties:
+            defined &= np.isfinite(properties[f])
+    test_nodes = np.isfinite(test_perf) & defined
+    valid_nodes = np.isfinite(valid_perf) & defined
+    out: dict[str, Any] = {"target": target_name, "fit_on": "validation edges (per-node performance)", "judged_on": "test edges",
+                           "test_nodes": int(test_nodes.sum())}
+    if valid_nodes.sum() < 10 or test_nodes.sum() < 10 or not names:
         out["skipped"] = "too few nodes with validation and test neighbours"
         return out, None
 
@@ -312,13 +323,16 @@ def indicator_report(
     out["test_spearman"] = judge(full)
     out["degree_only_test_spearman"] = judge(deg_only)
     out["single_feature_test_spearman"] = {f: judge(fit_indicator(properties, valid_perf, names=[f])) for f in names}
-    out["raw_spearman_on_test_nodes"] = {f: correlation(properties[f][test_nodes], test_perf[test_nodes]) for f in names + ["degree"] if f in properties}
+    raw = spearman_same_nodes({f: properties[f] for f in names + ["degree"] if f in properties}, np.where(test_nodes, test_perf, np.nan))
+    out["raw_spearman_on_test_nodes"] = raw["spearman"]
     a, b = out["test_spearman"], out["degree_only_test_spearman"]
     out["better_than_degree"] = bool(np.isfinite(a) and np.isfinite(b) and a > b)
-    singles = {f: v for f, v in out["single_feature_test_spearman"].items() if f != "log_degree" and np.isfinite(v)}
-    if singles:
-        best = max(singles, key=singles.get)
-        out["best_single_feature"] = {"name": best, "test_spearman": singles[best]}
-        out["tc_beats_degree"] = bool(np.isfinite(b) and singles[best] > b)
+    on_valid = spearman_same_nodes({f: properties[f] for f in names if f != "log_degree"}, np.where(valid_nodes, valid_perf, np.nan))
+    chosen = {f: v for f, v in on_valid["spearman"].items() if v is not None and np.isfinite(v)}
+    if chosen:
+        best = max(chosen, key=chosen.get)
+        out["best_single_feature"] = {"name": best, "chosen_on": "validation", "valid_spearman": chosen[best],
+                                      "test_spearman": out["single_feature_test_spearman"][best]}
+        out["tc_beats_degree"] = bool(np.isfinite(b) and out["single_feature_test_spearman"][best] > b)
     out["model"] = full.to_dict()
     return out, full.predict(properties)
