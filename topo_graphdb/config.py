@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import InputError
+from .units import parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -284,31 +285,18 @@ def parse_since(value: str, *, what: str = "since") -> str | float:
         raise InputError(f"{what} is out of the date range; got {value!r}") from err
 
 
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-
-
 def parse_memory(value: str, *, what: str = "memory_budget") -> int | None:
-    """Bytes from ``"4GB"``, ``"512MiB"``, ``"1e9"``-free forms; ``""`` is ``None``.
+    """Bytes from a size in :func:`topo_graphdb.units.parse_size` notation; ``""`` is ``None``.
+
+    Units are binary: ``"4GB"`` is ``4 * 2**30``. At least 1 MiB.
 
     >>> parse_memory("4GB"), parse_memory("512MiB"), parse_memory("")
-    (4000000000, 536870912, None)
+    (4294967296, 536870912, None)
     """
     text = str(value).strip()
     if not text:
         return None
-    m = _MEMORY.match(text)
-    if not m:
-        raise InputError(f"{what} must be a size such as 4GB or 512MiB; got {value!r}")
-    unit = (m.group(2) or "b").lower()
-    power = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4}[unit[0]]
-    base = 1024 if "i" in unit else 1000
-    number = float(m.group(1)) * base**power
-    if not math.isfinite(number):
-        raise InputError(f"{what} must be a size such as 4GB or 512MiB; got {value!r}")
-    size = int(number)
-    if size < 1_000_000:
-        raise InputError(f"{what} must be at least 1MB; got {value!r}")
-    return size
+    return parse_size(text, name=what, minimum=2**20)
 
 
 # --------------------------------------------------------------------------- validators

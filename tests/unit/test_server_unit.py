@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from topo_graphdb import server
 from topo_graphdb.cli import main
 from topo_graphdb.errors import InputError, Neo4jUnavailable, ServerError
+from topo_graphdb import units
 from topo_graphdb.server import _assemble, _conf, _java, _process
 
 GIB = 1 << 30
@@ -30,20 +31,20 @@ MIB = 1 << 20
      ("1GiB", GIB), (" 3gb ", 3 * GIB), ("1048576", MIB), ("1t", 1024 * GIB)],
 )  # fmt: skip
 def test_parse_size(text: str, expected: int) -> None:
-    assert _conf.parse_size(text) == expected
+    assert units.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "lots", "2x", "-1g", "0m", "g", "1.g"])
 def test_parse_size_rejects_and_names_the_parameter(text: str) -> None:
     with pytest.raises(InputError, match="heap"):
-        _conf.parse_size(text, name="heap")
+        units.parse_size(text, name="heap")
 
 
 def test_format_size() -> None:
-    assert _conf.format_size(2 * GIB) == "2g"
-    assert _conf.format_size(1536 * MIB) == "1536m"
-    assert _conf.format_size(512 * MIB) == "512m"
-    assert _conf.format_size(MIB + 5) == "1m"
+    assert units.format_size(2 * GIB, jvm=True) == "2g"
+    assert units.format_size(1536 * MIB, jvm=True) == "1536m"
+    assert units.format_size(512 * MIB, jvm=True) == "512m"
+    assert units.format_size(MIB + 5, jvm=True) == "1m"
 
 
 def test_check_memory() -> None:
