@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import InputError
+from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from .units import parse_size
 
 if sys.version_info >= (3, 11):
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TOPO_SYNC_"
-_MODELS = ("gcn", "sage", "ncn", "cn", "aa", "ra")
 
 
 # --------------------------------------------------------------------------- sections
@@ -102,7 +102,7 @@ class PredictSettings:
     """The link predictor, its predictions and how far to believe them."""
 
     enabled: bool = _f(True, "bool", "Train a link predictor and write predicted links.")
-    model: str = _f("gcn", "model", "gcn | sage | ncn (GNNs) | cn | aa | ra (common-neighbour heuristics).")
+    model: str = _f("gcn", "model", f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
     epochs: int = _f(200, "epochs", "Maximum training epochs (1..100000).")
     hidden: int = _f(256, "hidden", "Embedding width of the model (8..4096).")
     batch_size: int = _f(0, "non_negative_int", "Training positives per step (0 = the model's default, 1152); larger = faster epochs on big graphs.")
@@ -439,7 +439,7 @@ def _check(kind: str, origin: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912
         parse_memory(value, what=origin)
         return value
     if kind == "model":
-        return _as_choice(origin, value.lower() if isinstance(value, str) else value, _MODELS)
+        return _as_choice(origin, value.lower() if isinstance(value, str) else value, PREDICTORS)
     if kind == "hidden":
         return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
     if kind == "epochs":

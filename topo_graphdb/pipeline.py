@@ -81,6 +81,7 @@ from .backend import resolve_backend
 from .errors import InputError
 from .kernels import default_beta
 from .kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
+from .model.names import GNN_MODELS
 from .snapshot import adjacency_matrix
 
 __all__ = [
@@ -829,7 +830,7 @@ def _train(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | None, n: in
     else:
         split = random_split(edges, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     settings: dict[str, Any] = {}
-    if cfg.predict.model in ("gcn", "sage", "ncn"):
+    if cfg.predict.model in GNN_MODELS:
         settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
                     "device": cfg.predict.device, "progress": False, "batch_size": cfg.predict.batch_size or None}
     predictor = make_predictor(cfg.predict.model, **settings).fit(split)

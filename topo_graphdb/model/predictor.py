@@ -47,11 +47,12 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
 from .metrics import hits_at_k, mean_reciprocal_rank
+from .names import GNN_MODELS
 from .splits import EdgeSplit, edge_keys, sample_negatives
 
 __all__ = ["MODELS", "LinkPredictor", "resolve_device"]
 
-MODELS = ("gcn", "sage", "ncn")
+MODELS = GNN_MODELS  # the learned ones among PREDICTORS
 _FORMAT = 1
 
 
