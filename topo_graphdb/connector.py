@@ -70,6 +70,7 @@ import numpy as np
 from ._cypher import quote_identifier, render
 from .connection import ConnectionSettings, open_driver, translate_errors
 from .errors import EmptyGraphError, InputError, SchemaError, WriteNotAllowed
+from .ledger import LEDGER_LABEL, LOCK_LABEL
 from .snapshot import GraphSnapshot
 
 __all__ = [
@@ -94,10 +95,8 @@ OPERATORS = ("=", "<>", "<", "<=", ">", ">=", "IN", "STARTS WITH", "CONTAINS", "
 _UNARY = ("IS NULL", "IS NOT NULL")
 
 # Labels and relationship types the tool writes itself; kept out of label-/type-free selections.
-# (Defined here to avoid an import cycle; ``writeback`` re-exports the same values.)
+# The ledger's labels are defined in ``ledger``; ``writeback`` re-exports all three.
 PREDICTED_LINK = "PREDICTED_LINK"
-LEDGER_LABEL = "TopoRun"
-LOCK_LABEL = "TopoLock"
 
 _CHUNK = 65_536
 _MAX_DEPTH = 32  # nesting of lists/maps in a predicate value (JSON or Python); deeper is refused, not recursed into
