@@ -36,7 +36,6 @@ from pathlib import Path
 from _common import data_dir_help, default_data_dir
 
 
-
 # ----------------------------------------------------------------------------- child side
 def _load(spec: dict):
     import numpy as np

@@ -31,10 +31,11 @@ import math
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InputError
 from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
@@ -205,7 +206,7 @@ class SyncConfig:
     def atc_hops(self) -> int:
         return self.score.atc_hops or self.score.hops
 
-    def with_changes(self, **sections: Mapping[str, Any]) -> "SyncConfig":
+    def with_changes(self, **sections: Mapping[str, Any]) -> SyncConfig:
         """A copy with some keys replaced, validated like any other source (``source`` names them)."""
         raw = self.as_dict()
         origins: dict[tuple[str, str], str] = {}

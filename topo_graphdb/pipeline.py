@@ -72,8 +72,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -283,7 +284,7 @@ class _Clock:
         if self.on_progress:
             self.on_progress(phase, done, total)
 
-    def phase(self, name: str) -> "_Phase":
+    def phase(self, name: str) -> _Phase:
         return _Phase(self, name)
 
 
@@ -292,7 +293,7 @@ class _Phase:
         self.clock = clock
         self.name = name
 
-    def __enter__(self) -> "_Phase":
+    def __enter__(self) -> _Phase:
         c = self.clock
         c.current = self.name
         c.checkpoint()
@@ -318,7 +319,7 @@ class _Alarm:
         self.clock = clock
         self.armed = False
 
-    def __enter__(self) -> "_Alarm":
+    def __enter__(self) -> _Alarm:
         import signal  # noqa: PLC0415
         import threading  # noqa: PLC0415
 
@@ -346,7 +347,7 @@ class _Alarm:
 class _SigtermAsInterrupt:
     """SIGTERM (Kubernetes, systemd, Airflow) ends the run like Ctrl-C: ledger marked, lock released."""
 
-    def __enter__(self) -> "_SigtermAsInterrupt":
+    def __enter__(self) -> _SigtermAsInterrupt:
         import signal  # noqa: PLC0415
         import threading  # noqa: PLC0415
 

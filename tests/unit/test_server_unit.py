@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -12,10 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from topo_graphdb import server
+from topo_graphdb import server, units
 from topo_graphdb.cli import main
 from topo_graphdb.errors import InputError, Neo4jUnavailable, ServerError
-from topo_graphdb import units
 from topo_graphdb.server import _assemble, _conf, _java, _process
 
 GIB = 1 << 30
@@ -135,7 +135,7 @@ def test_is_complete_needs_the_marker_of_this_pom(tmp_path: Path) -> None:
     assert not _assemble.is_complete(home, "<pom/>")
     (home / _assemble.MARKER).write_text('{"pom_sha256": "0000"}')
     assert not _assemble.is_complete(home, "<pom/>")
-    (home / _assemble.MARKER).write_text('{"pom_sha256": "%s"}' % _assemble._pom_digest("<pom/>"))
+    (home / _assemble.MARKER).write_text(json.dumps({"pom_sha256": _assemble._pom_digest("<pom/>")}))
     assert _assemble.is_complete(home, "<pom/>")
 
 

@@ -70,7 +70,7 @@ class HeuristicPredictor:
     def get_params(self) -> dict[str, Any]:
         return {"model": self.method}
 
-    def fit(self, split, **_ignored: Any) -> "HeuristicPredictor":
+    def fit(self, split, **_ignored: Any) -> HeuristicPredictor:
         """Remember the training adjacency of ``split`` (an :class:`~topo_graphdb.model.splits.EdgeSplit`)."""
         import scipy.sparse as sp  # noqa: PLC0415
 

@@ -476,7 +476,7 @@ class LinkPredictor:
         return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
 
     # --------------------------------------------------------------- fit
-    def fit(self, split: EdgeSplit) -> "LinkPredictor":
+    def fit(self, split: EdgeSplit) -> LinkPredictor:
         """Train on ``split.train_pos``; early stopping on ``split.valid_*``. Returns ``self``."""
         from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -629,7 +629,7 @@ class LinkPredictor:
             self._adj_t = torch.sparse_coo_tensor(idx, torch.ones(c.nnz), (self.num_nodes_, self.num_nodes_), check_invariants=False).coalesce().to(self._device)
         return self._adj_t
 
-    def use_edges(self, edge_index: np.ndarray) -> "LinkPredictor":
+    def use_edges(self, edge_index: np.ndarray) -> LinkPredictor:
         """Message passing (and common neighbours) over ``edge_index`` from now on.
 
         The learned weights stay; embeddings are recomputed. Used to score
@@ -682,7 +682,7 @@ class LinkPredictor:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "auto") -> "LinkPredictor":
+    def load(cls, directory: str | Path, *, device: str = "auto") -> LinkPredictor:
         """Rebuild a predictor written by :meth:`save` (ready for ``score``/``embed``)."""
         import scipy.sparse as sp  # noqa: PLC0415
 

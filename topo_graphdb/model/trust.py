@@ -30,9 +30,10 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -324,7 +325,7 @@ class LinkCalibrator:
         if not 0.0 < self.validation_fraction < 1.0:
             raise InputError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
 
-    def fit(self, X, y, groups) -> "LinkCalibrator":
+    def fit(self, X, y, groups) -> LinkCalibrator:
         """Choose and fit the model on rows ``X`` (m, f), labels ``y`` (m,), source node ``groups`` (m,)."""
         self._check_settings()
         X = np.asarray(X, dtype=np.float64)
