@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TOPO := $(BIN)/topo-graphdb
 STAMP := $(VENV)/.installed
 
-.PHONY: install neo4j demo test test-unit test-gpu bench clean
+.PHONY: install neo4j demo lint test test-unit test-gpu bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ neo4j: install
 demo: neo4j
 	$(BIN)/python -m topo_graphdb.demo
 
-# Unit and integration tests; the integration tests start their own server on a free port.
-test: install
+# Static checks (settings in pyproject.toml, [tool.ruff]).
+lint: install
+	$(BIN)/ruff check topo_graphdb tests benchmarks cli.py
+
+# Lint, then unit and integration tests; the integration tests start their own server on a free port.
+test: install lint
 	@if [ -z "$$NEO4J_URI" ]; then $(TOPO) neo4j assemble; fi
 	$(BIN)/python -m pytest -m "not gpu" tests
 

@@ -28,8 +28,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from _common import data_dir_help, default_data_dir, scratch_dir
@@ -247,7 +248,7 @@ def main() -> int:
         write_predicted_links(conn, snap, src[few], dst[few], rng.random(few.sum()), model="warm", run_id="warm",
                               rel_type="BENCH_WARM_LINK")
         for step, name in (("first", "new property"), ("again", "update")):
-            rep, t = meter.measure(lambda: write_node_properties(conn, snap, {"bench_score": rng.random(n)},
+            rep, t = meter.measure(lambda step=step: write_node_properties(conn, snap, {"bench_score": rng.random(n)},
                                                                  run_id=f"bench-{step}", batch_size=args.batch_size))
             key = f"write_nodes_{step}"
             results[key] = {**t, "nodes": rep.matched, "nodes_per_s": rep.matched / t["wall_s"],
@@ -255,7 +256,7 @@ def main() -> int:
             rows.append((f"write 1 float / node ({name})", f"{rep.matched:,} nodes in {t['wall_s']:.2f} s",
                          f"{results[key]['nodes_per_s']:,.0f} nodes/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
         for step, name in (("first", "create"), ("again", "new run, same pairs")):
-            rep, t = meter.measure(lambda: write_predicted_links(conn, snap, src, dst, rng.random(src.size), model="bench",
+            rep, t = meter.measure(lambda step=step: write_predicted_links(conn, snap, src, dst, rng.random(src.size), model="bench",
                                                                  run_id=f"bench-{step}", batch_size=args.batch_size))
             key = f"write_links_{step}"
             results[key] = {**t, "relationships": rep.relationships, "deleted": rep.deleted,

@@ -93,7 +93,7 @@ class Readers:
             target=_reader_process, args=(conn, self.query, keys, threads, seed, self._stop, self._results), daemon=True
         )
 
-    def __enter__(self) -> "Readers":
+    def __enter__(self) -> Readers:
         self._proc.start()
         return self
 

@@ -36,7 +36,6 @@ from pathlib import Path
 from _common import data_dir_help, default_data_dir
 
 
-
 # ----------------------------------------------------------------------------- child side
 def _load(spec: dict):
     import numpy as np
@@ -233,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
 
     budget = None
     if args.memory_budget:
-        from topo_graphdb.kernels.estimate import parse_size
+        from topo_graphdb.units import parse_size
 
-        budget = parse_size(args.memory_budget)
+        budget = parse_size(args.memory_budget, name="memory budget")
     hops_list = [int(k) for k in args.hops.split(",") if k]
     skip = {tuple(s.split(":")) for s in args.skip.split(",") if ":" in s}
     graphs = ["synthetic"] if args.synthetic_edges else [g for g in args.graphs.split(",") if g]

@@ -151,7 +151,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for key in sorted({(r["graph"], r["model"]) for r in rows}, key=lambda k: [(r["graph"], r["model"]) for r in rows].index(k)):
         group = [r for r in rows if (r["graph"], r["model"]) == key]
 
-        def stat(get):
+        def stat(get, group=group):
             v = np.array([np.nan if get(r) is None else get(r) for r in group], dtype=float)
             return {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else None, "std": float(np.nanstd(v)) if np.isfinite(v).any() else None}
 

@@ -45,7 +45,7 @@ def quote_identifier(name: str, *, what: str = "identifier") -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_query(name: str) -> str:
     """Text of ``topo_graphdb/queries/<name>.cypher`` (comments kept; Cypher ignores them)."""
     return resources.files("topo_graphdb.queries").joinpath(f"{name}.cypher").read_text("utf-8")

@@ -31,12 +31,15 @@ import math
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InputError
+from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from .units import parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,7 +60,6 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TOPO_SYNC_"
-_MODELS = ("gcn", "sage", "ncn", "cn", "aa", "ra")
 
 
 # --------------------------------------------------------------------------- sections
@@ -101,7 +103,7 @@ class PredictSettings:
     """The link predictor, its predictions and how far to believe them."""
 
     enabled: bool = _f(True, "bool", "Train a link predictor and write predicted links.")
-    model: str = _f("gcn", "model", "gcn | sage | ncn (GNNs) | cn | aa | ra (common-neighbour heuristics).")
+    model: str = _f("gcn", "model", f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
     epochs: int = _f(200, "epochs", "Maximum training epochs (1..100000).")
     hidden: int = _f(256, "hidden", "Embedding width of the model (8..4096).")
     batch_size: int = _f(0, "non_negative_int", "Training positives per step (0 = the model's default, 1152); larger = faster epochs on big graphs.")
@@ -204,7 +206,7 @@ class SyncConfig:
     def atc_hops(self) -> int:
         return self.score.atc_hops or self.score.hops
 
-    def with_changes(self, **sections: Mapping[str, Any]) -> "SyncConfig":
+    def with_changes(self, **sections: Mapping[str, Any]) -> SyncConfig:
         """A copy with some keys replaced, validated like any other source (``source`` names them)."""
         raw = self.as_dict()
         origins: dict[tuple[str, str], str] = {}
@@ -284,31 +286,18 @@ def parse_since(value: str, *, what: str = "since") -> str | float:
         raise InputError(f"{what} is out of the date range; got {value!r}") from err
 
 
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-
-
 def parse_memory(value: str, *, what: str = "memory_budget") -> int | None:
-    """Bytes from ``"4GB"``, ``"512MiB"``, ``"1e9"``-free forms; ``""`` is ``None``.
+    """Bytes from a size in :func:`topo_graphdb.units.parse_size` notation; ``""`` is ``None``.
+
+    Units are binary: ``"4GB"`` is ``4 * 2**30``. At least 1 MiB.
 
     >>> parse_memory("4GB"), parse_memory("512MiB"), parse_memory("")
-    (4000000000, 536870912, None)
+    (4294967296, 536870912, None)
     """
     text = str(value).strip()
     if not text:
         return None
-    m = _MEMORY.match(text)
-    if not m:
-        raise InputError(f"{what} must be a size such as 4GB or 512MiB; got {value!r}")
-    unit = (m.group(2) or "b").lower()
-    power = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4}[unit[0]]
-    base = 1024 if "i" in unit else 1000
-    number = float(m.group(1)) * base**power
-    if not math.isfinite(number):
-        raise InputError(f"{what} must be a size such as 4GB or 512MiB; got {value!r}")
-    size = int(number)
-    if size < 1_000_000:
-        raise InputError(f"{what} must be at least 1MB; got {value!r}")
-    return size
+    return parse_size(text, name=what, minimum=2**20)
 
 
 # --------------------------------------------------------------------------- validators
@@ -451,7 +440,7 @@ def _check(kind: str, origin: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912
         parse_memory(value, what=origin)
         return value
     if kind == "model":
-        return _as_choice(origin, value.lower() if isinstance(value, str) else value, _MODELS)
+        return _as_choice(origin, value.lower() if isinstance(value, str) else value, PREDICTORS)
     if kind == "hidden":
         return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
     if kind == "epochs":

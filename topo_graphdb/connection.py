@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ._cypher import load_query
 from .errors import AuthError, InputError, Neo4jUnavailable, WriteNotAllowed

@@ -60,16 +60,18 @@ import math
 import operator
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._cypher import quote_identifier, render
 from .connection import ConnectionSettings, open_driver, translate_errors
 from .errors import EmptyGraphError, InputError, SchemaError, WriteNotAllowed
+from .ledger import LEDGER_LABEL, LOCK_LABEL
 from .snapshot import GraphSnapshot
 
 __all__ = [
@@ -94,10 +96,8 @@ OPERATORS = ("=", "<>", "<", "<=", ">", ">=", "IN", "STARTS WITH", "CONTAINS", "
 _UNARY = ("IS NULL", "IS NOT NULL")
 
 # Labels and relationship types the tool writes itself; kept out of label-/type-free selections.
-# (Defined here to avoid an import cycle; ``writeback`` re-exports the same values.)
+# The ledger's labels are defined in ``ledger``; ``writeback`` re-exports all three.
 PREDICTED_LINK = "PREDICTED_LINK"
-LEDGER_LABEL = "TopoRun"
-LOCK_LABEL = "TopoLock"
 
 _CHUNK = 65_536
 _MAX_DEPTH = 32  # nesting of lists/maps in a predicate value (JSON or Python); deeper is refused, not recursed into

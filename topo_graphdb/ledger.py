@@ -51,8 +51,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ._cypher import load_query, quote_identifier
 from .connection import ConnectionSettings, open_driver, translate_errors
@@ -361,7 +362,7 @@ class SyncLock:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
-    def acquire(self, *, wait: bool = False, timeout: float = 3600.0, poll: float = 2.0, on_wait: Callable[[str], None] | None = None) -> "SyncLock":
+    def acquire(self, *, wait: bool = False, timeout: float = 3600.0, poll: float = 2.0, on_wait: Callable[[str], None] | None = None) -> SyncLock:
         """Take the lock, or raise :class:`LockHeld` (after ``timeout`` seconds with ``wait``).
 
         When the previous holder was stale, :attr:`taken_over` holds its lock
@@ -442,7 +443,7 @@ class SyncLock:
             log.warning("could not release the sync lock (%s); it expires after %.0f s", type(err).__name__, self.ttl)
             return False
 
-    def __enter__(self) -> "SyncLock":
+    def __enter__(self) -> SyncLock:
         if not self._held:
             self.acquire()
         return self

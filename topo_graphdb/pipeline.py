@@ -72,8 +72,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,7 @@ from .backend import resolve_backend
 from .errors import InputError
 from .kernels import default_beta
 from .kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
+from .model.names import GNN_MODELS
 from .snapshot import adjacency_matrix
 
 __all__ = [
@@ -282,7 +284,7 @@ class _Clock:
         if self.on_progress:
             self.on_progress(phase, done, total)
 
-    def phase(self, name: str) -> "_Phase":
+    def phase(self, name: str) -> _Phase:
         return _Phase(self, name)
 
 
@@ -291,7 +293,7 @@ class _Phase:
         self.clock = clock
         self.name = name
 
-    def __enter__(self) -> "_Phase":
+    def __enter__(self) -> _Phase:
         c = self.clock
         c.current = self.name
         c.checkpoint()
@@ -317,7 +319,7 @@ class _Alarm:
         self.clock = clock
         self.armed = False
 
-    def __enter__(self) -> "_Alarm":
+    def __enter__(self) -> _Alarm:
         import signal  # noqa: PLC0415
         import threading  # noqa: PLC0415
 
@@ -345,7 +347,7 @@ class _Alarm:
 class _SigtermAsInterrupt:
     """SIGTERM (Kubernetes, systemd, Airflow) ends the run like Ctrl-C: ledger marked, lock released."""
 
-    def __enter__(self) -> "_SigtermAsInterrupt":
+    def __enter__(self) -> _SigtermAsInterrupt:
         import signal  # noqa: PLC0415
         import threading  # noqa: PLC0415
 
@@ -829,7 +831,7 @@ def _train(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | None, n: in
     else:
         split = random_split(edges, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     settings: dict[str, Any] = {}
-    if cfg.predict.model in ("gcn", "sage", "ncn"):
+    if cfg.predict.model in GNN_MODELS:
         settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
                     "device": cfg.predict.device, "progress": False, "batch_size": cfg.predict.batch_size or None}
     predictor = make_predictor(cfg.predict.model, **settings).fit(split)

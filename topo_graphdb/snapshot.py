@@ -127,7 +127,7 @@ class GraphSnapshot:
         edge_time: np.ndarray | None = None,
         edge_weight: np.ndarray | None = None,
         meta: dict[str, Any] | None = None,
-    ) -> "GraphSnapshot":
+    ) -> GraphSnapshot:
         """Snapshot from edge endpoint ids; the node set is every id in ``src``,
         ``dst`` and ``nodes``, sorted (so dense index order = id order)."""
         src = np.asarray(src)
@@ -168,7 +168,7 @@ class GraphSnapshot:
             raise InputError(f"unknown node ids: {missing}{' ...' if (~ok).sum() > 5 else ''}")
         return order[pos_clipped]
 
-    def with_(self, **changes: Any) -> "GraphSnapshot":
+    def with_(self, **changes: Any) -> GraphSnapshot:
         """A copy with some fields replaced (snapshots are immutable)."""
         return replace(self, **changes)
 
@@ -197,7 +197,7 @@ class GraphSnapshot:
         return out
 
     @classmethod
-    def from_parquet(cls, directory: str | Path) -> "GraphSnapshot":
+    def from_parquet(cls, directory: str | Path) -> GraphSnapshot:
         """Read a snapshot written by :meth:`to_parquet`."""
         import pyarrow.parquet as pq  # noqa: PLC0415
 

@@ -63,19 +63,20 @@ import logging
 import math
 import threading
 import time
-import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._cypher import quote_identifier, render
 from .connection import ConnectionSettings, open_driver, translate_errors
-from .connector import LEDGER_LABEL, LOCK_LABEL, PREDICTED_LINK, GraphSpec, check_names
+from .connector import PREDICTED_LINK, GraphSpec, check_names
 from .edgefile import read_node_values, read_scored_links
 from .errors import InputError, Neo4jUnavailable
+from .ledger import LEDGER_LABEL, LOCK_LABEL, new_run_id
 from .snapshot import GraphSnapshot
 
 __all__ = [
@@ -98,11 +99,6 @@ Progress = Callable[[str, int, int], None]
 _MAX_BATCH = 100_000
 _MAX_WORKERS = 16
 _SAMPLE_IDS = 5
-
-
-def new_run_id() -> str:
-    """A fresh run id: UTC time and 8 random hex digits, e.g. ``20250102T030405Z-1a2b3c4d``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
 # --------------------------------------------------------------------------- identity

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_sync import REL, SPLIT_YEAR, graph, load_reptile, rows, write_config
 
 from topo_graphdb._cypher import quote_identifier
 from topo_graphdb.kernels.oracle import naive_tc
-
-from test_sync import REL, SPLIT_YEAR, graph, load_reptile, rows, write_config
 
 LIBRARY = Path(__file__).resolve().parents[2] / "cypher"
 CHECKED = {

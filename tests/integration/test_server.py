@@ -17,7 +17,6 @@ from topo_graphdb.connection import open_driver
 from topo_graphdb.errors import AuthError
 
 
-
 @pytest.fixture(scope="module")
 def local_server(neo4j_server):
     if neo4j_server.data_dir is None:

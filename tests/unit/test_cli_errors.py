@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from topo_graphdb.cli import main
-from topo_graphdb.cli import _progress
+from topo_graphdb.cli import _progress, main
 from topo_graphdb.cli._group import _Group
 from topo_graphdb.errors import InputError
 

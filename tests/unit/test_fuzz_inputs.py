@@ -34,7 +34,6 @@ from topo_graphdb.edgefile import (  # noqa: E402
 from topo_graphdb.errors import InputError, TopoGraphError  # noqa: E402
 
 
-
 def fuzz(examples: int) -> settings:
     """``examples`` generated inputs, no deadline (a loaded machine), no example database on disk."""
     return settings(

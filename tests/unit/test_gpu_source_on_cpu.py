@@ -144,7 +144,7 @@ def _sets(lo, hi, n):
 
 def test_common_neighbours_and_triangles_equal_naive_sums(emulated, monkeypatch):
     rng = np.random.default_rng(0)
-    for case in range(150):
+    for _case in range(150):
         n = int(rng.integers(3, 50))
         lo, hi = emulated._canonical_gpu(np, _random_graph(rng, n, int(rng.integers(1, 300))), n)
         if lo.size == 0:

@@ -43,7 +43,6 @@ def split():
 
 @pytest.fixture(scope="module")
 def split_x():
-    rng = np.random.default_rng(1)
     x = sp.random(60, 12, density=0.3, random_state=1, format="csr")
     return random_split(_graph(seed=1), 60, seed=1, x=x)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from topo_graphdb import server
+from topo_graphdb import server, units
 from topo_graphdb.cli import main
 from topo_graphdb.errors import InputError, Neo4jUnavailable, ServerError
 from topo_graphdb.server import _assemble, _conf, _java, _process
@@ -30,20 +31,20 @@ MIB = 1 << 20
      ("1GiB", GIB), (" 3gb ", 3 * GIB), ("1048576", MIB), ("1t", 1024 * GIB)],
 )  # fmt: skip
 def test_parse_size(text: str, expected: int) -> None:
-    assert _conf.parse_size(text) == expected
+    assert units.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "lots", "2x", "-1g", "0m", "g", "1.g"])
 def test_parse_size_rejects_and_names_the_parameter(text: str) -> None:
     with pytest.raises(InputError, match="heap"):
-        _conf.parse_size(text, name="heap")
+        units.parse_size(text, name="heap")
 
 
 def test_format_size() -> None:
-    assert _conf.format_size(2 * GIB) == "2g"
-    assert _conf.format_size(1536 * MIB) == "1536m"
-    assert _conf.format_size(512 * MIB) == "512m"
-    assert _conf.format_size(MIB + 5) == "1m"
+    assert units.format_size(2 * GIB, jvm=True) == "2g"
+    assert units.format_size(1536 * MIB, jvm=True) == "1536m"
+    assert units.format_size(512 * MIB, jvm=True) == "512m"
+    assert units.format_size(MIB + 5, jvm=True) == "1m"
 
 
 def test_check_memory() -> None:
@@ -134,7 +135,7 @@ def test_is_complete_needs_the_marker_of_this_pom(tmp_path: Path) -> None:
     assert not _assemble.is_complete(home, "<pom/>")
     (home / _assemble.MARKER).write_text('{"pom_sha256": "0000"}')
     assert not _assemble.is_complete(home, "<pom/>")
-    (home / _assemble.MARKER).write_text('{"pom_sha256": "%s"}' % _assemble._pom_digest("<pom/>"))
+    (home / _assemble.MARKER).write_text(json.dumps({"pom_sha256": _assemble._pom_digest("<pom/>")}))
     assert _assemble.is_complete(home, "<pom/>")
 
 

@@ -178,7 +178,6 @@ def _synthetic(n: int, seed: int):
     X = rng.normal(size=(n, 3))
     p = 1.0 / (1.0 + np.exp(-(-2.5 + 1.2 * X[:, 0] - 0.8 * X[:, 1] + 0.6 * X[:, 0] * (X[:, 0] > 0))))
     y = rng.random(n) < p
-    groups = rng.integers(0, n // 10, n)
     return X, y, p
 
 

@@ -4,7 +4,7 @@ Heavy libraries (torch, torch_geometric, cupy, the Neo4j driver) are imported
 inside the commands that need them so that ``--help`` answers fast.
 """
 
+from . import _connector, _data, _model, _neo4j, _sync, _tc  # noqa: F401,E402  (register commands)
 from ._group import main
-from . import _neo4j, _data, _tc, _model, _connector, _sync  # noqa: F401,E402  (register commands)
 
 __all__ = ["main"]

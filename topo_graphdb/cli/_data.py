@@ -17,8 +17,8 @@ from ._progress import progress_printer
 @connection_options
 def query(cypher, file_, params, fmt, write, conn):
     """Run a Cypher query (read-only unless --write) and print the result."""
-    from ..query import parse_params, read_query_file, render_result, run_query  # noqa: PLC0415
     from ..errors import InputError  # noqa: PLC0415
+    from ..query import parse_params, read_query_file, render_result, run_query  # noqa: PLC0415
 
     if bool(cypher) == bool(file_):
         raise InputError("give either a CYPHER argument or -f FILE, not both or neither")

@@ -8,9 +8,11 @@ import sys
 import click
 
 from ..errors import InputError
+from ..model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from ._group import json_option, main
 
-_MODELS = click.Choice(["gcn", "sage", "ncn", "cn", "aa", "ra"])
+_MODELS = click.Choice(PREDICTORS)
+_MODEL_HELP = f"GNN ({', '.join(GNN_MODELS)}) or heuristic ({', '.join(HEURISTIC_MODELS)})."
 _PROGRESS = click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal).")
 
 
@@ -29,7 +31,7 @@ def _hops(text: str) -> tuple[int, ...]:
 @click.option("--valid-edges", required=True, type=click.Path(dir_okay=False), help="Validation edges CSV (src,dst).")
 @click.option("--test-edges", required=True, type=click.Path(dir_okay=False), help="Test edges CSV (src,dst).")
 @click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (scipy sparse or array; row i = node id i). Each row is divided by the sum of its absolute values (L1; signed features keep their signs).")
-@click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
+@click.option("--model", type=_MODELS, default="gcn", show_default=True, help=_MODEL_HELP)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of negatives and training.")
 @click.option("--hops", default="1,2,3", show_default=True, help="TC hops K to correlate with (comma-separated, 1..4).")
@@ -61,7 +63,7 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
 @main.command()
 @click.option("--edges", required=True, type=click.Path(dir_okay=False), help="All known edges CSV (src,dst).")
 @click.option("--features", type=click.Path(dir_okay=False), default=None, help="Node features .npz (row i = node id i). Each row is divided by the sum of its absolute values (L1; signed features keep their signs).")
-@click.option("--model", type=_MODELS, default="gcn", show_default=True, help="GNN (gcn, sage, ncn) or heuristic (cn, aa, ra).")
+@click.option("--model", type=_MODELS, default="gcn", show_default=True, help=_MODEL_HELP)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum training epochs (default: the model's).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the hold-out split and training.")
 @click.option("--nodes", "nodes_file", type=click.Path(dir_okay=False), default=None, help="Only these source nodes (CSV with a 'node' column or one id per line).")

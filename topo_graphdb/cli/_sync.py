@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..model.names import PREDICTORS
 from ._group import connection_options, json_option, main
 
 _EXIT_CODES = """\b
@@ -94,7 +95,7 @@ def _quiet_library_warnings() -> None:
 @click.option("--hops", type=int, default=None, help="TC hops K, 1..4 (score.hops; default 2).")
 @click.option("--beta", default=None, help="TC decay beta > 0 or 'auto' (score.beta).")
 @click.option("--atc/--no-atc", default=None, help="Compute approximate TC (score.atc; default on).")
-@click.option("--model", default=None, help="Link predictor: gcn, sage, ncn (predict.model).")
+@click.option("--model", default=None, help=f"Link predictor: {', '.join(PREDICTORS)} (predict.model).")
 @click.option("--epochs", type=int, default=None, help="Maximum training epochs (predict.epochs).")
 @click.option("--top-k", type=int, default=None, help="Predicted links per node (predict.top_k; default 10).")
 @click.option("--seed", type=int, default=None, help="Seed of ATC and the model (score.seed).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..units import parse_size
 from ._group import fail, main
 
 __all__ = ["tc"]
@@ -98,9 +99,9 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
 
 
 def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | None) -> str:
-    from ..kernels.estimate import estimate_tc, parse_size  # noqa: PLC0415
+    from ..kernels.estimate import estimate_tc  # noqa: PLC0415
 
-    budget = parse_size(memory_budget) if memory_budget is not None else None
+    budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]
     est = estimate_tc(snap, inputs["eval"], hops=hops, backend=backend, memory_budget=budget)
     return est.summary()
@@ -109,9 +110,8 @@ def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | Non
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,
          backend: str, memory_budget: str | None, progress: bool) -> tuple[object, dict]:
     from ..kernels import default_beta  # noqa: PLC0415
-    from ..kernels.estimate import parse_size  # noqa: PLC0415
 
-    budget = parse_size(memory_budget) if memory_budget is not None else None
+    budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]
     if beta is None:
         beta = default_beta(snap.edge_index, num_nodes=inputs["beta_nodes"])

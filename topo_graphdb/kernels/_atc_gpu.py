@@ -8,8 +8,9 @@ they compute the same numbers as the Numba kernels of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,14 +58,14 @@ class ArrayOps:
         a = self.sparse.csr_matrix((data, ix, ip), shape=(num_nodes, num_nodes))
         return _Graph(a, xp.asarray(indptr, dtype=xp.int64), ix.astype(xp.int64), num_nodes)
 
-    def spmm(self, graph: "_Graph", x: Any, out: Any = None) -> Any:
+    def spmm(self, graph: _Graph, x: Any, out: Any = None) -> Any:
         """``A @ x`` (written into ``out`` when given)."""
         if out is None:
             return graph.matrix @ x
         out[...] = graph.matrix @ x
         return out
 
-    def propagate_min(self, graph: "_Graph", m: Any) -> Any:
+    def propagate_min(self, graph: _Graph, m: Any) -> Any:
         """``out[r] = min over neighbours u of r of m[u]`` element-wise (uint32; empty row: all ones)."""
         xp = self.xp
         out = xp.full(m.shape, 0xFFFFFFFF, dtype=xp.uint32)
@@ -74,7 +75,7 @@ class ArrayOps:
             self.scatter_min(out, rows[s : s + step], m[graph.indices[s : s + step]])
         return out
 
-    def common_neighbours(self, graph: "_Graph", a: Any, b: Any) -> Any:
+    def common_neighbours(self, graph: _Graph, a: Any, b: Any) -> Any:
         """``|N(a[e]) ∩ N(b[e])|`` per pair, float64: each neighbour of the lower-degree
         endpoint is looked up (binary search) among the sorted keys ``row * n + col``."""
         xp = self.xp
@@ -103,7 +104,7 @@ class ArrayOps:
             start = stop
         return out
 
-    def three_paths(self, graph: "_Graph", a: Any, b: Any) -> tuple[Any, Any]:
+    def three_paths(self, graph: _Graph, a: Any, b: Any) -> tuple[Any, Any]:
         """For each pair: ``sum_{u in N(a)} |N(u) ∩ N(b)|`` and ``#{u in N(a) : N(u) ∩ N(b) non-empty}``
         (float64), from the pairs ``(u, b)`` expanded over ``u in N(a)``, in blocks."""
         xp = self.xp

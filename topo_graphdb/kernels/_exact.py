@@ -17,6 +17,7 @@ from numbers import Real
 import numpy as np
 
 from ..errors import BudgetExceeded, EmptyGraphError, InputError
+from ..units import format_size, parse_size
 
 __all__ = [
     "MAX_HOPS",
@@ -53,9 +54,7 @@ def validate_settings(
         beta = float(beta)
     if memory_budget is not None:
         if isinstance(memory_budget, str):
-            from .estimate import parse_size  # noqa: PLC0415
-
-            memory_budget = parse_size(memory_budget)
+            memory_budget = parse_size(memory_budget, name="memory budget")
         if isinstance(memory_budget, bool) or not isinstance(memory_budget, Real) or not float(memory_budget) > 0:
             raise InputError(f"memory_budget must be a number of bytes > 0; got {memory_budget!r}")
     if not isinstance(backend, str):
@@ -140,7 +139,7 @@ def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, 
     ``hint``) when even one source does not fit.
     """
     from . import _cpu  # noqa: PLC0415
-    from .estimate import format_size, make_plan  # noqa: PLC0415
+    from .estimate import make_plan  # noqa: PLC0415
 
     csr, ev = prep.csr, prep.ev
     n = csr.num_nodes

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..errors import BackendUnavailable, BudgetExceeded, EmptyGraphError, InputError
+from ..units import format_size
 
 __all__ = [
     "compute", "GpuRaw", "build_csr_gpu", "check_adjacency_size", "cn_per_node", "orient_by_degree", "triangles_per_node",
@@ -381,8 +382,8 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
 
     from . import _cpu  # noqa: PLC0415  (batch planning helpers, host side)
     from ._csr import Csr  # noqa: PLC0415
-    from .estimate import format_size, make_plan  # noqa: PLC0415
     from ._exact import progress_bar  # noqa: PLC0415
+    from .estimate import make_plan  # noqa: PLC0415
 
     n = csr.num_nodes
     ev_host = Csr(ev_csr.indptr.get(), ev_csr.indices.get(), n, ev_csr.num_edges)

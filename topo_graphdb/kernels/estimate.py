@@ -14,46 +14,13 @@ that is left over, so the peak stays within the budget.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..units import format_size
 
-__all__ = ["TCEstimate", "estimate_tc", "parse_size", "format_size"]
-
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def parse_size(text: str | int | float) -> int:
-    """Bytes from a size such as ``512M``, ``8G``, ``1.5GiB``, ``65536`` (binary multiples).
-
-    >>> parse_size("512M"), parse_size("8G"), parse_size("100")
-    (536870912, 8589934592, 100)
-    """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        match = _SIZE.match(str(text))
-        if not match:
-            raise InputError(f"memory budget must be a size like 512M or 8G; got {text!r}")
-        value = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if not value >= 1:
-        raise InputError(f"memory budget must be at least 1 byte; got {text!r}")
-    return int(value)
-
-
-def format_size(num_bytes: float) -> str:
-    """Human-readable binary size: ``1.5 GiB``."""
-    value = float(num_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
-
+__all__ = ["TCEstimate", "estimate_tc"]
 
 @dataclass(frozen=True)
 class TCEstimate:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["degree", "clustering_coefficient", "pair_heuristics", "HEURISTICS"]
+__all__ = ["degree", "clustering_coefficient", "pair_heuristics", "PairHeuristics", "HEURISTICS"]
 
 HEURISTICS = ("cn", "aa", "ra", "jaccard")
 
@@ -122,45 +122,102 @@ def pair_heuristics(
     >>> h["cn"].tolist(), h["jaccard"].tolist()
     ([1.0, 1.0], [0.5, 0.5])
     """
-    from . import _cpu  # noqa: PLC0415
+    names = _checked(which, batch_size)
+    if pairs is None:
+        raise InputError("pairs must be an edge array of shape (2, P); got None")
+    from . import _csr  # noqa: PLC0415  (imports Numba)
 
+    tr, pr, n = _csr.resolve_graph(train, pairs, num_nodes, eval_name="pairs")
+    return PairHeuristics(tr, num_nodes=n)(pr, which=names, batch_size=batch_size)
+
+
+def _checked(which: Sequence[str], batch_size: int) -> list[str]:
     names = [which] if isinstance(which, str) else list(which)
     unknown = [w for w in names if w not in HEURISTICS]
     if unknown or not names:
         raise InputError(f"which must name some of {', '.join(HEURISTICS)}; got {which!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InputError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-    if pairs is None:
-        raise InputError("pairs must be an edge array of shape (2, P); got None")
-    csr, pr = _csr_of(train, num_nodes, pairs)
-    n = csr.num_nodes
-    deg = csr.degree.astype(np.float64)
-    weights = np.zeros((2, n), np.float64)
-    with np.errstate(divide="ignore"):
-        weights[0] = np.where(deg >= 2, 1.0 / np.log(np.maximum(deg, 2.0)), 0.0)
-        weights[1] = np.where(deg >= 1, 1.0 / np.maximum(deg, 1.0), 0.0)
-    num_pairs = pr.shape[1]
-    cn = np.empty(num_pairs)
-    sums = np.empty((2, num_pairs))
-    for start in range(0, num_pairs, int(batch_size)):
-        u = np.ascontiguousarray(pr[0, start : start + batch_size])
-        v = np.ascontiguousarray(pr[1, start : start + batch_size])
-        with _cpu.threads_for(u.size + csr.num_edges / 100):
-            cn[start : start + u.size], sums[:, start : start + u.size] = _cpu.common_neighbour_scores(
-                csr.indptr, csr.indices, u, v, weights
-            )
-    self_pair = pr[0] == pr[1]
-    out: dict[str, np.ndarray] = {}
-    for name in names:
+    return names
+
+
+class PairHeuristics:
+    """:func:`pair_heuristics` on one train graph, its adjacency built once for many calls.
+
+    ``PairHeuristics(train, num_nodes=n)(pairs, which=...)`` equals
+    ``pair_heuristics(train, pairs, num_nodes=n, which=...)``, self-pairs (NaN) included.
+
+    Parameters
+    ----------
+    train : ndarray of shape (2, E) or GraphSnapshot
+    num_nodes : int, optional
+        Default: the snapshot's size, else the largest index plus one.
+
+    Attributes
+    ----------
+    indptr, indices : ndarray
+        The symmetric CSR of the simple undirected train graph.
+    num_nodes : int
+
+    >>> ph = PairHeuristics(np.array([[0, 0, 1, 2], [1, 2, 2, 3]]))
+    >>> ph(np.array([[0, 3], [3, 1]]), which="ra")["ra"].tolist(), ph.neighbour_weights("ra").tolist()
+    ([0.3333333333333333, 0.3333333333333333], [0.5, 0.5, 0.3333333333333333, 1.0])
+    """
+
+    def __init__(self, train: object, *, num_nodes: int | None = None):
+        csr, _ = _csr_of(train, num_nodes)
+        self._csr = csr
+        self.indptr, self.indices, self.num_nodes = csr.indptr, csr.indices, csr.num_nodes
+        deg = csr.degree.astype(np.float64)
+        self._deg = deg
+        self._weights = np.zeros((2, self.num_nodes), np.float64)
+        with np.errstate(divide="ignore"):
+            self._weights[0] = np.where(deg >= 2, 1.0 / np.log(np.maximum(deg, 2.0)), 0.0)
+            self._weights[1] = np.where(deg >= 1, 1.0 / np.maximum(deg, 1.0), 0.0)
+
+    def neighbour_weights(self, name: str) -> np.ndarray:
+        """What one common neighbour ``w`` adds to ``cn``, ``aa`` or ``ra``: 1, ``1 / log deg(w)``, ``1 / deg(w)``.
+
+        Shape (n,), float64; 0 where the degree is too small for ``w`` to be a
+        common neighbour of two distinct nodes.
+        """
+        if name not in HEURISTICS[:3]:
+            raise InputError(f"name must be one of {', '.join(HEURISTICS[:3])}; got {name!r}")
         if name == "cn":
-            value = cn.copy()
-        elif name == "aa":
-            value = sums[0].copy()
-        elif name == "ra":
-            value = sums[1].copy()
-        else:
-            union = deg[pr[0]] + deg[pr[1]] - cn
-            value = np.divide(cn, union, out=np.zeros(num_pairs), where=union > 0)
-        value[self_pair] = np.nan
-        out[name] = value
-    return out
+            return np.ones(self.num_nodes, np.float64)
+        return self._weights[0 if name == "aa" else 1].copy()
+
+    def __call__(self, pairs: object, *, which: Sequence[str] = HEURISTICS, batch_size: int = 1 << 22) -> dict[str, np.ndarray]:
+        """The heuristics of ``pairs`` (shape (2, P)), as :func:`pair_heuristics`."""
+        from . import _cpu, _csr  # noqa: PLC0415
+
+        names = _checked(which, batch_size)
+        pr = _csr.edge_array(pairs, "pairs")
+        if pr.size and int(pr.max()) >= self.num_nodes:
+            raise InputError(f"pairs must hold node indices below {self.num_nodes}; got {int(pr.max())}")
+        csr, deg, weights = self._csr, self._deg, self._weights
+        num_pairs = pr.shape[1]
+        cn = np.empty(num_pairs)
+        sums = np.empty((2, num_pairs))
+        for start in range(0, num_pairs, int(batch_size)):
+            u = np.ascontiguousarray(pr[0, start : start + batch_size])
+            v = np.ascontiguousarray(pr[1, start : start + batch_size])
+            with _cpu.threads_for(u.size + csr.num_edges / 100):
+                cn[start : start + u.size], sums[:, start : start + u.size] = _cpu.common_neighbour_scores(
+                    csr.indptr, csr.indices, u, v, weights
+                )
+        self_pair = pr[0] == pr[1]
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "cn":
+                value = cn.copy()
+            elif name == "aa":
+                value = sums[0].copy()
+            elif name == "ra":
+                value = sums[1].copy()
+            else:
+                union = deg[pr[0]] + deg[pr[1]] - cn
+                value = np.divide(cn, union, out=np.zeros(num_pairs), where=union > 0)
+            value[self_pair] = np.nan
+            out[name] = value
+        return out

@@ -22,12 +22,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from .metrics import NODE_KS, correlation, edge_metrics, node_ranking_metrics
+from .names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from .splits import EdgeSplit
 
 __all__ = [
@@ -45,12 +47,10 @@ __all__ = [
 ]
 
 
-PREDICTORS = ("gcn", "sage", "ncn", "cn", "aa", "ra")
-
 #: Settings per learned model, on top of the LinkPredictor defaults (which
 #: were chosen on Cora, random 70/10/20 split: one layer, width 256, lr 0.01,
 #: dropout 0.4, target-link masking, at most 200 epochs, patience 40).
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"gcn": {}, "sage": {}, "ncn": {}}
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {name: {} for name in GNN_MODELS}
 
 _DEFAULT_BUDGET = 256 * 2**20
 
@@ -61,7 +61,7 @@ def make_predictor(model: str = "gcn", **settings: Any):
     :class:`~topo_graphdb.model.heuristics.HeuristicPredictor` (``cn``, ``aa``, ``ra``)."""
     if model not in PREDICTORS:
         raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
-    if model in ("cn", "aa", "ra"):
+    if model in HEURISTIC_MODELS:
         from .heuristics import HeuristicPredictor  # noqa: PLC0415
 
         return HeuristicPredictor(model)
@@ -293,7 +293,7 @@ def run_evaluation(
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     settings = dict(predictor_settings or {})
-    if model in ("gcn", "sage", "ncn"):
+    if model in GNN_MODELS:
         settings.setdefault("seed", seed)
         settings.setdefault("progress", progress)
         if epochs is not None:

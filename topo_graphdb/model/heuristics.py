@@ -9,8 +9,9 @@ graph only. With ``N(u)`` the training neighbours and ``d(u) = |N(u)|``:
 * Adamic-Adar ``AA(i, j) = sum_{z in N(i) ∩ N(j)} 1 / log d(z)``
 * resource allocation ``RA(i, j) = sum_{z in N(i) ∩ N(j)} 1 / d(z)``
 
-(a common neighbour of two distinct nodes has ``d(z) >= 2``, so every term is
-finite). Reference: Liben-Nowell & Kleinberg (2007); Zhou, Lü & Zhang (2009).
+The values are those of :func:`topo_graphdb.kernels.pair_heuristics` (one
+implementation): a self-pair ``(i, i)`` is not a link candidate and scores NaN.
+Reference: Liben-Nowell & Kleinberg (2007); Zhou, Lü & Zhang (2009).
 """
 
 from __future__ import annotations
@@ -20,39 +21,31 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .names import HEURISTIC_MODELS
 
 __all__ = ["HEURISTICS", "HeuristicPredictor", "heuristic_pair_scores"]
 
-HEURISTICS = ("cn", "aa", "ra")
-
-
-def _weights(adj, method: str) -> np.ndarray:
-    deg = np.asarray(adj.sum(axis=1)).reshape(-1)
-    with np.errstate(divide="ignore"):
-        if method == "cn":
-            return np.ones_like(deg)
-        if method == "aa":
-            w = 1.0 / np.log(deg)
-        else:
-            w = 1.0 / deg
-    w[~np.isfinite(w)] = 0.0  # d <= 1: never a common neighbour anyway
-    return w
+HEURISTICS = HEURISTIC_MODELS
 
 
 def heuristic_pair_scores(adj, pairs: np.ndarray, *, method: str = "cn") -> np.ndarray:
     """Heuristic score of each pair of ``pairs`` (shape (2, m)) on the 0/1 CSR ``adj``.
+
+    :func:`topo_graphdb.kernels.pair_heuristics` on the graph of ``adj`` (NaN for self-pairs).
 
     >>> import scipy.sparse as sp
     >>> a = sp.csr_matrix(np.array([[0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 1, 0]], float))
     >>> heuristic_pair_scores(a, np.array([[0], [3]]), method="cn").tolist()
     [2.0]
     """
+    from ..kernels.metrics import pair_heuristics  # noqa: PLC0415  (imports Numba)
+
     if method not in HEURISTICS:
         raise InputError(f"method must be one of {', '.join(HEURISTICS)}; got {method!r}")
+    coo = adj.tocoo()
+    edges = np.stack([coo.row, coo.col]).astype(np.int64)
     p = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
-    w = _weights(adj, method)
-    rows = adj[p[0]].multiply(adj[p[1]])  # (m, n): 1 at common neighbours
-    return np.asarray(rows @ w).reshape(-1).astype(np.float64)
+    return pair_heuristics(edges, p, num_nodes=int(adj.shape[0]), which=(method,))[method]
 
 
 class HeuristicPredictor:
@@ -77,12 +70,19 @@ class HeuristicPredictor:
     def get_params(self) -> dict[str, Any]:
         return {"model": self.method}
 
-    def fit(self, split, **_ignored: Any) -> "HeuristicPredictor":
+    def fit(self, split, **_ignored: Any) -> HeuristicPredictor:
         """Remember the training adjacency of ``split`` (an :class:`~topo_graphdb.model.splits.EdgeSplit`)."""
+        import scipy.sparse as sp  # noqa: PLC0415
+
+        from ..kernels.metrics import PairHeuristics  # noqa: PLC0415  (imports Numba)
+
         self.adj_ = split.adjacency("train")
         self.num_nodes_ = int(split.num_nodes)
-        self._w = _weights(self.adj_, self.method)
-        self._aw = self.adj_.multiply(self._w.reshape(1, -1)).tocsr()  # A diag(w)
+        self._pairs = PairHeuristics(split.train_pos, num_nodes=self.num_nodes_)
+        n = self.num_nodes_
+        a = sp.csr_matrix((np.ones(self._pairs.indices.size), self._pairs.indices, self._pairs.indptr), shape=(n, n))
+        self._a = a  # the kernel's simple graph
+        self._aw = a.multiply(self._pairs.neighbour_weights(self.method).reshape(1, -1)).tocsr()  # A diag(w)
         self.history_: list[dict[str, Any]] = []
         self.best_epoch_ = 0
         return self
@@ -94,13 +94,21 @@ class HeuristicPredictor:
     def score(self, pairs: np.ndarray) -> np.ndarray:
         """Scores of the pairs ``(2, m)`` (float64, higher = more likely)."""
         self._check()
-        return heuristic_pair_scores(self.adj_, pairs, method=self.method)
+        p = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
+        return self._pairs(p, which=self.method)[self.method]
 
     def score_block(self, sources: np.ndarray) -> np.ndarray:
-        """Scores of every node for each source: ``(len(sources), n)`` float64, ``A[s] diag(w) A``."""
+        """Scores of every node for each source: ``(len(sources), n)`` float64.
+
+        The values of :meth:`score` on every pair ``(s, v)`` (NaN at ``v = s``), as the
+        product ``A[s] diag(w) A`` with the kernel's neighbour weights ``w``: one sparse
+        product instead of ``n`` intersections per source.
+        """
         self._check()
         s = np.asarray(sources, dtype=np.int64).reshape(-1)
-        return np.asarray((self._aw[s] @ self.adj_).toarray(), dtype=np.float64)
+        out = np.asarray((self._aw[s] @ self._a).toarray(), dtype=np.float64)
+        out[np.arange(s.size), s] = np.nan
+        return out
 
     def block_bytes_per_source(self) -> int:
         return 16 * self.num_nodes_

@@ -20,8 +20,9 @@ degree alone and each single property.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -194,7 +195,7 @@ class Indicator:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Indicator":
+    def from_dict(cls, d: dict[str, Any]) -> Indicator:
         return cls(
             tuple(d["features"]),
             np.asarray(d["center"], float),

@@ -10,7 +10,7 @@ Node level (one row of candidate scores per source node):
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

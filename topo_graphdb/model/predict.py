@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .names import HEURISTIC_MODELS, PREDICTORS
 
 __all__ = ["predict_links", "capped_candidates", "candidate_recall", "predict_from_file", "EXHAUSTIVE_MAX_NODES"]
 
@@ -210,7 +211,7 @@ def predict_from_file(
     import pandas as pd  # noqa: PLC0415
 
     from ..edgefile import read_edge_csv, read_node_list  # noqa: PLC0415
-    from .evaluate import PREDICTORS, make_predictor  # noqa: PLC0415
+    from .evaluate import make_predictor  # noqa: PLC0415
     from .splits import _index_edge_tables, random_split  # noqa: PLC0415
 
     if model not in PREDICTORS:
@@ -227,7 +228,7 @@ def predict_from_file(
         if not ok.all():
             raise InputError(f"{nodes_path}: unknown node ids {wanted[~ok][:5].tolist()}")
         sources = pos
-    heuristic = model in ("cn", "aa", "ra")
+    heuristic = model in HEURISTIC_MODELS
     split = random_split(edges, n, valid_fraction=0.0 if heuristic else 0.1, test_fraction=0.0, seed=seed, x=x, node_ids=node_ids)
     settings: dict[str, Any] = {} if heuristic else {"seed": seed, "progress": progress, "epochs": epochs}
     predictor = make_predictor(model, **settings)

@@ -47,11 +47,12 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
 from .metrics import hits_at_k, mean_reciprocal_rank
+from .names import GNN_MODELS
 from .splits import EdgeSplit, edge_keys, sample_negatives
 
 __all__ = ["MODELS", "LinkPredictor", "resolve_device"]
 
-MODELS = ("gcn", "sage", "ncn")
+MODELS = GNN_MODELS  # the learned ones among PREDICTORS
 _FORMAT = 1
 
 
@@ -475,7 +476,7 @@ class LinkPredictor:
         return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
 
     # --------------------------------------------------------------- fit
-    def fit(self, split: EdgeSplit) -> "LinkPredictor":
+    def fit(self, split: EdgeSplit) -> LinkPredictor:
         """Train on ``split.train_pos``; early stopping on ``split.valid_*``. Returns ``self``."""
         from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -628,7 +629,7 @@ class LinkPredictor:
             self._adj_t = torch.sparse_coo_tensor(idx, torch.ones(c.nnz), (self.num_nodes_, self.num_nodes_), check_invariants=False).coalesce().to(self._device)
         return self._adj_t
 
-    def use_edges(self, edge_index: np.ndarray) -> "LinkPredictor":
+    def use_edges(self, edge_index: np.ndarray) -> LinkPredictor:
         """Message passing (and common neighbours) over ``edge_index`` from now on.
 
         The learned weights stay; embeddings are recomputed. Used to score
@@ -681,7 +682,7 @@ class LinkPredictor:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "auto") -> "LinkPredictor":
+    def load(cls, directory: str | Path, *, device: str = "auto") -> LinkPredictor:
         """Rebuild a predictor written by :meth:`save` (ready for ``score``/``embed``)."""
         import scipy.sparse as sp  # noqa: PLC0415
 

@@ -30,9 +30,10 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,7 @@ from ..errors import EmptyGraphError, InputError
 from ..kernels import clustering_coefficient
 from ..snapshot import adjacency_matrix, simple_undirected
 from .metrics import average_precision, roc_auc
+from .names import HEURISTIC_MODELS, PREDICTORS
 
 __all__ = [
     "link_features",
@@ -323,7 +325,7 @@ class LinkCalibrator:
         if not 0.0 < self.validation_fraction < 1.0:
             raise InputError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
 
-    def fit(self, X, y, groups) -> "LinkCalibrator":
+    def fit(self, X, y, groups) -> LinkCalibrator:
         """Choose and fit the model on rows ``X`` (m, f), labels ``y`` (m,), source node ``groups`` (m,)."""
         self._check_settings()
         X = np.asarray(X, dtype=np.float64)
@@ -665,12 +667,12 @@ def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, v
     (``use_edges``), as :func:`topo_graphdb.model.predict.predict_from_file`
     does. ``settings`` go to :func:`topo_graphdb.model.evaluate.make_predictor`.
     """
-    from .evaluate import PREDICTORS, make_predictor  # noqa: PLC0415  (evaluate imports this module's peers)
+    from .evaluate import make_predictor  # noqa: PLC0415  (evaluate imports this module's peers)
     from .splits import random_split  # noqa: PLC0415
 
     if model not in PREDICTORS:
         raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
-    heuristic = model in ("cn", "aa", "ra")
+    heuristic = model in HEURISTIC_MODELS
 
     def factory(train_edges: np.ndarray, num_nodes: int):
         split = random_split(train_edges, num_nodes, valid_fraction=0.0 if heuristic else valid_fraction, test_fraction=0.0, seed=seed, x=x)

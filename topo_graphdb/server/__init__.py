@@ -39,15 +39,17 @@ import string
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .._cypher import load_query
 from ..connection import check_password
 from ..errors import InputError, Neo4jUnavailable, ServerError
+from ..units import format_size, parse_size
 from ._assemble import assemble_home, versions
-from ._conf import InstancePaths, check_memory, default_data_dir, format_size, parse_size, render_conf
+from ._conf import InstancePaths, check_memory, default_data_dir, render_conf
 from ._java import find_java
 from ._process import (
     alive,
@@ -443,8 +445,8 @@ def start(
         "version": NEO4J_VERSION,
         "home": str(home),
         "java": str(java),
-        "heap": format_size(heap_bytes),
-        "pagecache": format_size(pagecache_bytes),
+        "heap": format_size(heap_bytes, jvm=True),
+        "pagecache": format_size(pagecache_bytes, jvm=True),
     }
     common = dict(
         java=java, home=home, paths=paths, port=port, heap=heap_bytes, pagecache=pagecache_bytes,

@@ -12,9 +12,9 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import ServerError
 from ._conf import default_cache_dir
@@ -55,7 +55,7 @@ def home_dir(cache_dir: Path | None = None) -> Path:
 
 def _pom_digest(pom: str) -> str:
     """Identifies what is assembled: the pom and the way it is assembled."""
-    return hashlib.sha256(f"{_ASSEMBLY_REVISION}\n{pom}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{_ASSEMBLY_REVISION}\n{pom}".encode()).hexdigest()
 
 
 def is_complete(home: Path, pom: str | None = None) -> bool:

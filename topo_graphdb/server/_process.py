@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from ..errors import ServerError
-from ._conf import InstancePaths, format_size
+from ..units import format_size
+from ._conf import InstancePaths
 
 __all__ = [
     "MAIN_CLASS",
@@ -51,8 +52,8 @@ def java_command(java: Path, home: Path, paths: InstancePaths, *, plugins_dir: P
     xms = min(heap, 1 << 30)
     return [
         str(java),
-        f"-Xms{format_size(xms)}",
-        f"-Xmx{format_size(heap)}",
+        f"-Xms{format_size(xms, jvm=True)}",
+        f"-Xmx{format_size(heap, jvm=True)}",
         *_JVM_FLAGS,
         "-cp",
         f"{plugins_dir}/*:{home / 'lib'}/*",
