@@ -868,10 +868,6 @@ def _recent_split(edges: np.ndarray, edge_time: np.ndarray, n: int, holdout: flo
     split.meta.update(kind="temporal", fractions=[1.0 - holdout - VALID_FRACTION, VALID_FRACTION, holdout],
                       test_from=float(edge_time[order[m - n_test]]) if n_test else None)
     return split
-#: the calibration labels the links of at most this many sources (a seeded sample beyond)
-TRUST_SOURCES = 20_000
-
-
 def _calibrate(predictor: Any, split: Any, snapshot: Any, n: int, cfg: Any, beta: float, clock: _Clock, report: SyncReport) -> Any:
     """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
@@ -879,15 +875,14 @@ def _calibrate(predictor: Any, split: Any, snapshot: Any, n: int, cfg: Any, beta
     sampled source's top-k links are labelled by the held-out part. Returns
     None (with a warning) when too few links are labelled to fit anything.
     """
-    from .model.holdout import calibrate  # noqa: PLC0415
+    from .model.holdout import calibrate, sample_sources  # noqa: PLC0415
 
     known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
     if split.test_pos.shape[1] < 10:
         report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
         return None
     seen = _with_edges(predictor, snapshot, known, n, cfg)
-    rng = np.random.default_rng(np.random.SeedSequence([int(cfg.score.seed), 0x73726373]))
-    sources = np.arange(n) if n <= TRUST_SOURCES else np.sort(rng.choice(n, TRUST_SOURCES, replace=False))
+    sources = sample_sources(n, cfg.score.seed)
 
     def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
         src, dst, score = _predict(seen, known, n, batch, cfg, clock, phase="trust")

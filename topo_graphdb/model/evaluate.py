@@ -357,10 +357,6 @@ def run_evaluation(
     return _nan_to_none(report), table, figures
 
 
-#: trust_check labels the links of at most this many sources (a seeded sample beyond)
-TRUST_SOURCES = 20_000
-
-
 def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2, 3), k: int = 10, seed: int = 0, backend: str = "auto") -> Any:
     """Calibrated link probabilities checked on the test edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
@@ -372,7 +368,7 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
     same nodes. None when the split has fewer than 10 test edges.
     """
     from ..kernels import default_beta, topological_concentration  # noqa: PLC0415
-    from .holdout import PAIR_TC_MAX_HOPS, calibrate  # noqa: PLC0415
+    from .holdout import PAIR_TC_MAX_HOPS, calibrate, sample_sources  # noqa: PLC0415
     from .predict import predict_links  # noqa: PLC0415
 
     if split.test_pos.shape[1] < 10:
@@ -381,8 +377,7 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
     known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
     exclude = split.adjacency(("train", "valid"))
     beta = default_beta(known, n)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x73726373]))
-    sources = np.arange(n) if n <= TRUST_SOURCES else np.sort(rng.choice(n, TRUST_SOURCES, replace=False))
+    sources = sample_sources(n, seed)
     extra = {
         f"tc_train_k{h}": np.asarray(topological_concentration(known, hops=h, beta=beta, num_nodes=n, backend=backend).tc)
         for h in sorted(set(hops)) if h > PAIR_TC_MAX_HOPS

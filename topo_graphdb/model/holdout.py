@@ -51,11 +51,27 @@ from .trust import (
     report_metrics,
 )
 
-__all__ = ["HeldOutCalibration", "calibrate", "apply", "link_ranks", "node_tc", "PAIR_TC_MAX_HOPS"]
+__all__ = ["HeldOutCalibration", "calibrate", "apply", "link_ranks", "node_tc", "sample_sources", "PAIR_TC_MAX_HOPS", "MAX_SOURCES"]
 
 #: pair TC enters the features and the written ``tc`` with K = min(score hops, this):
 #: K = 3 costs minutes on a graph with 10^6 links (see benchmarks/pairs.py)
 PAIR_TC_MAX_HOPS = 2
+
+#: the check labels the links of at most this many source nodes (a seeded sample beyond)
+MAX_SOURCES = 20_000
+
+
+def sample_sources(num_nodes: int, seed: int = 0, limit: int = MAX_SOURCES) -> np.ndarray:
+    """Every node up to ``limit`` nodes, else a seeded sample of ``limit`` of them (sorted).
+
+    >>> sample_sources(5).tolist(), sample_sources(10, limit=3).size
+    ([0, 1, 2, 3, 4], 3)
+    """
+    n = int(num_nodes)
+    if n <= limit:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x73726373]))
+    return np.sort(rng.choice(n, int(limit), replace=False)).astype(np.int64)
 
 
 @dataclass

@@ -1,0 +1,122 @@
+"""The held-out check a run makes of its link probabilities (model.holdout) and the sync's hold-out split."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from threadpoolctl import threadpool_limits  # noqa: E402  (installed with scikit-learn)
+
+from topo_graphdb.kernels import default_beta  # noqa: E402
+from topo_graphdb.kernels.oracle import naive_pair_tc  # noqa: E402
+from topo_graphdb.model import holdout  # noqa: E402
+from topo_graphdb.model.heuristics import HeuristicPredictor  # noqa: E402
+from topo_graphdb.model.predict import predict_links  # noqa: E402
+from topo_graphdb.model.splits import random_split  # noqa: E402
+from topo_graphdb.snapshot import adjacency_matrix  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(1):
+        yield
+
+
+def test_doctests():
+    result = doctest.testmod(holdout)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+def _blocks(seed: int, sizes=(40,) * 5, p_in=(0.4, 0.25, 0.15, 0.08, 0.05), p_out=0.004):
+    rng = np.random.default_rng(seed)
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    i, j = np.triu_indices(block.size, 1)
+    keep = rng.random(i.size) < np.where(block[i] == block[j], np.asarray(p_in)[block[i]], p_out)
+    return np.stack([i[keep], j[keep]]), int(block.size)
+
+
+def _check(seed: int = 0, k: int = 5):
+    edges, n = _blocks(seed)
+    split = random_split(edges, n, valid_fraction=0.1, test_fraction=0.1, seed=seed)
+    known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
+    predictor = HeuristicPredictor("ra").fit(random_split(known, n, valid_fraction=0.0, test_fraction=0.0))
+    exclude = adjacency_matrix(known, n)
+
+    def predict(batch):
+        return predict_links(predictor, nodes=batch, top_k=k, exclude=exclude)
+
+    beta = default_beta(known, n)
+    check = holdout.calibrate(predict, known, split.test_pos, n, sources=holdout.sample_sources(n), k=k, hops=2, beta=beta, seed=seed)
+    return check, predictor, known, split, n, beta, k
+
+
+def test_calibrate_fits_on_one_half_and_reports_on_the_other():
+    check, _, _, split, n, _, k = _check()
+    m = check.metrics
+    assert m["link_auc"] > 0.6 and 0.0 <= m["ece"] <= 0.1 and 0.0 <= m["brier"] <= 1.0
+    assert m["heldout_edges"] == split.test_pos.shape[1] and m["sources"] == n and m["k"] == k
+    assert {"degree", "tc_train_k1", "tc_train_k2", "expected_precision"} <= set(m["nodes"]["spearman"])
+    assert any(name.startswith("log_pair_tc_k") for name in m["features"]) and "tc_train_k2_src" in m["features"]
+    half = check.nodes["report_half"]
+    assert 0 < half.sum() < n
+    # the reported nodes are report-half nodes with a held-out edge and a measured precision
+    measured = check.nodes["measured_precision"]
+    held = np.bincount(split.test_pos.reshape(-1), minlength=n)
+    assert np.isfinite(measured[held > 0]).all() and np.isnan(measured[held == 0]).all()
+    assert m["nodes"]["evaluated"] <= int(((half == 1) & (held > 0)).sum())
+    for name in ("reliability", "lift"):
+        assert check.figures[name].startswith(b"\x89PNG")
+
+
+def test_apply_gives_probabilities_pair_tc_and_expected_precision():
+    check, predictor, _, split, n, beta, k = _check(seed=1)
+    full = np.concatenate([split.train_pos, split.valid_pos, split.test_pos], axis=1)
+    links = predict_links(predictor, top_k=k, exclude=adjacency_matrix(full, n))
+    out = holdout.apply(check, links["src"], links["dst"], links["score"], full, n)
+    assert out["probability"].shape == links["src"].shape
+    assert ((out["probability"] >= 0) & (out["probability"] <= 1)).all()
+    want = naive_pair_tc(full, np.stack([links["src"], links["dst"]]), hops=2, beta=beta, num_nodes=n)
+    np.testing.assert_allclose(out["tc"], want, rtol=1e-9)
+    ep = np.bincount(links["src"], out["probability"], minlength=n) / k
+    has = np.bincount(links["src"], minlength=n) > 0
+    np.testing.assert_allclose(out["expected_precision"][has], ep[has], rtol=1e-12)
+    assert np.isnan(out["expected_precision"][~has]).all()
+
+
+def test_the_same_inputs_give_the_same_probabilities():
+    a, *_ = _check(seed=2)
+    b, *_ = _check(seed=2)
+    drop = ("calibrator",)  # holds timings
+    assert {k: v for k, v in a.metrics.items() if k not in drop} == {k: v for k, v in b.metrics.items() if k not in drop}
+    assert a.metrics["calibrator"]["model"] == b.metrics["calibrator"]["model"]
+    np.testing.assert_array_equal(a.nodes["expected_precision"], b.nodes["expected_precision"])
+
+
+def test_link_ranks_follow_scores_within_each_source():
+    src = np.array([2, 2, 0, 2, 0])
+    score = np.array([0.1, 0.7, 0.3, 0.7, 0.9])
+    assert holdout.link_ranks(src, score).tolist() == [3, 1, 2, 2, 1]
+
+
+def test_sync_holds_out_the_newest_share_even_with_tied_times():
+    from topo_graphdb.pipeline import VALID_FRACTION, _recent_split
+
+    rng = np.random.default_rng(0)
+    n = 300
+    pairs = {(int(min(a, b)), int(max(a, b))) for a, b in rng.integers(0, n, (2, 2000)).T if a != b}
+    edges = np.array(sorted(pairs)).T
+    times = rng.integers(2000, 2005, edges.shape[1]).astype(float)  # five distinct years: heavy ties
+    split = _recent_split(edges, times, n, 0.1, seed=0, x=None)
+    m = edges.shape[1]
+    assert split.test_pos.shape[1] == round(0.1 * m) and split.valid_pos.shape[1] == round(VALID_FRACTION * m)
+    assert split.train_pos.shape[1] + split.valid_pos.shape[1] + split.test_pos.shape[1] == m
+    when = {tuple(e): t for e, t in zip(edges.T.tolist(), times)}
+    newest_train = max(when[tuple(e)] for e in split.train_pos.T.tolist())
+    oldest_test = min(when[tuple(e)] for e in split.test_pos.T.tolist())
+    assert newest_train <= oldest_test and split.meta["kind"] == "temporal"
+    again = _recent_split(edges, times, n, 0.1, seed=0, x=None)
+    np.testing.assert_array_equal(again.test_pos, split.test_pos)
