@@ -267,9 +267,39 @@ def _estimator(name: str, seed: int, groups: np.ndarray, X: np.ndarray, y: np.nd
     return CalibratedClassifierCV(base, method=method, cv=folds)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+#: candidates from the simplest to the most flexible (the one-standard-error rule prefers the first)
+_SIMPLICITY = ("logistic", "logistic+sigmoid", "logistic+isotonic", "hgb", "hgb+sigmoid", "hgb+isotonic")
+
+
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(_row_log_loss(y, p)))
+
+
+def _clustered_se(diff: np.ndarray, groups: np.ndarray) -> float:
+    """Standard error of ``mean(diff)`` with rows of one group correlated (cluster-robust)."""
+    _, inv = np.unique(groups, return_inverse=True)
+    g = int(inv.max()) + 1 if inv.size else 0
+    if g < 2:
+        return float("inf")
+    per_group = np.bincount(inv, diff - diff.mean(), minlength=g)
+    return float(np.sqrt(g / (g - 1) * np.sum(per_group**2)) / diff.size)
+
+
+def _one_se_choice(losses: dict[str, np.ndarray], groups: np.ndarray) -> str:
+    """The simplest candidate whose mean loss is within one standard error of the lowest.
+
+    The standard error is that of the paired per-row difference to the best
+    candidate, clustered by source node (Hastie, Tibshirani & Friedman, *The
+    Elements of Statistical Learning*, 7.10: the one-standard-error rule).
+    """
+    best = min(losses, key=lambda k: float(losses[k].mean()))
+    close = [k for k, v in losses.items() if (v - losses[best]).mean() <= _clustered_se(v - losses[best], groups)]
+    return min(close, key=_SIMPLICITY.index)
 
 
 class LinkCalibrator:
@@ -285,9 +315,14 @@ class LinkCalibrator:
     on a validation part of the rows (``validation_fraction`` of the source
     nodes, :class:`~sklearn.model_selection.GroupShuffleSplit`): each is fitted
     on the other rows, scored by log-loss ``-mean(y log p + (1-y) log(1-p))``
-    (Brier score and ECE recorded too), and the lowest log-loss wins. The
-    winner is then refitted on every row. Every choice is made on that
-    validation part, never on data the caller reports on.
+    (Brier score and ECE recorded too). The simplest candidate (logistic
+    before gradient boosting, no recalibration before sigmoid before
+    isotonic) whose log-loss is within one standard error of the lowest wins
+    (the one-standard-error rule; the error of the paired per-link
+    difference, clustered by source node): with few held-out links the
+    flexible candidates win by noise. The winner is then refitted on every
+    row. Every choice is made on that validation part, never on data the
+    caller reports on.
 
     Undefined cases: without a positive or without a negative label, or with
     fewer than 20 rows, the model is the constant base rate
@@ -368,6 +403,7 @@ class LinkCalibrator:
             return "logistic"
         tr, va = split
         self.validation_rows_ = int(va.size)
+        losses: dict[str, np.ndarray] = {}
         for name in self.candidates:
             if "+" in name and y[tr].sum() < _MIN_POS_CALIBRATED:
                 self.scores_[name] = {"skipped": f"{int(y[tr].sum())} positives < {_MIN_POS_CALIBRATED}"}
@@ -375,14 +411,14 @@ class LinkCalibrator:
             t = time.perf_counter()
             est = _estimator(name, self.seed, groups[tr], X[tr], y[tr]).fit(X[tr], y[tr])
             p = est.predict_proba(X[va])[:, 1]
+            losses[name] = _row_log_loss(y[va], p)
             self.scores_[name] = {
-                "log_loss": _log_loss(y[va], p),
+                "log_loss": float(losses[name].mean()),
                 "brier": brier_score(p, y[va]),
                 "ece": expected_calibration_error(p, y[va]),
                 "seconds": time.perf_counter() - t,
             }
-        scored = {k: v["log_loss"] for k, v in self.scores_.items() if "log_loss" in v}
-        return min(scored, key=lambda k: (scored[k], self.scores_[k]["brier"]))
+        return _one_se_choice(losses, groups[va])
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each row being a real link, shape (m,), in [0, 1]."""
@@ -403,7 +439,7 @@ class LinkCalibrator:
             {
                 "model": self.chosen_,
                 "reason": self.reason_,
-                "selection": "lowest validation log-loss (ties: Brier) on source-grouped validation rows",
+                "selection": "simplest candidate within one standard error of the lowest validation log-loss (source-grouped validation rows)",
                 "candidates": self.scores_,
                 "validation_rows": getattr(self, "validation_rows_", 0),
                 "rows": self.n_rows_,
