@@ -1,21 +1,26 @@
-"""Benchmark calibrated link probabilities and a node's expected precision.
+"""Benchmark the product's calibrated link probabilities and a node's expected precision.
 
 For each graph, model and seed: hold out 10% of the unique undirected edges
 (the newest by first appearance for graphs with a ``t`` column, at random
-otherwise), then run :func:`topo_graphdb.model.trust.trust_protocol`: fit the
+otherwise) and run :func:`topo_graphdb.model.holdout.trust_protocol`, the
+path ``sync`` and ``evaluate`` take (:func:`~topo_graphdb.model.holdout.calibrate`
+with the pair's TC and both ends' TC^Train among the features): fit the
 predictor on the other 90%, predict each node's top-10 new links, fit the
 link calibrator on the links of a random half of the source nodes and report
 on the other half:
 
-* link ROC-AUC, ECE (10 bins), Brier score (and the constant base rate's),
-  AUC among each node's top-10 (mean over nodes with a hit and a miss);
+* link ROC-AUC, ECE (10 bins), Brier score, AUC among each node's top-10
+  (mean over nodes with a hit and a miss);
 * per node with a held-out edge: Spearman of its Precision@10 with its
-  expected precision, training degree, TC^Train and TC^Test (K = 1..3), all
-  on the same nodes (where every one is defined), and the lift (mean
-  Precision@10 in the top quintile over the bottom one).
+  expected precision, training degree, TC^Train (K = 1..3), ATC (K = 2) and
+  TC^Test (K = 1..3), all on the same nodes (where every one is defined), and
+  the lift (mean Precision@10 in the top quintile over the bottom one);
+  expected precision and degree also on every report node with a held-out
+  edge (``EP|all``, ``dg|all``: TC undefined allowed);
+* distribution shift: mean TC^Train and mean TC^Test (K = 1) of those same nodes.
 
-Pair TC features (``topo_graphdb.kernels.pair_topological_concentration``)
-are used when the package provides them (``--no-pair-tc`` to leave them out).
+TC^Test reads the held-out edges: it is a reference a deployment cannot
+compute, never a feature.
 
 Examples::
 
@@ -39,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 BUNDLED = ROOT / "topo_graphdb" / "datasets"
 HOPS = (1, 2, 3)
+#: per-node scores compared with measured Precision@k, in table order
+NODE_SCORES = ("expected_precision", "degree", *(f"tc_train_k{h}" for h in HOPS), "atc_k2", *(f"tc_test_k{h}" for h in HOPS))
+SHORT = {"expected_precision": "EP", "degree": "deg", "atc_k2": "ATC2"} | {f"tc_train_k{h}": f"TCtr{h}" for h in HOPS} | {f"tc_test_k{h}": f"TCte{h}" for h in HOPS}
 
 
 def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
@@ -70,56 +78,49 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
     return split.train_pos, split.test_pos, n, x, "temporal" if temporal else "random"
 
 
-def tc_properties(train: np.ndarray, held: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """TC^Train and TC^Test for K = 1..3 (one beta, the training graph's)."""
-    from topo_graphdb.kernels import default_beta, topological_concentration
+def node_scores(train: np.ndarray, held: np.ndarray, n: int, beta: float, seed: int) -> dict[str, np.ndarray]:
+    """TC^Train (K = 1..3), ATC (K = 2) of the training graph and TC^Test (K = 1..3), one beta."""
+    from topo_graphdb.kernels import approximate_tc, topological_concentration
 
-    beta = default_beta(train, n)
     out = {}
-    for k in HOPS:
-        out[f"tc_train_k{k}"] = np.asarray(topological_concentration(train, None, hops=k, beta=beta, num_nodes=n).tc, dtype=float)
-    for k in HOPS:
-        out[f"tc_test_k{k}"] = np.asarray(topological_concentration(train, held, hops=k, beta=beta, num_nodes=n).tc, dtype=float)
+    for h in HOPS:
+        out[f"tc_train_k{h}"] = np.asarray(topological_concentration(train, None, hops=h, beta=beta, num_nodes=n).tc, dtype=float)
+    out["atc_k2"] = np.asarray(approximate_tc(train, hops=2, beta=beta, num_nodes=n, seed=seed).tc, dtype=float)
+    for h in HOPS:
+        out[f"tc_test_k{h}"] = np.asarray(topological_concentration(train, held, hops=h, beta=beta, num_nodes=n).tc, dtype=float)
     return out
 
 
-def pair_tc_function(enabled: bool):
-    """``pair_tc_fn`` for the protocol when the kernels provide pair TC, else None."""
-    if not enabled:
-        return None
-    try:
-        from topo_graphdb.kernels import pair_topological_concentration
-    except ImportError:
-        return None
-
-    def fn(train, pairs, n):
-        return np.asarray(pair_topological_concentration(train, pairs, hops=max(HOPS), num_nodes=n).tc_by_hops, dtype=float)
-
-    return fn
-
-
 def run_one(graph: str, model: str, seed: int, args) -> tuple[dict, object]:
-    from topo_graphdb.model.trust import edge_predictor_factory, spearman_same_nodes, trust_protocol
+    from topo_graphdb.kernels import default_beta
+    from topo_graphdb.model.evaluate import edge_predictor_factory
+    from topo_graphdb.model.holdout import trust_protocol
+    from topo_graphdb.model.trust import spearman_same_nodes
 
     train, held, n, x, kind = load_graph(graph, args.data_dir, seed, args.heldout)
+    beta = default_beta(train, n)
     t = time.perf_counter()
-    props = tc_properties(train, held, n)
+    props = node_scores(train, held, n, beta, seed)
     tc_s = time.perf_counter() - t
     settings = {} if model in ("cn", "aa", "ra") else {"epochs": args.epochs, "progress": args.progress}
     factory = edge_predictor_factory(model, x=x, seed=seed, **settings)
-    pair_tc = pair_tc_function(args.pair_tc)
-    res = trust_protocol(factory, train, held, n, k=args.k, seed=seed, node_properties=props, pair_tc_fn=pair_tc)
+    res = trust_protocol(factory, train, held, n, k=args.k, hops=max(HOPS), beta=beta, seed=seed, node_properties=props)
     m = res.metrics
-    # expected precision against degree alone, on every report node with a held-out edge (TC undefined allowed)
-    report_nodes = res.node_half == 1
-    target = np.where(report_nodes, res.measured_precision, np.nan)
+    report = res.nodes["report_half"] == 1
+    target = np.where(report, res.nodes["measured_precision"], np.nan)
+    ep = res.nodes["expected_precision"]
     deg = np.bincount(train.reshape(-1), minlength=n).astype(float)
-    wide = spearman_same_nodes({"expected_precision": res.expected_precision, "degree": deg}, target)
+    # the nodes of the Spearman table: report half, a held-out edge, every score defined
+    same = np.isfinite(target) & np.isfinite(ep)
+    for v in props.values():
+        same &= np.isfinite(v)
+    shift = {f"k{h}": {"mean_tc_train": float(props[f"tc_train_k{h}"][same].mean()) if same.any() else None,
+                       "mean_tc_test": float(props[f"tc_test_k{h}"][same].mean()) if same.any() else None} for h in HOPS}  # fmt: skip
+    wide = spearman_same_nodes({"expected_precision": ep, "degree": deg}, target)
     row = {
         "graph": graph, "model": model, "seed": seed, "split": kind, "nodes": n,
-        "train_edges": int(train.shape[1]), "heldout_edges": int(held.shape[1]),
-        "pair_tc": pair_tc is not None, "calibrator": res.calibrator, "metrics": m,
-        "spearman_all_heldout_nodes": wide, "tc_seconds": tc_s,
+        "train_edges": int(train.shape[1]), "heldout_edges": int(held.shape[1]), "beta": beta,
+        "metrics": m, "shift_same_nodes": shift, "spearman_all_heldout_nodes": wide, "tc_seconds": tc_s,
     }  # fmt: skip
     return row, res
 
@@ -128,45 +129,75 @@ def _f(v, fmt=".3f") -> str:
     return "  n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, fmt)
 
 
-def print_table(rows: list[dict]) -> None:
-    cols = ["expected_precision", "degree"] + [f"tc_train_k{k}" for k in HOPS] + [f"tc_test_k{k}" for k in HOPS]
-    short = {"expected_precision": "EP", "degree": "deg"} | {f"tc_train_k{k}": f"TCtr{k}" for k in HOPS} | {f"tc_test_k{k}": f"TCte{k}" for k in HOPS}
-    head = f"{'graph':10} {'model':5} {'seed':>4} {'AUC':>6} {'AP':>6} {'Brier':>6} {'ECE':>6} {'AUC@10':>6} {'nodes':>6} " + " ".join(f"{short[c]:>6}" for c in cols)
-    head += f" {'liftEP':>7} {'liftDg':>7} {'EP|all':>6} {'dg|all':>6}  calibrator"
-    print("\nSpearman of per-node Precision@10 (report half, same nodes); EP|all, dg|all: every report node with a held-out edge")
-    print(head)
-    for r in rows:
-        m, nd = r["metrics"], r["metrics"]["nodes"]
-        sp = nd["spearman"]
-        line = f"{r['graph']:10} {r['model']:5} {r['seed']:4d} {_f(m['link_auc']):>6} {_f(m['link_ap']):>6} {_f(m['brier'], '.4f'):>6} {_f(m['ece'], '.4f'):>6} {_f(m['auc_within_top_k']['mean']):>6} {nd['evaluated']:6d} "
-        line += " ".join(f"{_f(sp.get(c)):>6}" for c in cols)
-        w = r["spearman_all_heldout_nodes"]["spearman"]
-        line += f" {_f(nd['lift'].get('expected_precision'), '.2f'):>7} {_f(nd['lift'].get('degree'), '.2f'):>7} {_f(w['expected_precision']):>6} {_f(w['degree']):>6}  {r['calibrator']['model']}"
-        print(line)
+def _headline(r: dict) -> dict[str, float | None]:
+    """The numbers of one row that the tables show."""
+    m, nd = r["metrics"], r["metrics"]["nodes"]
+    out = {
+        "link_auc": m["link_auc"], "ece": m["ece"], "brier": m["brier"], "auc_top_k": m["auc_within_top_k"]["mean"],
+        "nodes": nd["evaluated"], "lift_ep": nd["lift"].get("expected_precision"), "lift_degree": nd["lift"].get("degree"),
+        "ep_all": r["spearman_all_heldout_nodes"]["spearman"]["expected_precision"],
+        "degree_all": r["spearman_all_heldout_nodes"]["spearman"]["degree"],
+        "mean_tc_train_k1": r["shift_same_nodes"]["k1"]["mean_tc_train"], "mean_tc_test_k1": r["shift_same_nodes"]["k1"]["mean_tc_test"],
+    }  # fmt: skip
+    for name in NODE_SCORES:
+        out[f"rho_{name}"] = nd["spearman"].get(name)
+    return out
+
+
+_COLS = [("link_auc", "AUC", ".3f"), ("ece", "ECE", ".4f"), ("auc_top_k", "AUC@k", ".3f"), ("nodes", "nodes", ".0f")]
+_COLS += [(f"rho_{name}", SHORT[name], ".3f") for name in NODE_SCORES]
+_COLS += [("lift_ep", "liftEP", ".2f"), ("lift_degree", "liftDg", ".2f"), ("ep_all", "EP|all", ".3f"), ("degree_all", "dg|all", ".3f"),
+          ("mean_tc_train_k1", "mTCtr1", ".3f"), ("mean_tc_test_k1", "mTCte1", ".3f")]  # fmt: skip
+
+
+def print_table(lines: list[tuple[str, dict]], title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'':24} " + " ".join(f"{c[1]:>6}" for c in _COLS))
+    for label, h in lines:
+        print(f"{label:24} " + " ".join(f"{_f(h[c[0]], c[2]):>6}" for c in _COLS))
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Mean and std over seeds of the headline numbers, per graph and model."""
+    """Mean and std over seeds of the headline numbers, per graph and model (in run order)."""
+    keys = list(dict.fromkeys((r["graph"], r["model"]) for r in rows))
     out = []
-    for key in sorted({(r["graph"], r["model"]) for r in rows}, key=lambda k: [(r["graph"], r["model"]) for r in rows].index(k)):
-        group = [r for r in rows if (r["graph"], r["model"]) == key]
-
-        def stat(get, group=group):
-            v = np.array([np.nan if get(r) is None else get(r) for r in group], dtype=float)
-            return {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else None, "std": float(np.nanstd(v)) if np.isfinite(v).any() else None}
-
-        s = {
-            "link_auc": stat(lambda r: r["metrics"]["link_auc"]),
-            "ece": stat(lambda r: r["metrics"]["ece"]),
-            "brier": stat(lambda r: r["metrics"]["brier"]),
-            "auc_within_top_k": stat(lambda r: r["metrics"]["auc_within_top_k"]["mean"]),
-            "lift_expected_precision": stat(lambda r: r["metrics"]["nodes"]["lift"]["expected_precision"]),
-            "lift_degree": stat(lambda r: r["metrics"]["nodes"]["lift"]["degree"]),
-        }
-        for name in group[0]["metrics"]["nodes"]["spearman"]:
-            s[f"spearman_{name}"] = stat(lambda r, name=name: r["metrics"]["nodes"]["spearman"][name])
-        out.append({"graph": key[0], "model": key[1], "seeds": [r["seed"] for r in group], "summary": s})
+    for key in keys:
+        group = [_headline(r) for r in rows if (r["graph"], r["model"]) == key]
+        s = {}
+        for name in group[0]:
+            v = np.array([np.nan if g[name] is None else g[name] for g in group], dtype=float)
+            ok = np.isfinite(v).any()
+            s[name] = {"mean": float(np.nanmean(v)) if ok else None, "std": float(np.nanstd(v)) if ok else None}
+        calibrators = [r["metrics"]["calibrator"]["model"] for r in rows if (r["graph"], r["model"]) == key]
+        out.append({"graph": key[0], "model": key[1], "seeds": len(group), "calibrators": calibrators, "summary": s,
+                    "targets": targets(key[0], key[1], {k: v["mean"] for k, v in s.items()})})  # fmt: skip
     return out
+
+
+def targets(graph: str, model: str, mean: dict) -> dict[str, bool | None]:
+    """The goals of the trust check, on the means over seeds (None where a number is missing)."""
+
+    def ok(cond):
+        try:
+            return bool(cond())
+        except TypeError:  # a None mean
+            return None
+
+    ep = mean["rho_expected_precision"]
+    out = {
+        "ep_beats_degree_and_tc_train": ok(lambda: all(ep > mean[f"rho_{n}"] for n in ("degree", *(f"tc_train_k{h}" for h in HOPS)) if mean[f"rho_{n}"] is not None)),
+        "lift_at_least_3": ok(lambda: mean["lift_ep"] >= 3),
+        "ece_at_most_0.02": ok(lambda: mean["ece"] <= 0.02),
+        "auc_top_k_at_least_0.8": ok(lambda: mean["auc_top_k"] >= 0.8),
+    }
+    if model != "ra" and graph in ("cora", "citeseer"):
+        out["ep_at_least_twice_degree"] = ok(lambda: ep >= 2 * mean["rho_degree"])
+    return out
+
+
+def write_json(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"argv": sys.argv[1:], "rows": rows, "summary": summarise(rows)}, indent=2, allow_nan=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,17 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10, help="Links per node (Precision@k).")
     ap.add_argument("--heldout", type=float, default=0.1, help="Share of the edges held out.")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs of learned models (default: the model's).")
-    ap.add_argument("--pair-tc", action=argparse.BooleanOptionalAction, default=True, help="Use pair TC features when the kernels provide them.")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's).")
+    ap.add_argument("--threads", type=int, default=None, help="Threads for torch and the BLAS/OpenMP pools (default: theirs).")
     ap.add_argument("--progress", action="store_true", help="Progress bars on stderr.")
     ap.add_argument("--plots", type=Path, default=None, help="Write reliability and lift PNGs into this folder.")
-    ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here.")
+    ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here (rewritten after every run).")
     args = ap.parse_args(argv)
     seeds = list(range(int(args.seeds))) if args.seeds.isdigit() else [int(s) for s in args.seeds.split(",")]
     if args.threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    from topo_graphdb.model.report import json_ready
     from topo_graphdb.model.trust import plot_lift, plot_reliability
 
     rows: list[dict] = []
@@ -198,24 +231,27 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 row, res = run_one(graph, model, seed, args)
                 row["seconds"] = time.perf_counter() - t
-                rows.append(row)
-                m = row["metrics"]
-                print(f"  {graph} {model} seed {seed}: AUC {_f(m['link_auc'])} ECE {_f(m['ece'], '.4f')} rho(EP) {_f(m['nodes']['spearman']['expected_precision'])} {row['seconds']:.1f}s", file=sys.stderr, flush=True)
+                rows.append(json_ready(row))
+                h = _headline(rows[-1])
+                print(f"  {graph} {model} seed {seed}: AUC {_f(h['link_auc'])} ECE {_f(h['ece'], '.4f')} AUC@k {_f(h['auc_top_k'])} "
+                      f"rho EP {_f(h['rho_expected_precision'])} deg {_f(h['rho_degree'])} lift {_f(h['lift_ep'], '.2f')} "
+                      f"[{row['metrics']['calibrator']['model']}] {row['seconds']:.1f}s", file=sys.stderr, flush=True)  # fmt: skip
                 if args.plots:
                     rep = res.links["half"] == 1
                     plot_reliability(res.links["prob"][rep], res.links["label"][rep], args.plots / f"reliability-{graph}-{model}-{seed}.png", title=f"{graph} {model} seed {seed}")
-                    q = m["nodes"]["quintile_means"]
+                    q = row["metrics"]["nodes"]["quintile_means"]
                     plot_lift({k: q[k] for k in ("expected_precision", "degree", "tc_train_k1", "tc_test_k1") if k in q}, args.plots / f"lift-{graph}-{model}-{seed}.png", ylabel=f"mean Precision@{args.k}")
                 if args.json:
-                    args.json.write_text(json.dumps({"argv": sys.argv[1:], "rows": rows, "summary": summarise(rows)}, indent=2))
-    print_table(rows)
-    print("\nmean ± std over seeds")
-    for s in summarise(rows):
-        v = s["summary"]
-        show = ["link_auc", "ece", "auc_within_top_k", "lift_expected_precision", "spearman_expected_precision", "spearman_degree", "spearman_tc_train_k1", "spearman_tc_test_k1"]
-        print(f"  {s['graph']:10} {s['model']:5} " + "  ".join(f"{k} {_f(v[k]['mean'])}±{_f(v[k]['std'])}" for k in show if k in v))
+                    write_json(args.json, rows)
+    print_table([(f"{r['graph']} {r['model']} s{r['seed']} {r['split'][:4]}", _headline(r)) for r in rows],
+                "Per run. Spearman of per-node Precision@10 on the report half, same nodes; EP|all, dg|all: every report node with a held-out edge")  # fmt: skip
+    summary = summarise(rows)
+    print_table([(f"{s['graph']} {s['model']} ({s['seeds']} seeds)", {k: v["mean"] for k, v in s["summary"].items()}) for s in summary], "Mean over seeds")
+    print("\nTargets (means over seeds)")
+    for s in summary:
+        print(f"  {s['graph']:10} {s['model']:5} " + "  ".join(f"{k} {'yes' if v else ('n/a' if v is None else 'NO')}" for k, v in s["targets"].items()) + f"  calibrators {','.join(s['calibrators'])}")
     if args.json:
-        args.json.write_text(json.dumps({"argv": sys.argv[1:], "rows": rows, "summary": summarise(rows)}, indent=2))
+        write_json(args.json, rows)
     return 0
 
 

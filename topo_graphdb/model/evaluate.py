@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -30,12 +30,14 @@ import numpy as np
 from ..errors import InputError
 from .metrics import NODE_KS, correlation, edge_metrics, node_ranking_metrics
 from .names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
-from .splits import EdgeSplit
+from .report import json_ready
+from .splits import EdgeSplit, random_split
 
 __all__ = [
     "PREDICTORS",
     "MODEL_DEFAULTS",
     "make_predictor",
+    "edge_predictor_factory",
     "evaluate_edges",
     "evaluate_nodes",
     "node_properties",
@@ -69,6 +71,31 @@ def make_predictor(model: str = "gcn", **settings: Any):
 
     params = {**MODEL_DEFAULTS[model], **{k: v for k, v in settings.items() if v is not None}}
     return LinkPredictor(model, **params)
+
+
+def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, valid_fraction: float = 0.1, **settings: Any) -> Callable:
+    """``factory(train_edges, num_nodes)`` returning a fitted predictor (for
+    :func:`topo_graphdb.model.holdout.trust_protocol`).
+
+    Heuristics (``cn``, ``aa``, ``ra``) use every training edge. Learned
+    models (``gcn``, ``sage``, ``ncn``) hold out ``valid_fraction`` of the
+    training edges for early stopping, then score with all of them
+    (``use_edges``), as :func:`topo_graphdb.model.predict.predict_from_file`
+    does. ``settings`` go to :func:`make_predictor`; ``x``: node features (n, f).
+    """
+    if model not in PREDICTORS:
+        raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
+    heuristic = model in ("cn", "aa", "ra")
+
+    def factory(train_edges: np.ndarray, num_nodes: int):
+        split = random_split(train_edges, num_nodes, valid_fraction=0.0 if heuristic else valid_fraction, test_fraction=0.0, seed=seed, x=x)
+        predictor = make_predictor(model, **({} if heuristic else {"seed": seed, **settings}))
+        predictor.fit(split)
+        if not heuristic:
+            predictor.use_edges(np.concatenate([split.train_pos, split.valid_pos], axis=1))
+        return predictor
+
+    return factory
 
 
 # -------------------------------------------------------------- edge level
@@ -244,18 +271,6 @@ def _summary(perf: dict[str, np.ndarray]) -> dict[str, Any]:
     }
 
 
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
 def run_evaluation(
     split: EdgeSplit,
     *,
@@ -354,7 +369,7 @@ def run_evaluation(
         timings["trust"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     report["timings"] = timings
-    return _nan_to_none(report), table, figures
+    return json_ready(report), table, figures
 
 
 def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2, 3), k: int = 10, seed: int = 0, backend: str = "auto") -> Any:

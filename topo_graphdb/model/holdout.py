@@ -24,11 +24,16 @@ features was one of ``h`` of the edges hidden from the model. It assumes the
 links still missing from the database look like the held-out ones (a random
 or most-recent share); it is not the chance that the relationship will ever
 be created.
+
+:func:`trust_protocol` runs step 2 end to end from training and held-out
+edges (benchmarks and tests; ``sync`` and ``evaluate`` call :func:`calibrate`
+with their own predictor).
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..snapshot import adjacency_matrix
+from ..errors import EmptyGraphError, InputError
+from ..snapshot import adjacency_matrix, simple_undirected
 from .trust import (
     FIT_HALF,
     REPORT_HALF,
@@ -51,7 +56,10 @@ from .trust import (
     report_metrics,
 )
 
-__all__ = ["HeldOutCalibration", "calibrate", "apply", "link_ranks", "node_tc", "sample_sources", "PAIR_TC_MAX_HOPS", "MAX_SOURCES"]
+__all__ = [
+    "HeldOutCalibration", "calibrate", "trust_protocol", "apply", "link_ranks", "node_tc", "sample_sources",
+    "PAIR_TC_MAX_HOPS", "MAX_SOURCES",
+]  # fmt: skip
 
 #: pair TC enters the features and the written ``tc`` with K = min(score hops, this):
 #: K = 3 costs minutes on a graph with 10^6 links (see benchmarks/pairs.py)
@@ -81,7 +89,11 @@ class HeldOutCalibration:
     ``metrics`` is JSON-ready (see :func:`topo_graphdb.model.trust.report_metrics`);
     ``figures`` maps ``reliability`` and ``lift`` to PNG bytes; ``nodes`` holds
     per-node arrays (n,) of the check: ``expected_precision``,
-    ``measured_precision`` and ``report_half`` (1 where the node reports).
+    ``measured_precision`` and ``report_half`` (1 where the node reports);
+    ``links`` the labelled links of the check, arrays (m,): ``src``, ``dst``,
+    ``score``, ``rank``, ``label`` (a held-out edge), ``half``
+    (:data:`~topo_graphdb.model.trust.FIT_HALF` or ``REPORT_HALF``) and
+    ``prob`` (calibrated).
     """
 
     calibrator: LinkCalibrator
@@ -91,6 +103,7 @@ class HeldOutCalibration:
     metrics: dict[str, Any]
     figures: dict[str, bytes] = field(default_factory=dict)
     nodes: dict[str, np.ndarray] = field(default_factory=dict)
+    links: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def link_ranks(src: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -222,7 +235,91 @@ def calibrate(
             pngs["lift"] = _png(lambda p: plot_lift(quintiles, p, ylabel=f"measured Precision@{int(k)}"))
     nodes = {"expected_precision": per_node["expected_precision"], "measured_precision": per_node["measured_precision"],
              "report_half": (node_half == REPORT_HALF).astype(np.int8)}
-    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes)
+    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes, links)
+
+
+def trust_protocol(
+    predictor_factory: Callable[[np.ndarray, int], Any],
+    train_edges,
+    heldout_edges,
+    num_nodes: int,
+    *,
+    k: int = 10,
+    hops: int = 2,
+    beta: float | None = None,
+    seed: int = 0,
+    node_properties: dict[str, np.ndarray] | None = None,
+    exclude_edges=None,
+    sources=None,
+    backend: str = "cpu",
+    figures: bool = False,
+) -> HeldOutCalibration:
+    """:func:`calibrate` end to end: fit a predictor on the training edges, check it on the held-out ones.
+
+    1. ``predictor = predictor_factory(train, n)`` (e.g.
+       :func:`topo_graphdb.model.evaluate.edge_predictor_factory`);
+    2. :func:`calibrate` with the training edges as known edges: each source's
+       top-``k`` links (:func:`~topo_graphdb.model.predict.predict_links`)
+       among pairs that are neither training edges nor ``exclude_edges`` are
+       labelled by the held-out edges, the calibrator is fitted on the links
+       of half of the source nodes, and everything is reported on the other
+       half, beside degree, TC^Train and ``node_properties`` on the same nodes.
+
+    Held-out edges that are training edges or in ``exclude_edges`` cannot be
+    proposed; they are dropped first (``metrics["heldout_dropped"]``).
+
+    Parameters
+    ----------
+    train_edges, heldout_edges, exclude_edges : (2, E) int arrays (read undirected)
+    k : links per source (Precision@k); hops : pair-TC and TC^Train hops
+        (at most :data:`PAIR_TC_MAX_HOPS`); beta : TC's beta (default
+        :func:`~topo_graphdb.kernels.default_beta` of the training edges)
+    node_properties : per-node arrays (n,) reported beside expected precision
+    sources : source nodes (default every node)
+
+    Returns
+    -------
+    HeldOutCalibration, with ``links`` and ``metrics["timings"]`` (seconds).
+    """
+    from ..kernels import default_beta  # noqa: PLC0415
+    from .predict import predict_links  # noqa: PLC0415  (imports tqdm)
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"k must be an integer >= 1; got {k!r}")
+    if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or hops < 1:
+        raise InputError(f"hops must be an integer >= 1; got {hops!r}")
+    n = int(num_nodes)
+    props = {name: np.asarray(v, dtype=np.float64).reshape(-1) for name, v in (node_properties or {}).items()}
+    for name, v in props.items():
+        if v.size != n:
+            raise InputError(f"node_properties[{name!r}] has {v.size} entries for {n} nodes")
+    t0 = time.perf_counter()
+    train, _ = simple_undirected(np.asarray(train_edges), n)
+    if train.shape[1] == 0:
+        raise EmptyGraphError("the training edges are empty")
+    held, _ = simple_undirected(np.asarray(heldout_edges), n)
+    known_edges = train if exclude_edges is None else np.concatenate([train, simple_undirected(np.asarray(exclude_edges), n)[0]], axis=1)
+    known = adjacency_matrix(known_edges, n, np.float64)
+    dropped = np.asarray(known[held[0], held[1]]).reshape(-1) > 0
+    held = held[:, ~dropped]
+    t = time.perf_counter()
+    predictor = predictor_factory(train, n)
+    fit_s = time.perf_counter() - t
+
+    def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
+        return predict_links(predictor, nodes=batch, top_k=int(k), exclude=known)
+
+    t = time.perf_counter()
+    result = calibrate(
+        predict, train, held, n, sources=np.arange(n) if sources is None else sources, k=int(k), hops=int(hops),
+        beta=default_beta(train, n) if beta is None else float(beta), seed=seed, node_properties=props,
+        backend=backend, figures=figures,
+    )  # fmt: skip
+    result.metrics.update(
+        seed=int(seed), num_nodes=n, heldout_dropped=int(dropped.sum()),
+        timings={"fit_predictor": fit_s, "calibrate": time.perf_counter() - t, "total": time.perf_counter() - t0},
+    )  # fmt: skip
+    return result
 
 
 def apply(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_report", "bucket_means", "TC_BUCKETS", "DEGREE_BUCKETS"]
+__all__ = ["write_report", "bucket_means", "json_ready", "TC_BUCKETS", "DEGREE_BUCKETS"]
 
 TC_BUCKETS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 1.0000001)
 DEGREE_BUCKETS = (0, 1, 2, 3, 5, 9, 17, 33, 65, np.inf)
@@ -118,23 +118,28 @@ def write_report(report: dict[str, Any], table: dict[str, np.ndarray], output_di
     if "precision@10" in table:
         key = "degree"
         if key in table:
-            report.setdefault("buckets", {})["degree"] = _clean(bucket_means(np.asarray(table[key], float), np.asarray(table["precision@10"], float), DEGREE_BUCKETS))
+            report.setdefault("buckets", {})["degree"] = json_ready(bucket_means(np.asarray(table[key], float), np.asarray(table["precision@10"], float), DEGREE_BUCKETS))
         for key in ("tc_train_k1", "tc_test_k1"):
             if key in table:
-                report.setdefault("buckets", {})[key] = _clean(bucket_means(np.asarray(table[key], float), np.asarray(table["precision@10"], float), TC_BUCKETS))
+                report.setdefault("buckets", {})[key] = json_ready(bucket_means(np.asarray(table[key], float), np.asarray(table["precision@10"], float), TC_BUCKETS))
     _write_csv(table, out / "node_metrics.csv")
     report["files"] = ["report.json", "node_metrics.csv"] + (_plots(table, out) if plots else [])
-    (out / "report.json").write_text(json.dumps(_clean(report), indent=2, allow_nan=False))
+    (out / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     return out
 
 
-def _clean(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays as Python values, NaN and inf as None, dict keys as str.
+
+    >>> json_ready({1: np.array([0.5, np.nan]), "n": np.int64(3), "ok": np.bool_(True), "t": (np.float32(np.inf),)})
+    {'1': [0.5, None], 'n': 3, 'ok': True, 't': [None]}
+    """
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_ready(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
+        return json_ready(obj.tolist())
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):

@@ -18,9 +18,13 @@ held-out edges and reports how far it can be trusted:
 * metrics (pure functions): :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`quintile_means`, :func:`lift`,
   :func:`spearman_same_nodes`;
-* :func:`trust_protocol`: the deployment setting end to end (fit on the
-  training edges, predict top-k per node, label by held-out edges, fit the
-  calibrator on half of the source nodes, report on the other half).
+* :func:`report_metrics`: the link and node metrics of calibrated
+  probabilities on the links of the report half, and two figures
+  (:func:`plot_reliability`, :func:`plot_lift`).
+
+The protocol that puts these together (fit the calibrator on the links of
+half of the source nodes, report on the other half) is
+:func:`topo_graphdb.model.holdout.calibrate`.
 
 References: Niculescu-Mizil & Caruana (2005), "Predicting good probabilities
 with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
@@ -30,19 +34,17 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import EmptyGraphError, InputError
+from ..errors import InputError
 from ..kernels import clustering_coefficient
-from ..snapshot import adjacency_matrix, simple_undirected
+from ..snapshot import adjacency_matrix  # noqa: F401  (the doctests use it)
 from .metrics import average_precision, roc_auc
-from .names import HEURISTIC_MODELS, PREDICTORS
+from .report import json_ready
 
 __all__ = [
     "link_features",
@@ -56,9 +58,6 @@ __all__ = [
     "lift",
     "spearman_same_nodes",
     "within_source_auc",
-    "edge_predictor_factory",
-    "trust_protocol",
-    "TrustResult",
     "plot_reliability",
     "plot_lift",
     "report_metrics",
@@ -268,9 +267,39 @@ def _estimator(name: str, seed: int, groups: np.ndarray, X: np.ndarray, y: np.nd
     return CalibratedClassifierCV(base, method=method, cv=folds)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+#: candidates from the simplest to the most flexible (the one-standard-error rule prefers the first)
+_SIMPLICITY = ("logistic", "logistic+sigmoid", "logistic+isotonic", "hgb", "hgb+sigmoid", "hgb+isotonic")
+
+
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(_row_log_loss(y, p)))
+
+
+def _clustered_se(diff: np.ndarray, groups: np.ndarray) -> float:
+    """Standard error of ``mean(diff)`` with rows of one group correlated (cluster-robust)."""
+    _, inv = np.unique(groups, return_inverse=True)
+    g = int(inv.max()) + 1 if inv.size else 0
+    if g < 2:
+        return float("inf")
+    per_group = np.bincount(inv, diff - diff.mean(), minlength=g)
+    return float(np.sqrt(g / (g - 1) * np.sum(per_group**2)) / diff.size)
+
+
+def _one_se_choice(losses: dict[str, np.ndarray], groups: np.ndarray) -> str:
+    """The simplest candidate whose mean loss is within one standard error of the lowest.
+
+    The standard error is that of the paired per-row difference to the best
+    candidate, clustered by source node (Hastie, Tibshirani & Friedman, *The
+    Elements of Statistical Learning*, 7.10: the one-standard-error rule).
+    """
+    best = min(losses, key=lambda k: float(losses[k].mean()))
+    close = [k for k, v in losses.items() if (v - losses[best]).mean() <= _clustered_se(v - losses[best], groups)]
+    return min(close, key=_SIMPLICITY.index)
 
 
 class LinkCalibrator:
@@ -286,9 +315,14 @@ class LinkCalibrator:
     on a validation part of the rows (``validation_fraction`` of the source
     nodes, :class:`~sklearn.model_selection.GroupShuffleSplit`): each is fitted
     on the other rows, scored by log-loss ``-mean(y log p + (1-y) log(1-p))``
-    (Brier score and ECE recorded too), and the lowest log-loss wins. The
-    winner is then refitted on every row. Every choice is made on that
-    validation part, never on data the caller reports on.
+    (Brier score and ECE recorded too). The simplest candidate (logistic
+    before gradient boosting, no recalibration before sigmoid before
+    isotonic) whose log-loss is within one standard error of the lowest wins
+    (the one-standard-error rule; the error of the paired per-link
+    difference, clustered by source node): with few held-out links the
+    flexible candidates win by noise. The winner is then refitted on every
+    row. Every choice is made on that validation part, never on data the
+    caller reports on.
 
     Undefined cases: without a positive or without a negative label, or with
     fewer than 20 rows, the model is the constant base rate
@@ -369,6 +403,7 @@ class LinkCalibrator:
             return "logistic"
         tr, va = split
         self.validation_rows_ = int(va.size)
+        losses: dict[str, np.ndarray] = {}
         for name in self.candidates:
             if "+" in name and y[tr].sum() < _MIN_POS_CALIBRATED:
                 self.scores_[name] = {"skipped": f"{int(y[tr].sum())} positives < {_MIN_POS_CALIBRATED}"}
@@ -376,14 +411,14 @@ class LinkCalibrator:
             t = time.perf_counter()
             est = _estimator(name, self.seed, groups[tr], X[tr], y[tr]).fit(X[tr], y[tr])
             p = est.predict_proba(X[va])[:, 1]
+            losses[name] = _row_log_loss(y[va], p)
             self.scores_[name] = {
-                "log_loss": _log_loss(y[va], p),
+                "log_loss": float(losses[name].mean()),
                 "brier": brier_score(p, y[va]),
                 "ece": expected_calibration_error(p, y[va]),
                 "seconds": time.perf_counter() - t,
             }
-        scored = {k: v["log_loss"] for k, v in self.scores_.items() if "log_loss" in v}
-        return min(scored, key=lambda k: (scored[k], self.scores_[k]["brier"]))
+        return _one_se_choice(losses, groups[va])
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each row being a real link, shape (m,), in [0, 1]."""
@@ -400,11 +435,11 @@ class LinkCalibrator:
         """JSON-ready: ``model``, ``reason``, ``candidates`` (validation scores), ``rows``, ``positives``, ``positive_rate``."""
         if not hasattr(self, "chosen_"):
             raise InputError("the calibrator is not fitted; call fit(X, y, groups) first")
-        return _json_ready(
+        return json_ready(
             {
                 "model": self.chosen_,
                 "reason": self.reason_,
-                "selection": "lowest validation log-loss (ties: Brier) on source-grouped validation rows",
+                "selection": "simplest candidate within one standard error of the lowest validation log-loss (source-grouped validation rows)",
                 "candidates": self.scores_,
                 "validation_rows": getattr(self, "validation_rows_", 0),
                 "rows": self.n_rows_,
@@ -622,69 +657,7 @@ def measured_precision(src, label, heldout_degree, k: int) -> np.ndarray:
     return np.where(d > 0, hits / int(k), np.nan)
 
 
-# ------------------------------------------------------------------ protocol
-@dataclass
-class TrustResult:
-    """Outcome of :func:`trust_protocol`.
-
-    Attributes
-    ----------
-    links : dict of arrays (m,)
-        ``src``, ``dst``, ``score``, ``rank`` (from the predictor), ``prob``
-        (calibrated), ``label`` (a held-out edge), ``half``
-        (:data:`FIT_HALF` or :data:`REPORT_HALF`, by source node).
-    expected_precision : ndarray (n,)
-        :func:`expected_precision` of every node (NaN without links; on the
-        fit half it is in-sample).
-    measured_precision : ndarray (n,)
-        Precision@k (NaN for nodes without a held-out edge).
-    node_half : ndarray (n,) int8
-    metrics : dict
-        JSON-ready report on the report half (NaN and inf written as None).
-    calibrator : dict
-        :meth:`LinkCalibrator.summary`.
-    feature_names : list of str
-    model : LinkCalibrator
-        The fitted calibrator (fit half only).
-    """
-
-    links: dict[str, np.ndarray]
-    expected_precision: np.ndarray
-    measured_precision: np.ndarray
-    node_half: np.ndarray
-    metrics: dict[str, Any]
-    calibrator: dict[str, Any]
-    feature_names: list[str] = field(default_factory=list)
-    model: Any = None
-
-
-def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, valid_fraction: float = 0.1, **settings: Any) -> Callable:
-    """A ``predictor_factory`` for :func:`trust_protocol` from a model name.
-
-    Heuristics (``cn``, ``aa``, ``ra``) use every training edge. Learned
-    models (``gcn``, ``sage``, ``ncn``) hold out ``valid_fraction`` of the
-    training edges for early stopping, then score with all of them
-    (``use_edges``), as :func:`topo_graphdb.model.predict.predict_from_file`
-    does. ``settings`` go to :func:`topo_graphdb.model.evaluate.make_predictor`.
-    """
-    from .evaluate import make_predictor  # noqa: PLC0415  (evaluate imports this module's peers)
-    from .splits import random_split  # noqa: PLC0415
-
-    if model not in PREDICTORS:
-        raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
-    heuristic = model in HEURISTIC_MODELS
-
-    def factory(train_edges: np.ndarray, num_nodes: int):
-        split = random_split(train_edges, num_nodes, valid_fraction=0.0 if heuristic else valid_fraction, test_fraction=0.0, seed=seed, x=x)
-        predictor = make_predictor(model, **({} if heuristic else {"seed": seed, **settings}))
-        predictor.fit(split)
-        if not heuristic:
-            predictor.use_edges(np.concatenate([split.train_pos, split.valid_pos], axis=1))
-        return predictor
-
-    return factory
-
-
+# -------------------------------------------------------------------- report
 def report_metrics(links: dict[str, np.ndarray], report: np.ndarray, per_node: dict[str, np.ndarray], node_sel: np.ndarray) -> dict[str, Any]:
     """Link and node metrics of the calibrated probabilities on the ``report`` links (JSON-ready).
 
@@ -729,102 +702,7 @@ def report_metrics(links: dict[str, np.ndarray], report: np.ndarray, per_node: d
         "mean_expected_precision": float(np.mean(cands["expected_precision"][ok])) if ok.any() else float("nan"),
         "mean_measured_precision": float(np.mean(target[ok])) if ok.any() else float("nan"),
     }
-    return _json_ready(out)
-
-
-def trust_protocol(
-    predictor_factory: Callable,
-    train_edges,
-    heldout_edges,
-    num_nodes: int,
-    *,
-    k: int = 10,
-    seed: int = 0,
-    node_properties: dict[str, np.ndarray] | None = None,
-    pair_tc_fn: Callable | None = None,
-    exclude_edges=None,
-) -> TrustResult:
-    """Calibrated link probabilities and their quality, in the deployment setting.
-
-    1. ``predictor = predictor_factory(train, n)`` (see :func:`edge_predictor_factory`);
-    2. each node's top-``k`` links among non-neighbours
-       (:func:`~topo_graphdb.model.predict.predict_links`; training edges and
-       ``exclude_edges`` are never proposed);
-    3. label each link: is it a held-out edge (:func:`holdout_labels`);
-    4. split the source nodes at random (seeded) into a fit half and a report half;
-    5. fit :class:`LinkCalibrator` on the fit half's links only
-       (:func:`link_features`, with ``pair_tc_fn(train, pairs, n)`` columns when given);
-    6. on the report half: link ROC-AUC and AP of the probabilities, Brier
-       score (and that of the constant base rate), ECE (10 bins), AUC among
-       each node's top-k (:func:`within_source_auc`), and per node with at
-       least one held-out edge its Precision@k ``hits / k``, whose Spearman
-       with :func:`expected_precision` and with each ``node_properties``
-       entry (training degree always) is computed on the same nodes
-       (:func:`spearman_same_nodes`), with quintile means and lift.
-
-    Held-out edges that are training edges or in ``exclude_edges`` cannot be
-    predicted and are dropped first (counted in ``metrics["heldout_dropped"]``).
-
-    Returns
-    -------
-    TrustResult
-    """
-    from .predict import predict_links  # noqa: PLC0415
-
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"k must be an integer >= 1; got {k!r}")
-    n = int(num_nodes)
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    train, _ = simple_undirected(np.asarray(train_edges), n)
-    if train.shape[1] == 0:
-        raise EmptyGraphError("the training edges are empty")
-    held, _ = simple_undirected(np.asarray(heldout_edges), n)
-    known_edges = train if exclude_edges is None else np.concatenate([train, simple_undirected(np.asarray(exclude_edges), n)[0]], axis=1)
-    known = adjacency_matrix(known_edges, n, np.float64)
-    dropped = np.asarray(known[held[0], held[1]]).reshape(-1) > 0
-    held = held[:, ~dropped]
-    t = time.perf_counter()
-    predictor = predictor_factory(train, n)
-    timings["fit_predictor"] = time.perf_counter() - t
-    t = time.perf_counter()
-    pred = predict_links(predictor, top_k=int(k), exclude=known)
-    timings["predict"] = time.perf_counter() - t
-    links = {key: np.asarray(pred[key]) for key in _LINK_KEYS}
-    links["label"] = holdout_labels(links, held, n)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7472757374]))
-    node_half = np.full(n, FIT_HALF, np.int8)
-    node_half[rng.permutation(n)[: n // 2]] = REPORT_HALF
-    links["half"] = node_half[links["src"]]
-    t = time.perf_counter()
-    pair_tc = pair_tc_fn(train, np.stack([links["src"], links["dst"]]), n) if pair_tc_fn is not None else None
-    timings["pair_tc"] = time.perf_counter() - t
-    train_adj = adjacency_matrix(train, n, np.float64)
-    X, names = link_features(links, train_adj, pair_tc=pair_tc)
-    fit = links["half"] == FIT_HALF
-    t = time.perf_counter()
-    cal = LinkCalibrator(seed=seed).fit(X[fit], links["label"][fit], links["src"][fit])
-    links["prob"] = cal.predict_proba(X)
-    timings["calibrate"] = time.perf_counter() - t
-    ep = expected_precision(links["src"], links["prob"], n, int(k), rank=links["rank"])
-    held_deg = np.diff(adjacency_matrix(held, n).indptr)
-    mp = measured_precision(links["src"], links["label"], held_deg, int(k))
-    per_node = {"measured_precision": mp, "expected_precision": ep, "degree": np.diff(train_adj.indptr).astype(np.float64)}
-    for name, values in (node_properties or {}).items():
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
-        if v.size != n:
-            raise InputError(f"node_properties[{name!r}] has {v.size} entries for {n} nodes")
-        per_node[name] = v
-    report = links["half"] == REPORT_HALF
-    metrics = report_metrics(links, report, per_node, node_half == REPORT_HALF)
-    metrics.update(
-        k=int(k), seed=int(seed), num_nodes=n, train_edges=int(train.shape[1]), heldout_edges=int(held.shape[1]),
-        heldout_dropped=int(dropped.sum()), report_sources=int(np.unique(links["src"][report]).size),
-        fit_sources=int(np.unique(links["src"][fit]).size), features=names,
-    )  # fmt: skip
-    timings["total"] = time.perf_counter() - t0
-    metrics["timings"] = timings
-    return TrustResult(links, ep, mp, node_half, _json_ready(metrics), cal.summary(), names, cal)
+    return json_ready(out)
 
 
 # --------------------------------------------------------------------- plots
@@ -881,19 +759,3 @@ def plot_lift(quintiles: dict[str, Any], path: str | Path, *, ylabel: str = "mea
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
-
-
-def _json_ready(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _json_ready(obj.tolist())
-    return obj
