@@ -11,6 +11,6 @@ WHERE n.topo_degree >= $min_degree AND n.topo_tc <= $max_tc
 RETURN coalesce(n[$key_property], elementId(n)) AS node,
        n.topo_degree AS degree,
        n.topo_tc AS tc,
-       n.topo_reliability AS reliability
+       n.topo_expected_precision AS expected_precision
 ORDER BY degree DESC, tc ASC, node ASC
 LIMIT $limit

@@ -2,7 +2,7 @@
 // the predicted links. Run it once with cypher-shell (several statements):
 //   cypher-shell -a "$NEO4J_URI" -u neo4j -f cypher/schema.cypher
 // `sync` creates the same objects itself, plus, for every label it analyses, range indexes on the
-// node properties it writes (topo_tc, topo_atc, topo_reliability). For a label sync has not seen,
+// node properties it writes (topo_tc, topo_atc, topo_expected_precision). For a label sync has not seen,
 // the statement is:  CREATE INDEX IF NOT EXISTS FOR (n:YourLabel) ON (n.topo_tc)
 // Names start with topo_ so that `topo-graphdb clean --all` can drop them. No parameters.
 
@@ -15,3 +15,5 @@ CREATE INDEX topo_run_status IF NOT EXISTS FOR (r:TopoRun) ON (r.status);
 // Predicted links by run (retention deletes the links of old runs) and by score.
 CREATE INDEX topo_PREDICTED_LINK_run_id IF NOT EXISTS FOR ()-[l:PREDICTED_LINK]-() ON (l.run_id);
 CREATE INDEX topo_PREDICTED_LINK_score IF NOT EXISTS FOR ()-[l:PREDICTED_LINK]-() ON (l.score);
+// ... and by calibrated probability (cypher/trusted_links.cypher).
+CREATE INDEX topo_PREDICTED_LINK_probability IF NOT EXISTS FOR ()-[l:PREDICTED_LINK]-() ON (l.probability);

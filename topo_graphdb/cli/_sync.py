@@ -121,8 +121,8 @@ def sync(config_path, labels, rel_types, key_property, timestamp_property, hops,
          sets, dry_run, quiet, as_json, conn):
     """Enrich the database: export -> TC/ATC -> train and predict -> write back -> record the run.
 
-    Writes topo_tc, topo_atc, topo_reliability, topo_degree (with topo_tc_hops, topo_tc_beta,
-    topo_run_id) on every selected node and (a)-[:PREDICTED_LINK {score, rank, ...}]->(b),
+    Writes topo_tc, topo_atc, topo_expected_precision, topo_degree (with topo_tc_hops, topo_tc_beta,
+    topo_run_id) on every selected node and (a)-[:PREDICTED_LINK {score, rank, probability, tc, ...}]->(b),
     records the run as (:TopoRun) and holds a lock so that two syncs on the same selection
     never overlap. Settings: --config FILE, then TOPO_SYNC_<SECTION>_<KEY>, then options.
 
