@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
     ap.add_argument("--idle-seconds", type=float, default=20.0)
     ap.add_argument("--rate-limit", type=float, default=0.0, help="Also measure a sync with this write.rate_limit (rows/s; 0 = skip).")
+    ap.add_argument("--skip-unlimited", action="store_true", help="Measure only the rate-limited sync (with --rate-limit).")
     ap.add_argument("--uri", default=os.environ.get("NEO4J_URI"), help="Use a running server (default: start one).")
     ap.add_argument("--heap", default="3g")
     ap.add_argument("--json-out", default=None)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.idle_seconds)  # the readers run meanwhile
         idle = readers.window(start)
         rows.append({"condition": "idle", **idle, "errors": readers.errors})
-        for rate in [0.0] + ([args.rate_limit] if args.rate_limit > 0 else []):
+        for rate in ([] if args.skip_unlimited else [0.0]) + ([args.rate_limit] if args.rate_limit > 0 else []):
             with Readers(conn, label, keys, seed=int(rate) + 1) as readers:
                 t = timed_sync(conn, sync_config(label, rel_type, args.graph, rate))
             # the samples come back when the readers stop: cut the windows now
