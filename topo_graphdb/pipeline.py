@@ -695,9 +695,9 @@ def _work(conn: Any, cfg: Any, spec: Any, report: SyncReport, clock: _Clock, led
         calibration = None
         if cfg.predict.trust:
             with clock.phase("trust"):
-                calibration = _calibrate(predictor, split, snapshot, n, cfg, float(beta), clock, report)
+                calibration = _calibrate(predictor, split, n, cfg, float(beta), clock, report)
         with clock.phase("predict"):
-            predictor = _score_with_all_edges(predictor, snapshot, edges, n, cfg)
+            predictor = _with_edges(predictor, edges, n, cfg)  # trained on part of the edges, predicts with all
             links = _predict(predictor, edges, n, targets, cfg, clock)
             report.metrics["links_predicted"] = int(links[0].size)
             report.metrics["predict_method"] = "exhaustive" if n <= EXHAUSTIVE_NODES else "candidates"
@@ -868,7 +868,7 @@ def _recent_split(edges: np.ndarray, edge_time: np.ndarray, n: int, holdout: flo
     split.meta.update(kind="temporal", fractions=[1.0 - holdout - VALID_FRACTION, VALID_FRACTION, holdout],
                       test_from=float(edge_time[order[m - n_test]]) if n_test else None)
     return split
-def _calibrate(predictor: Any, split: Any, snapshot: Any, n: int, cfg: Any, beta: float, clock: _Clock, report: SyncReport) -> Any:
+def _calibrate(predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: _Clock, report: SyncReport) -> Any:
     """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
     The predictor sees the known edges (training and validation parts); each
@@ -881,7 +881,7 @@ def _calibrate(predictor: Any, split: Any, snapshot: Any, n: int, cfg: Any, beta
     if split.test_pos.shape[1] < 10:
         report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
         return None
-    seen = _with_edges(predictor, snapshot, known, n, cfg)
+    seen = _with_edges(predictor, known, n, cfg)
     sources = sample_sources(n, cfg.score.seed)
 
     def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -925,7 +925,7 @@ def _known_properties(known: np.ndarray, n: int, cfg: Any, beta: float) -> dict[
     return {"tc_train_k3": np.asarray(res.tc, dtype=np.float64)}
 
 
-def _with_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
+def _with_edges(predictor: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
     """The fitted predictor scoring with ``edges`` as its graph (heuristics: refit, nothing is learned)."""
     if hasattr(predictor, "use_edges"):
         return predictor.use_edges(edges)
@@ -934,11 +934,6 @@ def _with_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: A
 
     full = random_split(edges, n, valid_fraction=0.0, test_fraction=0.0, seed=cfg.score.seed)
     return make_predictor(cfg.predict.model).fit(full)
-
-
-def _score_with_all_edges(predictor: Any, snapshot: Any, edges: np.ndarray, n: int, cfg: Any) -> Any:
-    """After training on part of the edges, predict with every edge of the graph."""
-    return _with_edges(predictor, snapshot, edges, n, cfg)
 
 
 #: Graphs up to this many nodes score every pair; larger ones use capped candidates. On Cora the

@@ -728,12 +728,7 @@ def plot_reliability(prob, y, path: str | Path, *, bins: int = 10, title: str | 
     hx.set_yscale("log")
     hx.set_xlabel("predicted probability")
     hx.set_ylabel("links")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, path)
 
 
 def plot_lift(quintiles: dict[str, Any], path: str | Path, *, ylabel: str = "mean Precision@k", title: str | None = None) -> Path:
@@ -753,6 +748,13 @@ def plot_lift(quintiles: dict[str, Any], path: str | Path, *, ylabel: str = "mea
     ax.set_ylabel(ylabel)
     ax.set_title(title or "Per-node precision by quintile")
     ax.legend(fontsize=7)
+    return _save_figure(fig, path)
+
+
+def _save_figure(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created) and close it."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
