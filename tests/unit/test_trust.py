@@ -236,6 +236,24 @@ def test_calibrator_on_all_negative_or_tiny_inputs_is_a_recorded_constant():
     assert few_groups.summary()["model"] == "logistic" and "source nodes" in few_groups.summary()["reason"]
 
 
+def test_calibrator_with_a_handful_of_positives_skips_boosting_and_fits():
+    # two positives, one per side of the validation split: gradient boosting (its early
+    # stopping stratifies on y) cannot run on one positive and is skipped, logistic still fits
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    groups = np.arange(400) // 4
+    for n_pos in (2, 3, 5, 19):
+        y = np.zeros(400, bool)
+        y[rng.choice(400, n_pos, replace=False)] = True
+        cal = LinkCalibrator(seed=0).fit(X, y, groups)
+        s = cal.summary()
+        assert s["model"] == "logistic", s
+        assert all("skipped" in s["candidates"][c] for c in ("hgb", "hgb+isotonic", "hgb+sigmoid") if c in s["candidates"]), s
+        assert np.isfinite(cal.predict_proba(X)).all()
+    only_boosted = LinkCalibrator(seed=0, candidates=("hgb",)).fit(X, y, groups)
+    assert only_boosted.summary()["model"] == "logistic" and "too few positives" in only_boosted.summary()["reason"]
+
+
 def test_calibrator_rejects_bad_input():
     with pytest.raises(InputError, match="candidates"):
         LinkCalibrator(candidates=("forest",)).fit(np.zeros((30, 1)), np.zeros(30), np.zeros(30))

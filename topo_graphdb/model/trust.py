@@ -241,7 +241,18 @@ def holdout_labels(links: dict[str, np.ndarray], heldout_edges, num_nodes: int) 
 _CANDIDATES = ("logistic", "logistic+isotonic", "hgb", "hgb+isotonic", "hgb+sigmoid")
 #: a recalibrated candidate needs this many positives (isotonic regression overfits below)
 _MIN_POS_CALIBRATED = 60
+#: gradient boosting needs this many positives (its early stopping draws a stratified split of them)
+_MIN_POS_BOOSTED = 20
 _MIN_ROWS = 20
+
+
+def _too_few_positives(name: str, positives: int) -> str | None:
+    """Why candidate ``name`` cannot be fitted on ``positives`` positive rows, or None."""
+    if "+" in name and positives < _MIN_POS_CALIBRATED:
+        return f"{positives} positives < {_MIN_POS_CALIBRATED} (recalibration)"
+    if name.startswith("hgb") and positives < _MIN_POS_BOOSTED:
+        return f"{positives} positives < {_MIN_POS_BOOSTED} (gradient boosting)"
+    return None
 
 
 def _estimator(name: str, seed: int, groups: np.ndarray, X: np.ndarray, y: np.ndarray):
@@ -329,7 +340,8 @@ class LinkCalibrator:
     ``p = mean(y)`` (``summary()["model"] == "constant"`` with the reason).
     With too few source nodes for a validation part, ``logistic`` is fitted
     without selection. Recalibrated candidates are skipped with fewer than
-    60 positives.
+    60 positives, gradient boosting with fewer than 20; when that leaves no
+    candidate, ``logistic`` is fitted without selection.
 
     Parameters
     ----------
@@ -405,8 +417,9 @@ class LinkCalibrator:
         self.validation_rows_ = int(va.size)
         losses: dict[str, np.ndarray] = {}
         for name in self.candidates:
-            if "+" in name and y[tr].sum() < _MIN_POS_CALIBRATED:
-                self.scores_[name] = {"skipped": f"{int(y[tr].sum())} positives < {_MIN_POS_CALIBRATED}"}
+            why = _too_few_positives(name, int(y[tr].sum()))
+            if why:
+                self.scores_[name] = {"skipped": why}
                 continue
             t = time.perf_counter()
             est = _estimator(name, self.seed, groups[tr], X[tr], y[tr]).fit(X[tr], y[tr])
@@ -418,6 +431,9 @@ class LinkCalibrator:
                 "ece": expected_calibration_error(p, y[va]),
                 "seconds": time.perf_counter() - t,
             }
+        if not losses:
+            self.reason_ = "too few positives for every candidate: logistic regression without selection"
+            return "logistic"
         return _one_se_choice(losses, groups[va])
 
     def predict_proba(self, X) -> np.ndarray:
