@@ -88,14 +88,14 @@ def test_matches_oracle_on_cora(hops):
 
 
 def test_batched_run_under_a_small_budget_matches():
+    from topo_graphdb.kernels._exact import prepare_nodes
     from topo_graphdb.kernels.estimate import make_plan
-    from topo_graphdb.kernels.tc import _prepare
 
     rng = np.random.default_rng(11)
     train = rng.integers(0, 60, (2, 400))
     full = tc(train, hops=3)
     assert full.batches == 1
-    fixed = make_plan(_prepare(train, None, None, 3), 3, "cpu").fixed_bytes
+    fixed = make_plan(prepare_nodes(train, None, None, 3), 3, "cpu").fixed_bytes
     with pytest.raises(BudgetExceeded, match="memory budget"):
         tc(train, hops=3, memory_budget=fixed + 10)  # not even one source's reach sets fit
     with pytest.raises(BudgetExceeded, match="memory budget"):

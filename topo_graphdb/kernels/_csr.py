@@ -163,7 +163,7 @@ def build_csr(edges: np.ndarray, num_nodes: int) -> Csr:
 
 
 @njit(cache=True, parallel=True)
-def _spmv(indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+def spmv(indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     for r in prange(indptr.size - 1):
         acc = 0.0
         for p in range(indptr[r], indptr[r + 1]):
@@ -180,5 +180,5 @@ def walk_totals(csr: Csr, hops: int) -> np.ndarray:
     out = np.empty((hops, csr.num_nodes), np.float64)
     out[0] = csr.degree
     for k in range(1, hops):
-        _spmv(csr.indptr, csr.indices, out[k - 1], out[k])
+        spmv(csr.indptr, csr.indices, out[k - 1], out[k])
     return out

@@ -22,6 +22,8 @@ from ..units import format_size, parse_size
 __all__ = [
     "MAX_HOPS",
     "TrainGraph",
+    "NodePrep",
+    "prepare_nodes",
     "validate_settings",
     "train_graph",
     "neighbours_of",
@@ -85,6 +87,49 @@ def train_graph(tr: np.ndarray, num_nodes: int, hops: int) -> TrainGraph:
         )
     csr = _csr.csr_from_canonical(canon, num_nodes)
     return TrainGraph(canon, csr, _csr.walk_totals(csr, hops))
+
+
+@dataclass(frozen=True, eq=False)
+class NodePrep:
+    """The graphs of one node-TC computation (train CSR, evaluation CSR, walk totals, active nodes)."""
+
+    csr: object  # _csr.Csr of the train graph
+    ev: object  # _csr.Csr of the evaluation graph (the train CSR in the train variant)
+    ev_canon: np.ndarray  # (2, M') canonical evaluation edges
+    degree: np.ndarray
+    ev_degree: np.ndarray
+    walks: np.ndarray  # (K, n)
+    variant: str
+    active: np.ndarray  # nodes whose TC is defined
+    graph_bytes: int
+    timings: dict
+
+
+def prepare_nodes(train: object, eval: object | None, num_nodes: int | None, hops: int) -> NodePrep:
+    """Resolve the train (and evaluation) graph of node TC; ``eval=None`` is the train variant."""
+    from . import _csr  # noqa: PLC0415  (imports Numba)
+
+    t0 = time.perf_counter()
+    tr, ev, n = _csr.resolve_graph(train, eval, num_nodes)
+    graph = train_graph(tr, n, hops)
+    canon, csr = graph.canon, graph.csr
+    if ev is None:
+        variant, ev_csr, ev_canon = "train", csr, canon
+    else:
+        variant = "eval"
+        ev_canon = _csr.canonical_edges(ev, n)
+        ev_csr = _csr.csr_from_canonical(ev_canon, n)
+    t1 = time.perf_counter()
+    degree = csr.degree
+    ev_degree = ev_csr.degree
+    walks = graph.walks
+    t2 = time.perf_counter()
+    active = (ev_degree > 0) & (degree >= (2 if variant == "train" else 1))
+    graph_bytes = sum(a.nbytes for a in (csr.indptr, csr.indices, walks, degree)) * 2  # + eval CSR / temporaries
+    return NodePrep(
+        csr, ev_csr, ev_canon, degree, ev_degree, walks, variant, active, graph_bytes,
+        {"prepare": t1 - t0, "walk_totals": t2 - t1},
+    )
 
 
 def neighbours_of(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -116,7 +116,7 @@ def make_plan(prep, hops: int, backend: str) -> Plan:
     (12 bytes an entry, times 3 for the sparse-product workspace), for the
     sources' walk rows as well as the targets' reach rows.
     """
-    from ._csr import _spmv  # noqa: PLC0415
+    from ._csr import spmv  # noqa: PLC0415
 
     csr, ev, walks = prep.csr, prep.ev, prep.walks
     n = csr.num_nodes
@@ -134,9 +134,9 @@ def make_plan(prep, hops: int, backend: str) -> Plan:
         own = np.zeros(n)
     node_bytes = bound * entry + per_node if hops > 1 else np.zeros(n)
     need = np.empty(n, np.float64)
-    _spmv(ev.indptr, ev.indices, node_bytes, need)  # sum over evaluation neighbours
+    spmv(ev.indptr, ev.indices, node_bytes, need)  # sum over evaluation neighbours
     lookups = np.empty(n, np.float64)
-    _spmv(ev.indptr, ev.indices, bound + prep.degree, lookups)
+    spmv(ev.indptr, ev.indices, bound + prep.degree, lookups)
     walk_ops = np.minimum(walks[1:], 2.0 * csr.num_edges).sum(axis=0) if hops > 1 else np.zeros(n)
     return Plan(
         reach_bound=bound,
@@ -168,11 +168,10 @@ def estimate_tc(
     >>> est.train_edges, est.fits
     (3, True)
     """
-    from ._exact import neighbours_of, validate_settings  # noqa: PLC0415
-    from .tc import _prepare  # noqa: PLC0415
+    from ._exact import neighbours_of, prepare_nodes, validate_settings  # noqa: PLC0415
 
     hops, _beta, budget, backend = validate_settings(hops, None, memory_budget, backend)
-    prep = _prepare(train, eval, num_nodes, hops)
+    prep = prepare_nodes(train, eval, num_nodes, hops)
     plan = make_plan(prep, hops, backend)
     n = prep.csr.num_nodes
     sources = np.flatnonzero(prep.active)

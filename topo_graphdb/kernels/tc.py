@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._beta import default_beta
-from ._exact import MAX_HOPS, run_source_batches, train_graph, validate_settings
+from ._exact import MAX_HOPS, NodePrep, prepare_nodes, run_source_batches, validate_settings
 
 __all__ = ["TCResult", "topological_concentration", "MAX_HOPS"]
 
@@ -78,49 +78,8 @@ class TCResult:
         return ~np.isnan(self.tc)
 
 
-# ----------------------------------------------------------------------------- preparation
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    csr: object  # _csr.Csr of the train graph
-    ev: object  # _csr.Csr of the evaluation graph (the train CSR in the train variant)
-    ev_canon: np.ndarray  # (2, M') canonical evaluation edges
-    degree: np.ndarray
-    ev_degree: np.ndarray
-    walks: np.ndarray  # (K, n)
-    variant: str
-    active: np.ndarray  # nodes whose TC is defined
-    graph_bytes: int
-    timings: dict
-
-
-def _prepare(train: object, eval: object | None, num_nodes: int | None, hops: int) -> _Prepared:
-    from . import _csr  # noqa: PLC0415  (imports Numba)
-
-    t0 = time.perf_counter()
-    tr, ev, n = _csr.resolve_graph(train, eval, num_nodes)
-    graph = train_graph(tr, n, hops)
-    canon, csr = graph.canon, graph.csr
-    if ev is None:
-        variant, ev_csr, ev_canon = "train", csr, canon
-    else:
-        variant = "eval"
-        ev_canon = _csr.canonical_edges(ev, n)
-        ev_csr = _csr.csr_from_canonical(ev_canon, n)
-    t1 = time.perf_counter()
-    degree = csr.degree
-    ev_degree = ev_csr.degree
-    walks = graph.walks
-    t2 = time.perf_counter()
-    active = (ev_degree > 0) & (degree >= (2 if variant == "train" else 1))
-    graph_bytes = sum(a.nbytes for a in (csr.indptr, csr.indices, walks, degree)) * 2  # + eval CSR / temporaries
-    return _Prepared(
-        csr, ev_csr, ev_canon, degree, ev_degree, walks, variant, active, graph_bytes,
-        {"prepare": t1 - t0, "walk_totals": t2 - t1},
-    )
-
-
 # ----------------------------------------------------------------------------- CPU path
-def _cpu_parts(prep: _Prepared, hops: int, budget: int, progress: bool) -> tuple[np.ndarray, dict]:
+def _cpu_parts(prep: NodePrep, hops: int, budget: int, progress: bool) -> tuple[np.ndarray, dict]:
     from . import _cpu  # noqa: PLC0415
 
     csr, ev = prep.csr, prep.ev
@@ -247,7 +206,7 @@ def topological_concentration(
         from ._cpu import threads_for  # noqa: PLC0415
 
         with threads_for(hops * _num_columns(getattr(train, "edge_index", train)) + _num_columns(eval)):
-            prep = _prepare(train, eval, num_nodes, hops)
+            prep = prepare_nodes(train, eval, num_nodes, hops)
             parts, kernel_timings = _cpu_parts(prep, hops, budget, progress)
         degree, ev_degree, walks, variant = prep.degree, prep.ev_degree, prep.walks, prep.variant
         timings = {**prep.timings, **kernel_timings}

@@ -212,14 +212,14 @@ def predict_from_file(
 
     from ..edgefile import read_edge_csv, read_node_list  # noqa: PLC0415
     from .evaluate import make_predictor  # noqa: PLC0415
-    from .splits import _index_edge_tables, random_split  # noqa: PLC0415
+    from .splits import index_edge_tables, random_split  # noqa: PLC0415
 
     if model not in PREDICTORS:
         raise InputError(f"--model must be one of {', '.join(PREDICTORS)}; got {model!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise InputError(f"--top-k must be an integer >= 1; got {top_k!r}")
     t0 = time.perf_counter()
-    [edges], n, node_ids, x = _index_edge_tables([read_edge_csv(edges_path)], features)
+    [edges], n, node_ids, x = index_edge_tables([read_edge_csv(edges_path)], features)
     sources = None
     if nodes_path is not None:
         wanted = read_node_list(nodes_path)

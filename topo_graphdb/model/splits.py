@@ -497,13 +497,13 @@ def split_from_files(
 
     # the validation file may be empty (nothing to stop early on); the test file may not (nothing to evaluate)
     tables = [read_edge_csv(p, allow_empty=(i == 1)) for i, p in enumerate((train_path, valid_path, test_path))]
-    edges, n, node_ids, x = _index_edge_tables(tables, features)
+    edges, n, node_ids, x = index_edge_tables(tables, features)
     split = explicit_split(*edges, n, seed=seed, x=x, node_ids=node_ids)
     split.meta["files"] = {"train": str(train_path), "valid": str(valid_path), "test": str(test_path), "features": None if features is None else str(features)}
     return split
 
 
-def _index_edge_tables(tables: list, features: str | Path | None) -> tuple[list[np.ndarray], int, np.ndarray, np.ndarray | None]:
+def index_edge_tables(tables: list, features: str | Path | None) -> tuple[list[np.ndarray], int, np.ndarray, np.ndarray | None]:
     """Dense edge arrays of edge tables (ids from files) and the node set they share.
 
     With ``features``, ids are row numbers: ``n = max(rows of x, max id + 1)``
