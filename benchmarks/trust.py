@@ -70,9 +70,8 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
         ids = np.unique(np.r_[table.src, table.dst])
         n = ids.size
         edges = np.stack([np.searchsorted(ids, table.src), np.searchsorted(ids, table.dst)])
-    q = 1.0 - heldout
     if temporal:
-        split = temporal_split(edges, table.time, n, valid_quantile=q, test_quantile=q, seed=seed)
+        split = temporal_split(edges, table.time, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
     else:
         split = random_split(edges, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
     return split.train_pos, split.test_pos, n, x, "temporal" if temporal else "random"

@@ -822,12 +822,12 @@ def _train(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | None, n: in
     else a random share): ``split.test_pos``.
     """
     from .model.evaluate import make_predictor  # noqa: PLC0415
-    from .model.splits import random_split  # noqa: PLC0415
+    from .model.splits import random_split, temporal_split  # noqa: PLC0415
 
     holdout = float(cfg.predict.trust_holdout) if cfg.predict.trust else 0.0
     x = _features(snapshot)
     if holdout and edge_time is not None and np.isfinite(np.asarray(edge_time, dtype=np.float64)).all():
-        split = _recent_split(edges, np.asarray(edge_time, dtype=np.float64), n, holdout, cfg.score.seed, x)
+        split = temporal_split(edges, edge_time, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     else:
         split = random_split(edges, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     settings: dict[str, Any] = {}
@@ -849,25 +849,6 @@ def _train(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | None, n: in
 VALID_FRACTION = 0.1
 
 
-def _recent_split(edges: np.ndarray, edge_time: np.ndarray, n: int, holdout: float, seed: int, x: Any) -> Any:
-    """The newest ``holdout`` share of the edges held out, the ``VALID_FRACTION`` before them validates.
-
-    Edges are ordered by time, equal times in a seeded random order, so the
-    shares are exact even when many edges share a timestamp (a year, a day).
-    """
-    from .model.splits import explicit_split  # noqa: PLC0415
-
-    m = edges.shape[1]
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x726563]))
-    order = np.lexsort((rng.random(m), edge_time))
-    n_test, n_valid = int(round(holdout * m)), int(round(VALID_FRACTION * m))
-    test = edges[:, order[m - n_test :]]
-    valid = edges[:, order[m - n_test - n_valid : m - n_test]]
-    train = edges[:, order[: m - n_test - n_valid]]
-    split = explicit_split(train, valid, test, n, seed=seed, x=x)
-    split.meta.update(kind="temporal", fractions=[1.0 - holdout - VALID_FRACTION, VALID_FRACTION, holdout],
-                      test_from=float(edge_time[order[m - n_test]]) if n_test else None)
-    return split
 def _calibrate(predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: _Clock, report: SyncReport) -> Any:
     """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
 

@@ -103,14 +103,15 @@ def test_link_ranks_follow_scores_within_each_source():
 
 
 def test_sync_holds_out_the_newest_share_even_with_tied_times():
-    from topo_graphdb.pipeline import VALID_FRACTION, _recent_split
+    from topo_graphdb.model.splits import temporal_split
+    from topo_graphdb.pipeline import VALID_FRACTION
 
     rng = np.random.default_rng(0)
     n = 300
     pairs = {(int(min(a, b)), int(max(a, b))) for a, b in rng.integers(0, n, (2, 2000)).T if a != b}
     edges = np.array(sorted(pairs)).T
     times = rng.integers(2000, 2005, edges.shape[1]).astype(float)  # five distinct years: heavy ties
-    split = _recent_split(edges, times, n, 0.1, seed=0, x=None)
+    split = temporal_split(edges, times, n, valid_fraction=VALID_FRACTION, test_fraction=0.1, seed=0)
     m = edges.shape[1]
     assert split.test_pos.shape[1] == round(0.1 * m) and split.valid_pos.shape[1] == round(VALID_FRACTION * m)
     assert split.train_pos.shape[1] + split.valid_pos.shape[1] + split.test_pos.shape[1] == m
@@ -118,5 +119,5 @@ def test_sync_holds_out_the_newest_share_even_with_tied_times():
     newest_train = max(when[tuple(e)] for e in split.train_pos.T.tolist())
     oldest_test = min(when[tuple(e)] for e in split.test_pos.T.tolist())
     assert newest_train <= oldest_test and split.meta["kind"] == "temporal"
-    again = _recent_split(edges, times, n, 0.1, seed=0, x=None)
+    again = temporal_split(edges, times, n, valid_fraction=VALID_FRACTION, test_fraction=0.1, seed=0)
     np.testing.assert_array_equal(again.test_pos, split.test_pos)

@@ -152,17 +152,26 @@ def test_temporal_split_by_first_appearance():
     _check_split(s, truth)
 
 
-def test_temporal_split_default_quantiles():
+def test_temporal_split_default_exact_shares():
     rng = np.random.default_rng(0)
     n = 80
     raw = rng.integers(0, n, size=(2, 600))
-    t = rng.permutation(600).astype(float)
+    t = rng.integers(0, 6, 600).astype(float)  # six distinct times: quantiles would tie at the boundaries
     s = temporal_split(raw, t, n, seed=1)
-    assert s.meta["t1"] < s.meta["t2"]
-    # every training edge is older than every test edge (first appearances)
-    assert s.train_time.max() < s.meta["t1"] <= s.meta["t2"]
     total = s.train_pos.shape[1] + s.valid_pos.shape[1] + s.test_pos.shape[1]
-    assert abs(s.train_pos.shape[1] / total - 0.7) < 0.02
+    assert s.test_pos.shape[1] == round(0.2 * total) and s.valid_pos.shape[1] == round(0.1 * total)
+    # first appearance of every pair: no training pair is newer than a validation pair, none of those newer than a test pair
+    keys = np.minimum(raw[0], raw[1]) * n + np.maximum(raw[0], raw[1])
+    first = {}
+    for k, when in zip(keys.tolist(), t.tolist()):
+        first[k] = min(first.get(k, when), when)
+    dates = [[first[a * n + b] for a, b in p.T.tolist()] for p in (s.train_pos, s.valid_pos, s.test_pos)]
+    assert max(dates[0]) <= min(dates[1]) and max(dates[1]) <= min(dates[2])
+    assert s.meta["t1"] == min(dates[1]) and s.meta["t2"] == min(dates[2])
+    again = temporal_split(raw, t, n, seed=1)
+    np.testing.assert_array_equal(again.test_pos, s.test_pos)
+    with pytest.raises(InputError, match="t1 and t2"):
+        temporal_split(raw, t, n, t1=3.0)
 
 
 def test_explicit_split_drops_overlaps():

@@ -5,9 +5,9 @@ plus fixed validation and test negatives. Three ways to build one:
 
 * :func:`random_split`: a seeded random 70/10/20 split of the unique
   undirected edges (fractions configurable);
-* :func:`temporal_split`: train on edges first seen before ``t1``, validate on
-  ``[t1, t2)``, test on ``t >= t2`` (``t1``, ``t2`` default to the 0.7 and 0.8
-  quantiles of the first-appearance times of the unique edges);
+* :func:`temporal_split`: the newest 20% of the unique edges (dated by first
+  appearance) to test, the 10% before them to validation (exact shares, ties
+  in a seeded order), or explicit times ``t1``, ``t2``;
 * :func:`explicit_split` / :func:`split_from_files`: given train, valid and test
   edge lists (edge files keep their original ids).
 
@@ -326,23 +326,32 @@ def temporal_split(
     *,
     t1: float | None = None,
     t2: float | None = None,
-    valid_quantile: float = 0.7,
-    test_quantile: float = 0.8,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
     seed: int = 0,
     x: Any = None,
     node_ids: np.ndarray | None = None,
 ) -> EdgeSplit:
-    """Split by time: train ``t < t1``, validation ``t1 <= t < t2``, test ``t >= t2``.
+    """Split by time: the newest pairs are the test part, the ones before them validate.
 
     Each undirected pair is dated by its *first* appearance (repeated events
     between the same pair count once), so a pair belongs to exactly one part.
-    By default ``t1`` and ``t2`` are the ``valid_quantile`` and
-    ``test_quantile`` quantiles of those first-appearance times (about
-    70/10/20 of the unique edges; ties at a boundary fall to the later part).
+
+    * With ``t1`` and ``t2``: train ``t < t1``, validation ``t1 <= t < t2``,
+      test ``t >= t2``.
+    * Without them (the default): exact shares of the ``U`` unique pairs,
+      ``n_test = round(test_fraction * U)`` newest pairs to the test part and
+      the ``n_valid = round(valid_fraction * U)`` before them to validation.
+      Pairs are ordered by time, equal times in a seeded random order, so the
+      shares are exact even when many pairs share a timestamp (a year, a
+      day); no training pair is newer than a validation or test pair.
 
     >>> s = temporal_split(np.array([[0, 1, 2, 3, 0], [1, 2, 3, 4, 2]]), np.array([1, 2, 3, 4, 5]), 5, t1=3, t2=5)
     >>> s.train_pos.tolist(), s.valid_pos.tolist(), s.test_pos.tolist()
     ([[0, 1], [1, 2]], [[2, 3], [3, 4]], [[0], [2]])
+    >>> s = temporal_split(np.array([[0, 1, 2, 3, 0], [1, 2, 3, 4, 2]]), np.array([1, 2, 3, 4, 5]), 5, valid_fraction=0.2, test_fraction=0.2)
+    >>> s.train_pos.shape[1], s.valid_pos.tolist(), s.test_pos.tolist()
+    (3, [[3], [4]], [[0], [2]])
     """
     n = int(num_nodes)
     ei = np.asarray(edge_index, dtype=np.int64)
@@ -358,13 +367,17 @@ def temporal_split(
     keys, t = keys[order], t[order]
     first = np.r_[True, keys[1:] != keys[:-1]]
     ukeys, utime = keys[first], t[first]
+    if (t1 is None) != (t2 is None):
+        raise InputError("give both t1 and t2, or neither (then valid_fraction and test_fraction set the shares)")
     if t1 is None:
-        t1 = float(np.quantile(utime, _check_fraction("valid_quantile", valid_quantile)))
-    if t2 is None:
-        t2 = float(np.quantile(utime, _check_fraction("test_quantile", test_quantile)))
-    if not t1 <= t2:
-        raise InputError(f"t1 must not exceed t2; got t1={t1}, t2={t2}")
-    tr, va, te = utime < t1, (utime >= t1) & (utime < t2), utime >= t2
+        part = _newest_shares(utime, valid_fraction, test_fraction, seed)
+        tr, va, te = part == 0, part == 1, part == 2
+        t1 = float(utime[va | te].min()) if (va | te).any() else float("inf")
+        t2 = float(utime[te].min()) if te.any() else float("inf")
+    else:
+        if not t1 <= t2:
+            raise InputError(f"t1 must not exceed t2; got t1={t1}, t2={t2}")
+        tr, va, te = utime < t1, (utime >= t1) & (utime < t2), utime >= t2
     if not tr.any():
         raise EmptyGraphError(f"no edge is older than t1={t1}", hint="choose a later t1")
     train, valid, test = (_from_keys(ukeys[mask], n) for mask in (tr, va, te))
@@ -378,6 +391,22 @@ def temporal_split(
         **neg_info,
     }
     return EdgeSplit(n, train, valid, test, valid_neg, test_neg, x=x, node_ids=node_ids, train_time=utime[tr], meta=meta)
+
+
+def _newest_shares(time: np.ndarray, valid_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
+    """Part of each dated item: 0 train, 1 validation (the ``valid_fraction`` before the test part), 2 test (the newest ``test_fraction``); ties in a seeded order."""
+    vf = _check_fraction("valid_fraction", valid_fraction)
+    tf = _check_fraction("test_fraction", test_fraction)
+    if vf + tf >= 1.0:
+        raise InputError(f"valid_fraction + test_fraction must be < 1; got {vf + tf}")
+    m = time.size
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x726563]))
+    order = np.lexsort((rng.random(m), time))
+    n_test, n_valid = int(round(tf * m)), int(round(vf * m))
+    part = np.zeros(m, np.int8)
+    part[order[m - n_test - n_valid : m - n_test]] = 1
+    part[order[m - n_test :]] = 2
+    return part
 
 
 def explicit_split(
