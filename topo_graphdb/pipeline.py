@@ -704,7 +704,8 @@ def _work(conn: Any, cfg: Any, spec: Any, report: SyncReport, clock: _Clock, led
             if calibration is not None:
                 from .model.holdout import apply  # noqa: PLC0415
 
-                applied = apply(calibration, *links, edges, n, backend=cfg.run.backend)
+                full_tc = {f"tc_train_k{hops}": tc} if tc is not None and plan.mode == "full" else None
+                applied = apply(calibration, *links, edges, n, backend=cfg.run.backend, known_tc=full_tc)
                 ep = applied.pop("expected_precision")[targets]
                 columns["expected_precision"] = ep
                 if np.isfinite(ep).any():

@@ -85,6 +85,13 @@ def test_apply_gives_probabilities_pair_tc_and_expected_precision():
     has = np.bincount(links["src"], minlength=n) > 0
     np.testing.assert_allclose(out["expected_precision"][has], ep[has], rtol=1e-12)
     assert np.isnan(out["expected_precision"][~has]).all()
+    # node TC the run already has is reused, not recomputed: same answer; a wrong one would show
+    tc2 = holdout.node_tc(full, n, 2, beta, "cpu")["tc_train_k2"]
+    reused = holdout.apply(check, links["src"], links["dst"], links["score"], full, n, known_tc={"tc_train_k2": tc2})
+    for key in out:
+        np.testing.assert_array_equal(reused[key], out[key])
+    wrong = holdout.apply(check, links["src"], links["dst"], links["score"], full, n, known_tc={"tc_train_k2": np.zeros(n)})
+    assert not np.array_equal(wrong["probability"], out["probability"])
 
 
 def test_the_same_inputs_give_the_same_probabilities():

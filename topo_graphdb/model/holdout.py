@@ -130,12 +130,19 @@ def _pair_tc(edges: np.ndarray, src: np.ndarray, dst: np.ndarray, n: int, hops: 
     return np.asarray(res.tc_by_hops, dtype=np.float64).reshape(hops, -1)
 
 
-def node_tc(edges: np.ndarray, n: int, hops: int, beta: float, backend: str) -> dict[str, np.ndarray]:
-    """TC^Train of every node for K = 1..hops on ``edges`` (``tc_train_k1``, ...; NaN where undefined)."""
+def node_tc(edges: np.ndarray, n: int, hops: int, beta: float, backend: str, known: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """TC^Train of every node for K = 1..hops on ``edges`` (``tc_train_k1``, ...; NaN where undefined).
+
+    ``known``: arrays already computed on the same edges with the same beta
+    (e.g. the run's node scores), used instead of computing them again.
+    """
     from ..kernels import topological_concentration  # noqa: PLC0415
 
+    known = known or {}
     return {
-        f"tc_train_k{h}": np.asarray(topological_concentration(edges, hops=h, beta=beta, num_nodes=n, backend=backend).tc, dtype=np.float64)
+        f"tc_train_k{h}": np.asarray(known[f"tc_train_k{h}"], dtype=np.float64)
+        if f"tc_train_k{h}" in known
+        else np.asarray(topological_concentration(edges, hops=h, beta=beta, num_nodes=n, backend=backend).tc, dtype=np.float64)
         for h in range(1, hops + 1)
     }
 
@@ -331,19 +338,21 @@ def apply(
     num_nodes: int,
     *,
     backend: str = "cpu",
+    known_tc: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Probability and pair TC of each final link, expected precision of each node.
 
     ``src, dst, score``: the links to write (from the predictor that knows
     ``edges``, the whole graph). Returns ``probability`` and ``tc`` (pair TC at
     K = ``calibration.pair_tc_hops``) of shape (m,) and ``expected_precision``
-    of shape (n,) (NaN for nodes without links).
+    of shape (n,) (NaN for nodes without links). ``known_tc``: node TC of
+    ``edges`` already computed with ``calibration.beta`` (see :func:`node_tc`).
     """
     n = int(num_nodes)
     links = {"src": np.asarray(src, dtype=np.int64), "dst": np.asarray(dst, dtype=np.int64),
              "score": np.asarray(score, dtype=np.float64)}
     links["rank"] = link_ranks(links["src"], links["score"])
-    tc = node_tc(edges, n, calibration.pair_tc_hops, calibration.beta, backend)
+    tc = node_tc(edges, n, calibration.pair_tc_hops, calibration.beta, backend, known=known_tc)
     X, _, pair_tc = _features(links, edges, n, calibration.pair_tc_hops, calibration.beta, backend, tc)
     prob = calibration.calibrator.predict_proba(X) if links["src"].size else np.zeros(0)
     ep = expected_precision(links["src"], prob, n, calibration.k, rank=links["rank"])
