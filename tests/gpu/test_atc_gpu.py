@@ -6,10 +6,9 @@ they differ only by float32 rounding in the sparse products and dot products.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from graphs import DATASETS
 
 from topo_graphdb.backend import gpu_available
 
@@ -18,7 +17,6 @@ pytestmark = [
     pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA device"),
 ]
 
-DATASETS = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 
 
 def _cora() -> tuple[np.ndarray, int]:

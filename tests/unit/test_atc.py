@@ -6,19 +6,16 @@ sparse matrix powers (independent of the fast kernels).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from graphs import DATASETS, power_law_edges
 from scipy.stats import spearmanr
 
 from topo_graphdb.errors import BackendUnavailable, EmptyGraphError, InputError
 from topo_graphdb.kernels import _atc_cpu, _atc_gpu, atc
 from topo_graphdb.kernels.atc import approximate_tc
 from topo_graphdb.snapshot import GraphSnapshot, simple_undirected
-
-DATASETS = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 
 
 # ----------------------------------------------------------------------------- exact reference
@@ -66,14 +63,6 @@ def split(edges: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.nd
     return edges[:, order[cut:]], edges[:, order[:cut]]
 
 
-def random_graph(n: int, m: int, seed: int) -> np.ndarray:
-    """Edges with a heavy-tailed degree distribution, plus duplicates and self-loops to be cleaned."""
-    rng = np.random.default_rng(seed)
-    p = 1.0 / np.arange(1, n + 1) ** 0.8
-    p /= p.sum()
-    return rng.choice(n, size=(2, m), p=p)
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     mask = ~np.isnan(a)
     return float(spearmanr(a[mask], b[mask]).statistic)
@@ -105,7 +94,7 @@ def test_star_is_exact_for_two_hops():
 @pytest.mark.parametrize("seed", range(4))
 def test_one_hop_with_exact_hop1_equals_exact(seed):
     n = 40
-    edges = random_graph(n, 160, seed)
+    edges = power_law_edges(n, 160, seed)
     train, held = split(simple_undirected(edges, n)[0], 0.25, seed)
     r = approximate_tc(train, hops=1, num_nodes=n, seed=seed, backend="cpu")
     np.testing.assert_allclose(r.tc, reference_tc(train, None, n, 1), rtol=1e-12, atol=0)
@@ -125,7 +114,7 @@ def test_one_hop_is_the_clustering_coefficient():
 @pytest.mark.parametrize("hops", [1, 2, 3, 4])
 def test_nan_pattern_and_range_match_exact(seed, hops):
     n = 60  # nodes 50..59 are isolated in the train graph; some evaluation edges touch them
-    edges = random_graph(50, 150, seed)
+    edges = power_law_edges(50, 150, seed)
     train, held = split(simple_undirected(edges, n)[0], 0.2, seed)
     rng = np.random.default_rng(seed)
     extra = np.stack([rng.integers(0, n, 15), rng.integers(50, n, 15)])
@@ -209,7 +198,7 @@ def test_spearman_on_real_graphs(name, hops, request):
 def test_spearman_on_random_graphs(seed):
     # heavy-tailed random graphs (700 nodes); measured 0.983-0.994 for seeds 0-2
     n = 700
-    edges = simple_undirected(random_graph(n, 3000, seed), n)[0]
+    edges = simple_undirected(power_law_edges(n, 3000, seed), n)[0]
     train, held = split(edges, 0.15, seed)
     for hops in (2, 3):
         for ev, tr in ((None, edges), (held, train)):

@@ -17,6 +17,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from graphs import power_law_edges
 
 from topo_graphdb.errors import BackendUnavailable
 from topo_graphdb.kernels import _gpu
@@ -129,9 +130,7 @@ def test_exact_tc_on_the_gpu_checks_the_size_before_building_anything(monkeypatc
 
 
 def _random_graph(rng, n, m):
-    weights = np.arange(1, n + 1, dtype=np.float64) ** -0.9  # a few hubs
-    cdf = np.cumsum(weights) / weights.sum()
-    return np.searchsorted(cdf, rng.random((2, m))).astype(np.int64)
+    return power_law_edges(n, m, rng, exponent=0.9)
 
 
 def _sets(lo, hi, n):

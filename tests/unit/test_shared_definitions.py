@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from graphs import uniform_edges
 
 from topo_graphdb import connector, ledger, writeback
 from topo_graphdb.cli import main
@@ -64,8 +65,7 @@ def test_cli_refuses_an_unknown_model_listing_the_names(tmp_path):
 
 # ---------------------------------------------------------------- CN / AA / RA
 def _graph(seed: int, n: int = 40, m: int = 120) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    e = rng.integers(0, n, size=(2, m))
+    e = uniform_edges(n, m, seed)
     return e[:, e[0] != e[1]]
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from graphs import DATASETS as DATA
+from graphs import uniform_edges as _random_graph
 
 from topo_graphdb.errors import EmptyGraphError, InputError
 from topo_graphdb.model.splits import (
@@ -19,13 +19,6 @@ from topo_graphdb.model.splits import (
     split_from_files,
     temporal_split,
 )
-
-DATA = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
-
-
-def _random_graph(n: int, m: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(2, m))
 
 
 def _keyset(edges: np.ndarray, n: int) -> set[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from graphs import simple, uniform_edges
 
 from topo_graphdb.errors import InputError
 from topo_graphdb.kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
@@ -13,10 +14,7 @@ from topo_graphdb.pipeline import plan_run, split_by_time
 
 
 def random_graph(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
-    e = rng.integers(0, n, (2, m))
-    e = e[:, e[0] != e[1]]
-    keys = np.unique(np.minimum(*e) * n + np.maximum(*e))
-    return np.stack([keys // n, keys % n])
+    return simple(uniform_edges(n, m, rng), n)
 
 
 def naive_distances(edges: np.ndarray, n: int, source: int) -> dict[int, int]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from graphs import DATASETS
 
 from topo_graphdb.backend import gpu_available
 from topo_graphdb.errors import BackendUnavailable, BudgetExceeded, EmptyGraphError, InputError
 from topo_graphdb.kernels import _cpu, estimate_tc, topological_concentration
 from topo_graphdb.kernels.oracle import naive_tc
 from topo_graphdb.snapshot import GraphSnapshot
-
-DATASETS = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 
 
 def tc(train, eval=None, **kw):
