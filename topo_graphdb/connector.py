@@ -69,7 +69,8 @@ from typing import Any
 import numpy as np
 
 from ._cypher import quote_identifier, render
-from .connection import ConnectionSettings, open_driver, translate_errors
+from .connection import ConnectionSettings
+from .db import Database, connect
 from .errors import EmptyGraphError, InputError, SchemaError, WriteNotAllowed
 from .ledger import LEDGER_LABEL, LOCK_LABEL
 from .snapshot import GraphSnapshot
@@ -654,20 +655,14 @@ def check_schema(tx: Any, spec: GraphSpec) -> tuple[set[str], set[str]]:
     return labels, types
 
 
-def check_names(conn: ConnectionSettings, spec: GraphSpec) -> None:
+def check_names(conn: ConnectionSettings | Database, spec: GraphSpec) -> None:
     """Raise :class:`SchemaError` unless the database knows every label, type and property ``spec`` names.
 
     The check :func:`export_graph` makes, for commands that only write (one
-    read transaction; the message lists what exists).
+    read transaction; the message lists what exists). ``conn`` : settings or an open database.
     """
-    import neo4j  # noqa: PLC0415
-
-    driver = open_driver(conn)
-    try:
-        with translate_errors(conn), driver.session(database=conn.database, default_access_mode=neo4j.READ_ACCESS) as session:
-            session.execute_read(lambda tx: check_schema(tx, spec))
-    finally:
-        driver.close()
+    with connect(conn) as db:
+        db.read(lambda tx: check_schema(tx, spec))
 
 
 def _estimates(tx: Any, spec: GraphSpec) -> tuple[int, int]:
@@ -980,7 +975,7 @@ def _orient(
 
 
 def export_graph(
-    conn: ConnectionSettings,
+    conn: ConnectionSettings | Database,
     spec: GraphSpec,
     *,
     progress: Progress | None = None,
@@ -991,7 +986,8 @@ def export_graph(
 
     Parameters
     ----------
-    conn : connection settings (see :func:`topo_graphdb.connection.settings_from`).
+    conn : connection settings (see :func:`topo_graphdb.connection.settings_from`), or an open
+        :class:`~topo_graphdb.db.Database`.
     spec : the selection (see :class:`GraphSpec` and the module docstring).
     progress : optional callback ``(phase, done, total)`` with phases
         ``"nodes"`` and ``"relationships"``; ``total`` is an upper-bound
@@ -1022,32 +1018,27 @@ def export_graph(
         message lists what exists).
     EmptyGraphError : the selection holds no node or no relationship.
     WriteNotAllowed : a projection query tried to write.
-    Neo4jUnavailable, AuthError : see :func:`topo_graphdb.connection.open_driver`.
+    Neo4jUnavailable, AuthError : see :func:`topo_graphdb.connection.translate_errors`.
     """
     if not isinstance(spec, GraphSpec):
         raise InputError(f"spec must be a GraphSpec; got {type(spec).__name__}")
     for name, value, top in (("fetch_size", fetch_size, 1_000_000), ("group_size", group_size, 100_000)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
             raise InputError(f"{name} must be an integer in 1..{top}; got {value!r}")
-    import neo4j  # noqa: PLC0415
-    from neo4j.exceptions import ClientError  # noqa: PLC0415
-
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
     def work(tx: Any) -> tuple[_Collector, Any, Any, dict[str, Any]]:
-        info: dict[str, Any] = {}
         t0 = time.perf_counter()
         if spec.projection:
             col = _Collector(spec, None, progress, group_size)
-            info.update(col.read_projection(tx, spec.projection))
+            info = _read_projection(tx, col, spec.projection)
             timings["relationships"] = time.perf_counter() - t0
             return col, None, None, info
         plan = _build_plan(spec, *check_schema(tx, spec))
         col = _Collector(spec, plan, progress, group_size)
         node_total, rel_total = _estimates(tx, spec)
-        x, y, node_info = col.read_nodes(tx, node_total)
-        info.update(node_info)
+        x, y, info = col.read_nodes(tx, node_total)
         timings["nodes"] = time.perf_counter() - t0
         if not col.ids:
             raise EmptyGraphError(
@@ -1058,28 +1049,9 @@ def export_graph(
         timings["relationships"] = time.perf_counter() - t1
         return col, x, y, info
 
-    driver = open_driver(conn)
-    try:
-        with translate_errors(conn), driver.session(
-            database=conn.database,
-            fetch_size=fetch_size if spec.projection else max(1, fetch_size // group_size),
-            default_access_mode=neo4j.READ_ACCESS,
-        ) as session:
-            try:
-                col, x, y, info = session.execute_read(work)
-            except ClientError as err:
-                code = err.code or ""
-                if spec.projection and ("AccessMode" in code or "WriteOnReadOnly" in code):
-                    raise WriteNotAllowed(
-                        "the projection query tried to write; it runs in a read transaction",
-                        hint="the projection must only MATCH and RETURN source, target[, time, weight]",
-                    ) from err
-                if spec.projection and "Statement" in code:
-                    msg = (err.message or str(err)).strip().splitlines()[0]
-                    raise InputError(f"the projection query failed: {msg}") from err
-                raise
-    finally:
-        driver.close()
+    with connect(conn) as db:
+        settings = db.settings
+        col, x, y, info = db.read(work, fetch_size=fetch_size if spec.projection else max(1, fetch_size // group_size))
 
     if not col.ids:
         raise EmptyGraphError(f"the selection holds no nodes ({_describe_selection(spec)})")
@@ -1102,8 +1074,8 @@ def export_graph(
     del col.src, col.dst
     meta: dict[str, Any] = {
         "source": "neo4j",
-        "uri": conn.uri,
-        "database": conn.database,
+        "uri": settings.uri,
+        "database": settings.database,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "selection": spec.describe(),
         "identity": {"labels": list(spec.labels), "key_property": spec.key_property, "id_kind": "key" if spec.key_property else "elementId"},
@@ -1121,6 +1093,25 @@ def export_graph(
     if progress:
         progress("relationships", int(info.get("relationships_read", 0)), int(info.get("relationships_read", 0)))
     return GraphSnapshot(node_ids, edge_index, edge_time=et, edge_weight=ew, x=x, y=y, meta=meta)
+
+
+def _read_projection(tx: Any, col: _Collector, projection: str) -> dict[str, Any]:
+    """The projection query's rows into ``col``; what the server refuses becomes our error."""
+    from neo4j.exceptions import ClientError  # noqa: PLC0415
+
+    try:
+        return dict(col.read_projection(tx, projection))
+    except ClientError as err:
+        code = err.code or ""
+        if "AccessMode" in code or "WriteOnReadOnly" in code:
+            raise WriteNotAllowed(
+                "the projection query tried to write; it runs in a read transaction",
+                hint="the projection must only MATCH and RETURN source, target[, time, weight]",
+            ) from err
+        if "Statement" in code:
+            msg = (err.message or str(err)).strip().splitlines()[0]
+            raise InputError(f"the projection query failed: {msg}") from err
+        raise
 
 
 def _describe_selection(spec: GraphSpec) -> str:

@@ -56,13 +56,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._cypher import load_query, quote_identifier
-from .connection import ConnectionSettings, open_driver, translate_errors
-from .errors import InputError, LockHeld
+from .connection import ConnectionSettings
+from .db import Database, connect
+from .errors import InputError, LockHeld, TopoGraphError
 
 __all__ = [
     "LEDGER_LABEL",
     "LOCK_LABEL",
     "new_run_id",
+    "check_run_id",
     "ensure_ledger_schema",
     "Ledger",
     "SyncLock",
@@ -85,6 +87,15 @@ LOCK_LABEL = "TopoLock"
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus 8 random hex digits (``20250131T020000Z-1a2b3c4d``)."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+def check_run_id(run_id: str | None) -> str:
+    """``run_id`` when it is a usable run id (a non-empty string of at most 200 characters), a new one for None."""
+    if run_id is None:
+        return new_run_id()
+    if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 200:
+        raise InputError(f"run_id must be a non-empty string of at most 200 characters; got {run_id!r}")
+    return run_id
 
 
 def plain_value(value: Any) -> Any:
@@ -134,7 +145,7 @@ def to_properties(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def neo4j_versions(driver: Any, database: str) -> dict[str, str]:
+def neo4j_versions(db: Database) -> dict[str, str]:
     """The Neo4j versions of a run: ``neo4j_server``, ``neo4j_edition`` and ``neo4j_driver``.
 
     The server's come from ``dbms.components()`` (left out when the server does not answer
@@ -145,11 +156,8 @@ def neo4j_versions(driver: Any, database: str) -> dict[str, str]:
 
     out = {"neo4j_driver": str(neo4j.__version__)}
     try:
-        with driver.session(database=database) as session:
-            row = session.execute_read(
-                lambda tx: tx.run(load_query("server_version"), component="Neo4j Kernel").single()
-            )
-    except (ne.Neo4jError, ne.DriverError) as err:  # versions are informative only
+        row = db.read(lambda tx: tx.run(load_query("server_version"), component="Neo4j Kernel").single())
+    except (ne.Neo4jError, ne.DriverError, TopoGraphError) as err:  # versions are informative only
         log.warning("could not read the Neo4j server version: %s", " ".join(str(err).split())[:200])
         return out
     if row is not None:
@@ -180,26 +188,24 @@ def _current_names(run: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- schema
-def ensure_ledger_schema(session: Any) -> None:
+def ensure_ledger_schema(db: Database) -> None:
     """Create the ledger's constraints and index (idempotent)."""
     for name in ("ledger_constraint_run", "ledger_constraint_lock", "ledger_index_scope"):
-        session.run(load_query(name)).consume()
+        db.run(load_query(name))
 
 
 # --------------------------------------------------------------------------- ledger
 class Ledger:
-    """The ledger of one scope, on an open driver.
+    """The ledger of one scope, in an open database.
 
     Parameters
     ----------
-    driver : neo4j.Driver
-    database : database name.
+    db : the database (:class:`~topo_graphdb.db.Database`).
     scope : the lock scope (see :meth:`topo_graphdb.config.SyncConfig.scope`).
     """
 
-    def __init__(self, driver: Any, database: str, scope: str):
-        self.driver = driver
-        self.database = database
+    def __init__(self, db: Database, scope: str):
+        self.db = db
         self.scope = scope
 
     def _write(self, name: str, **params: Any) -> list[dict[str, Any]]:
@@ -208,8 +214,7 @@ class Ledger:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [plain_value(dict(r)) for r in tx.run(query, **params)]
 
-        with self.driver.session(database=self.database) as session:
-            return session.execute_write(work)
+        return self.db.write(work)
 
     def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
         query = load_query(name)
@@ -217,8 +222,7 @@ class Ledger:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [plain_value(dict(r)) for r in tx.run(query, **params)]
 
-        with self.driver.session(database=self.database) as session:
-            return session.execute_read(work)
+        return self.db.read(work)
 
     def start(self, run_id: str, props: dict[str, Any]) -> str:
         """Create the run's ledger node (``running``); returns its ``started_at``."""
@@ -326,16 +330,15 @@ class SyncLock:
 
     Parameters
     ----------
-    driver, database, scope : where the lock lives.
+    db, scope : where the lock lives (a :class:`~topo_graphdb.db.Database`) and its scope.
     run_id : the run that holds it (stored on the lock, for messages and recovery).
     ttl : seconds without renewal after which the lock counts as abandoned.
     """
 
-    def __init__(self, driver: Any, database: str, scope: str, *, run_id: str, ttl: float = 120.0):
+    def __init__(self, db: Database, scope: str, *, run_id: str, ttl: float = 120.0):
         if not 1 <= ttl <= 86400:
             raise InputError(f"lock ttl must be in 1..86400 seconds; got {ttl!r}")
-        self.driver = driver
-        self.database = database
+        self.db = db
         self.scope = scope
         self.ttl = float(ttl)
         self.me = _me(run_id)
@@ -359,8 +362,7 @@ class SyncLock:
             tx.run(take, scope=self.scope, holder=self.me.props(), ttl_ms=int(self.ttl * 1000)).consume()
             return True, reason if state == "stale" else "", (lock if state == "stale" else None)
 
-        with self.driver.session(database=self.database) as session:
-            return session.execute_write(work)
+        return self.db.write(work)
 
     def acquire(self, *, wait: bool = False, timeout: float = 3600.0, poll: float = 2.0, on_wait: Callable[[str], None] | None = None) -> SyncLock:
         """Take the lock, or raise :class:`LockHeld` (after ``timeout`` seconds with ``wait``).
@@ -399,12 +401,11 @@ class SyncLock:
         failures = 0
         while not self._stop.wait(interval):
             try:
-                with self.driver.session(database=self.database) as session:
-                    held = session.execute_write(
-                        lambda tx: tx.run(
-                            query, scope=self.scope, owner=self.me.owner, run_id=self.me.run_id, ttl_ms=int(self.ttl * 1000)
-                        ).single()["held"]
-                    )
+                held = self.db.write(
+                    lambda tx: tx.run(
+                        query, scope=self.scope, owner=self.me.owner, run_id=self.me.run_id, ttl_ms=int(self.ttl * 1000)
+                    ).single()["held"]
+                )
                 failures = 0
                 if not held:
                     log.error("the sync lock of scope %s was taken over; this run stops before its next write", self.scope)
@@ -437,8 +438,7 @@ class SyncLock:
         self._held = False
         query = load_query("ledger_lock_release")
         try:
-            with self.driver.session(database=self.database) as session:
-                return bool(session.execute_write(lambda tx: tx.run(query, scope=self.scope, owner=self.me.owner).single()["released"]))
+            return bool(self.db.write(lambda tx: tx.run(query, scope=self.scope, owner=self.me.owner).single()["released"]))
         except Exception as err:  # it expires after the TTL anyway
             log.warning("could not release the sync lock (%s); it expires after %.0f s", type(err).__name__, self.ttl)
             return False
@@ -452,10 +452,9 @@ class SyncLock:
         self.release()
 
 
-def read_lock(driver: Any, database: str, scope: str) -> dict[str, Any] | None:
+def read_lock(db: Database, scope: str) -> dict[str, Any] | None:
     """The lock node of ``scope`` with its state (``state``, ``reason``), or None."""
-    with driver.session(database=database) as session:
-        row = session.execute_read(lambda tx: tx.run(load_query("ledger_lock_get"), scope=scope).single())
+    row = db.read(lambda tx: tx.run(load_query("ledger_lock_get"), scope=scope).single())
     if row is None or row["lock"] is None:
         return None
     lock = plain_value(dict(row["lock"]))
@@ -464,32 +463,28 @@ def read_lock(driver: Any, database: str, scope: str) -> dict[str, Any] | None:
 
 
 # --------------------------------------------------------------------------- reading the ledger
-def _session_rows(conn: ConnectionSettings, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    driver = open_driver(conn)
-    try:
-        with translate_errors(conn), driver.session(database=conn.database) as session:
-            return session.execute_read(lambda tx: [plain_value(dict(r)) for r in tx.run(query, **params)])
-    finally:
-        driver.close()
+def _read_rows(conn: ConnectionSettings | Database, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with connect(conn) as db:
+        return db.read(lambda tx: [plain_value(dict(r)) for r in tx.run(query, **params)])
 
 
 def list_runs(
-    conn: ConnectionSettings, *, scope: str | None = None, status: str | None = None, limit: int = 20
+    conn: ConnectionSettings | Database, *, scope: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Ledger entries, newest first (each a dict of the node's properties)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
         raise InputError(f"limit must be an integer in 1..100000; got {limit!r}")
     if status is not None and status not in ("running", "succeeded", "failed"):
         raise InputError(f"status must be running, succeeded or failed; got {status!r}")
-    rows = _session_rows(conn, load_query("ledger_list_runs"), {"scope": scope, "status": status, "limit": limit})
+    rows = _read_rows(conn, load_query("ledger_list_runs"), {"scope": scope, "status": status, "limit": limit})
     return [_current_names(r["run"]) for r in rows]
 
 
-def get_run(conn: ConnectionSettings, run_id: str) -> dict[str, Any]:
+def get_run(conn: ConnectionSettings | Database, run_id: str) -> dict[str, Any]:
     """One ledger entry by id or unique id prefix (:class:`InputError` when none or several match)."""
     if not isinstance(run_id, str) or not run_id.strip():
         raise InputError(f"run id must be a non-empty string; got {run_id!r}")
-    rows = _session_rows(conn, load_query("ledger_get_run"), {"run_id": run_id.strip()})
+    rows = _read_rows(conn, load_query("ledger_get_run"), {"run_id": run_id.strip()})
     runs = [_current_names(r["run"]) for r in rows]
     if not runs:
         raise InputError(f"no run with id {run_id!r}", hint="list them with `topo-graphdb runs`")
@@ -514,7 +509,17 @@ class CleanReport:
         return dict(self.__dict__)
 
 
-def _batched_delete_links(session: Any, rel_type: str, run_ids: Iterable[str] | None, batch: int) -> int:
+def _single(db: Database, query: str, **params: Any) -> Any:
+    """The one record of an auto-commit query (None when it returns none)."""
+    records = db.run(query, params).records
+    return records[0] if records else None
+
+
+def _count(db: Database, query: str, **params: Any) -> int:
+    return int(_single(db, query, **params)["n"])
+
+
+def _batched_delete_links(db: Database, rel_type: str, run_ids: Iterable[str] | None, batch: int) -> int:
     rel = quote_identifier(rel_type, what="predicted-link relationship type")
     where = "WHERE l.run_id IN $run_ids" if run_ids is not None else ""
     query = (
@@ -522,18 +527,18 @@ def _batched_delete_links(session: Any, rel_type: str, run_ids: Iterable[str] | 
         f"CALL {{ WITH l DELETE l }} IN TRANSACTIONS OF {int(batch)} ROWS "
         "RETURN count(*) AS n"
     )
-    row = session.run(query, run_ids=list(run_ids) if run_ids is not None else None).single()
+    row = _single(db, query, run_ids=list(run_ids) if run_ids is not None else None)
     return int(row["n"]) if row else 0
 
 
-def tool_property_keys(session: Any, prefix: str) -> list[str]:
+def tool_property_keys(db: Database, prefix: str) -> list[str]:
     """Node property keys in the database that start with ``prefix`` (what sync wrote)."""
-    keys = session.run("CALL db.propertyKeys() YIELD propertyKey RETURN collect(propertyKey) AS keys").single()["keys"]
+    keys = _single(db, "CALL db.propertyKeys() YIELD propertyKey RETURN collect(propertyKey) AS keys")["keys"]
     return sorted(k for k in keys if k.startswith(prefix))
 
 
 def clean(
-    conn: ConnectionSettings,
+    conn: ConnectionSettings | Database,
     *,
     keep_runs: int | None = None,
     everything: bool = False,
@@ -566,69 +571,74 @@ def clean(
         raise InputError(f"prefix must be at least 2 characters (it selects the properties to remove); got {prefix!r}")
     quote_identifier(rel_type, what="predicted-link relationship type")
     report = CleanReport(everything=everything, dry_run=dry_run)
-    driver = open_driver(conn)
-    try:
-        with translate_errors(conn), driver.session(database=conn.database) as session:
-            if not everything:
-                old = [r["run_id"] for r in session.run(load_query("ledger_old_runs"), scope=scope, keep=keep_runs)]
-                if old:  # a run whose values a node still carries (an incremental run left it alone) stays
-                    live = session.run(
-                        f"MATCH (n) WHERE n.{quote_identifier(prefix + 'run_id')} IN $ids "
-                        f"RETURN collect(DISTINCT n.{quote_identifier(prefix + 'run_id')}) AS live",
-                        ids=old,
-                    ).single()["live"]
-                    report.runs_kept_live = len(live)
-                    old = [r for r in old if r not in set(live)]
-                report.runs_deleted = len(old)
-                if dry_run:
-                    rel = quote_identifier(rel_type)
-                    report.links_deleted = session.run(
-                        f"MATCH ()-[l:{rel}]->() WHERE l.run_id IN $ids RETURN count(l) AS n", ids=old
-                    ).single()["n"]
-                    return report
-                if old:
-                    report.links_deleted = _batched_delete_links(session, rel_type, old, batch_size)
-                    session.run(load_query("ledger_delete_runs"), run_ids=old).consume()
-                return report
-            held = session.run(
-                f"MATCH (l:{LOCK_LABEL}) WHERE l.owner IS NOT NULL AND l.expires_at > timestamp() RETURN l.run_id AS run_id LIMIT 1"
-            ).single()
-            if held is not None and not dry_run:
-                raise LockHeld(f"a sync (run {held['run_id']}) is running; clean --all would pull data from under it")
-            keys = tool_property_keys(session, prefix)
-            rel = quote_identifier(rel_type)
-            if dry_run:
-                report.links_deleted = session.run(f"MATCH ()-[l:{rel}]->() RETURN count(l) AS n").single()["n"]
-                for k in keys:
-                    report.properties_removed[k] = session.run(
-                        f"MATCH (n) WHERE n.{quote_identifier(k)} IS NOT NULL RETURN count(n) AS n"
-                    ).single()["n"]
-                report.runs_deleted = session.run(f"MATCH (r:{LEDGER_LABEL}) RETURN count(r) AS n").single()["n"]
-                report.locks_deleted = session.run(f"MATCH (r:{LOCK_LABEL}) RETURN count(r) AS n").single()["n"]
-                return report
-            report.links_deleted = _batched_delete_links(session, rel_type, None, batch_size)
-            for k in keys:
-                q = quote_identifier(k)
-                row = session.run(
-                    f"MATCH (n) WHERE n.{q} IS NOT NULL CALL {{ WITH n REMOVE n.{q} }} "
-                    f"IN TRANSACTIONS OF {int(batch_size)} ROWS RETURN count(*) AS n"
-                ).single()
-                report.properties_removed[k] = int(row["n"]) if row else 0
-            report.runs_deleted = session.run(f"MATCH (r:{LEDGER_LABEL}) RETURN count(r) AS n").single()["n"]
-            report.locks_deleted = session.run(f"MATCH (r:{LOCK_LABEL}) RETURN count(r) AS n").single()["n"]
-            session.run(load_query("ledger_delete_all")).consume()
-            names = session.run(
-                "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'topo_' RETURN collect(name) AS c"
-            ).single()["c"]
-            for name in names:
-                session.run(f"DROP CONSTRAINT {quote_identifier(name)} IF EXISTS").consume()
-            idx = session.run(
-                "SHOW INDEXES YIELD name, owningConstraint WHERE name STARTS WITH 'topo_' AND owningConstraint IS NULL "
-                "RETURN collect(name) AS i"
-            ).single()["i"]
-            for name in idx:
-                session.run(f"DROP INDEX {quote_identifier(name)} IF EXISTS").consume()
-            report.constraints_dropped = sorted(names + idx)
-    finally:
-        driver.close()
+    with connect(conn) as db:
+        if everything:
+            _remove_everything(db, report, prefix=prefix, rel_type=rel_type, batch_size=batch_size)
+        else:
+            _remove_old_runs(db, report, keep_runs=keep_runs, scope=scope, prefix=prefix, rel_type=rel_type, batch_size=batch_size)
     return report
+
+
+def _remove_old_runs(
+    db: Database, report: CleanReport, *, keep_runs: int | None, scope: str | None, prefix: str, rel_type: str, batch_size: int
+) -> None:
+    """``clean(keep_runs=...)``: ledger entries beyond the newest ``keep_runs`` and their links."""
+    old = [r["run_id"] for r in db.run(load_query("ledger_old_runs"), {"scope": scope, "keep": keep_runs}).records]
+    if old:  # a run whose values a node still carries (an incremental run left it alone) stays
+        live = _single(
+            db,
+            f"MATCH (n) WHERE n.{quote_identifier(prefix + 'run_id')} IN $ids "
+            f"RETURN collect(DISTINCT n.{quote_identifier(prefix + 'run_id')}) AS live",
+            ids=old,
+        )["live"]
+        report.runs_kept_live = len(live)
+        old = [r for r in old if r not in set(live)]
+    report.runs_deleted = len(old)
+    if report.dry_run:
+        rel = quote_identifier(rel_type)
+        report.links_deleted = _count(db, f"MATCH ()-[l:{rel}]->() WHERE l.run_id IN $ids RETURN count(l) AS n", ids=old)
+        return
+    if old:
+        report.links_deleted = _batched_delete_links(db, rel_type, old, batch_size)
+        db.run(load_query("ledger_delete_runs"), {"run_ids": old})
+
+
+def _remove_everything(db: Database, report: CleanReport, *, prefix: str, rel_type: str, batch_size: int) -> None:
+    """``clean(everything=True)``: every property, link, ledger and lock node and constraint the tool wrote."""
+    held = _single(
+        db, f"MATCH (l:{LOCK_LABEL}) WHERE l.owner IS NOT NULL AND l.expires_at > timestamp() RETURN l.run_id AS run_id LIMIT 1"
+    )
+    if held is not None and not report.dry_run:
+        raise LockHeld(f"a sync (run {held['run_id']}) is running; clean --all would pull data from under it")
+    keys = tool_property_keys(db, prefix)
+    rel = quote_identifier(rel_type)
+    if report.dry_run:
+        report.links_deleted = _count(db, f"MATCH ()-[l:{rel}]->() RETURN count(l) AS n")
+        for k in keys:
+            report.properties_removed[k] = _count(db, f"MATCH (n) WHERE n.{quote_identifier(k)} IS NOT NULL RETURN count(n) AS n")
+        report.runs_deleted = _count(db, f"MATCH (r:{LEDGER_LABEL}) RETURN count(r) AS n")
+        report.locks_deleted = _count(db, f"MATCH (r:{LOCK_LABEL}) RETURN count(r) AS n")
+        return
+    report.links_deleted = _batched_delete_links(db, rel_type, None, batch_size)
+    for k in keys:
+        q = quote_identifier(k)
+        row = _single(
+            db,
+            f"MATCH (n) WHERE n.{q} IS NOT NULL CALL {{ WITH n REMOVE n.{q} }} "
+            f"IN TRANSACTIONS OF {int(batch_size)} ROWS RETURN count(*) AS n",
+        )
+        report.properties_removed[k] = int(row["n"]) if row else 0
+    report.runs_deleted = _count(db, f"MATCH (r:{LEDGER_LABEL}) RETURN count(r) AS n")
+    report.locks_deleted = _count(db, f"MATCH (r:{LOCK_LABEL}) RETURN count(r) AS n")
+    db.run(load_query("ledger_delete_all"))
+    names = _single(db, "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'topo_' RETURN collect(name) AS c")["c"]
+    for name in names:
+        db.run(f"DROP CONSTRAINT {quote_identifier(name)} IF EXISTS")
+    idx = _single(
+        db,
+        "SHOW INDEXES YIELD name, owningConstraint WHERE name STARTS WITH 'topo_' AND owningConstraint IS NULL "
+        "RETURN collect(name) AS i",
+    )["i"]
+    for name in idx:
+        db.run(f"DROP INDEX {quote_identifier(name)} IF EXISTS")
+    report.constraints_dropped = sorted(names + idx)

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from ._cypher import quote_identifier, render
-from .connection import ConnectionSettings, open_driver, translate_errors
+from .batches import spans
+from .connection import ConnectionSettings
+from .db import Database, connect
 from .edgefile import EdgeTable, read_edge_csv
 from .errors import InputError
 
@@ -70,11 +72,6 @@ def dataset_path(name: str) -> Path:
     return Path(str(resources.files("topo_graphdb.datasets").joinpath(name)))
 
 
-def _batches(n: int, size: int):
-    for start in range(0, n, size):
-        yield start, min(n, start + size)
-
-
 def _distinct_rows(table: EdgeTable) -> Any:
     """Distinct ``(src, dst[, t])`` rows, sorted; ids stay int64 (never mixed into a float array with the times)."""
     import pandas as pd  # noqa: PLC0415
@@ -85,16 +82,16 @@ def _distinct_rows(table: EdgeTable) -> Any:
     return pd.DataFrame(cols).drop_duplicates().sort_values(list(cols), kind="stable").reset_index(drop=True)
 
 
-def _write_batches(session, query: str, rows: list, batch_size: int, phase: str, progress: Progress | None) -> None:
-    for start, stop in _batches(len(rows), batch_size):
+def _write_batches(db: Database, query: str, rows: list, batch_size: int, phase: str, progress: Progress | None) -> None:
+    for start, stop in spans(len(rows), batch_size):
         chunk = rows[start:stop]
-        session.execute_write(lambda tx, c=chunk: tx.run(query, rows=c).consume())
+        db.write(lambda tx, c=chunk: tx.run(query, rows=c).consume())
         if progress:
             progress(phase, stop, len(rows))
 
 
 def load_edges(
-    conn: ConnectionSettings,
+    conn: ConnectionSettings | Database,
     path: str | Path,
     *,
     label: str,
@@ -111,7 +108,7 @@ def load_edges(
 
     Parameters
     ----------
-    conn : connection settings.
+    conn : connection settings, or an open :class:`~topo_graphdb.db.Database`.
     path : CSV with a header; ``src_col``/``dst_col`` integer ids, optional ``time_col``.
     label, rel_type, id_property : names in the graph (validated and quoted).
     batch_size : rows per write transaction (1..1,000,000).
@@ -145,22 +142,18 @@ def load_edges(
     else:
         rel_rows = unique_rows.to_numpy(dtype=np.int64).tolist()
 
-    driver = open_driver(conn)
-    try:
-        with translate_errors(conn), driver.session(database=conn.database) as session:
-            t = time.perf_counter()
-            session.run(render("ensure_unique_constraint", **q)).consume()
-            session.run("CALL db.awaitIndexes(300)").consume()
-            node_batch = max(1, batch_size // 10) if node_properties else batch_size
-            _write_batches(session, render("load_nodes", **q), node_rows, node_batch, "nodes", progress)
-            timings["nodes"] = time.perf_counter() - t
-            t = time.perf_counter()
-            existing = session.run(render("count_rels_between", **q)).single()["n"]
-            mode = "create" if existing == 0 else "merge"
-            _write_batches(session, render(f"{mode}_rels", **q), rel_rows, batch_size, "relationships", progress)
-            timings["relationships"] = time.perf_counter() - t
-    finally:
-        driver.close()
+    with connect(conn) as db:
+        t = time.perf_counter()
+        db.run(render("ensure_unique_constraint", **q))
+        db.run("CALL db.awaitIndexes(300)")
+        node_batch = max(1, batch_size // 10) if node_properties else batch_size
+        _write_batches(db, render("load_nodes", **q), node_rows, node_batch, "nodes", progress)
+        timings["nodes"] = time.perf_counter() - t
+        t = time.perf_counter()
+        [existing] = db.run(render("count_rels_between", **q)).records
+        mode = "create" if existing["n"] == 0 else "merge"
+        _write_batches(db, render(f"{mode}_rels", **q), rel_rows, batch_size, "relationships", progress)
+        timings["relationships"] = time.perf_counter() - t
     return LoadReport(
         label=label,
         rel_type=rel_type,

@@ -367,7 +367,7 @@ class _SigtermAsInterrupt:
             signal.signal(signal.SIGTERM, self.previous)
 
 
-def _versions(driver: Any, database: str) -> dict[str, str]:
+def _versions(db: Any) -> dict[str, str]:
     import platform  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
@@ -379,7 +379,7 @@ def _versions(driver: Any, database: str) -> dict[str, str]:
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "__version__", None):
             out[name] = str(mod.__version__)
-    out.update(neo4j_versions(driver, database))  # neo4j_server, neo4j_edition, neo4j_driver
+    out.update(neo4j_versions(db))  # neo4j_server, neo4j_edition, neo4j_driver
     return out
 
 
@@ -440,7 +440,8 @@ def run_sync(
         with the message, and its lock released.
     """
     from .config import SyncConfig  # noqa: PLC0415
-    from .connection import open_driver, translate_errors  # noqa: PLC0415
+    from .connection import translate_errors  # noqa: PLC0415
+    from .db import Database  # noqa: PLC0415
     from .ledger import Ledger, SyncLock, ensure_ledger_schema, new_run_id  # noqa: PLC0415
 
     if not isinstance(config, SyncConfig):
@@ -454,20 +455,19 @@ def run_sync(
 
     with _SigtermAsInterrupt(), _Alarm(clock):
         with clock.phase("connect"):
-            driver = open_driver(conn)
+            db = Database(conn)
         try:
             with translate_errors(conn):
-                versions = _versions(driver, conn.database)
+                versions = _versions(db)
                 if dry_run:
-                    ledger = Ledger(driver, conn.database, report.scope)
+                    ledger = Ledger(db, report.scope)
                     _work(conn, cfg, spec, report, clock, ledger, dry_run=True, say=say)
                     report.status = "succeeded"
                     return report
-                with driver.session(database=conn.database) as session:
-                    ensure_ledger_schema(session)
-                ledger = Ledger(driver, conn.database, report.scope)
+                ensure_ledger_schema(db)
+                ledger = Ledger(db, report.scope)
                 with clock.phase("lock"):
-                    lock = SyncLock(driver, conn.database, report.scope, run_id=report.run_id, ttl=cfg.run.lock_ttl)
+                    lock = SyncLock(db, report.scope, run_id=report.run_id, ttl=cfg.run.lock_ttl)
                     lock.acquire(
                         wait=cfg.run.wait,
                         timeout=min(cfg.run.wait_timeout, clock.deadline - time.monotonic()) if clock.deadline else cfg.run.wait_timeout,
@@ -520,7 +520,7 @@ def run_sync(
                     if kept.runs_deleted:
                         say(f"retention: removed {kept.runs_deleted} old ledger entries and {kept.links_deleted} of their links")
         finally:
-            driver.close()
+            db.close()
     return report
 
 
@@ -764,31 +764,27 @@ def _budget(cfg: Any) -> int | None:
 def _ensure_indexes(conn: Any, cfg: Any) -> None:
     """Range indexes on the written TC properties for each selected label (idempotent)."""
     from ._cypher import quote_identifier, render  # noqa: PLC0415
-    from .connection import open_driver  # noqa: PLC0415
+    from .db import Database  # noqa: PLC0415
 
-    driver = open_driver(conn, verify=False)
-    try:
-        with driver.session(database=conn.database) as session:
-            for label in cfg.selection.labels:
-                for prop in ("tc", "atc", "expected_precision"):
-                    name = f"topo_{label}_{cfg.write.prefix}{prop}"
-                    session.run(
-                        render(
-                            "sync_index_node_property",
-                            index=quote_identifier(name, what="index name"),
-                            label=quote_identifier(label, what="label"),
-                            prop=quote_identifier(cfg.write.prefix + prop, what="property name"),
-                        )
-                    ).consume()
-            session.run(
-                render(
-                    "sync_index_link_run",
-                    index=quote_identifier(f"topo_{cfg.write.relationship_type}_run_id", what="index name"),
-                    rel_type=quote_identifier(cfg.write.relationship_type, what="relationship type"),
+    with Database(conn, verify=False) as db:
+        for label in cfg.selection.labels:
+            for prop in ("tc", "atc", "expected_precision"):
+                name = f"topo_{label}_{cfg.write.prefix}{prop}"
+                db.run(
+                    render(
+                        "sync_index_node_property",
+                        index=quote_identifier(name, what="index name"),
+                        label=quote_identifier(label, what="label"),
+                        prop=quote_identifier(cfg.write.prefix + prop, what="property name"),
+                    )
                 )
-            ).consume()
-    finally:
-        driver.close()
+        db.run(
+            render(
+                "sync_index_link_run",
+                index=quote_identifier(f"topo_{cfg.write.relationship_type}_run_id", what="index name"),
+                rel_type=quote_identifier(cfg.write.relationship_type, what="relationship type"),
+            )
+        )
 
 
 # --------------------------------------------------------------------------- stage adapters

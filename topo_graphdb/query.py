@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .connection import ConnectionSettings, open_driver, translate_errors
+from .connection import ConnectionSettings
+from .db import Database, connect
 from .errors import InputError
 
 __all__ = ["run_query", "parse_params", "render_result", "read_query_file"]
@@ -34,7 +35,7 @@ def _plain(value: Any) -> Any:
 
 
 def run_query(
-    conn: ConnectionSettings, text: str, params: dict[str, Any] | None = None, *, write: bool = False
+    conn: ConnectionSettings | Database, text: str, params: dict[str, Any] | None = None, *, write: bool = False
 ) -> tuple[list[str], list[list[Any]]]:
     """Run ``text`` with ``params``; returns (column names, rows).
 
@@ -44,20 +45,19 @@ def run_query(
     """
     if not text.strip():
         raise InputError("the query is empty")
-    driver = open_driver(conn)
     try:
-        with translate_errors(conn), driver.session(database=conn.database) as session:
+        with connect(conn) as db:
             if write:
-                result = session.run(text, params or {})
-                keys = list(result.keys())
-                rows = [[_plain(v) for v in rec.values()] for rec in result]
+                result = db.run(text, params)
+                keys = list(result.keys)
+                rows = [[_plain(v) for v in rec.values()] for rec in result.records]
             else:
 
                 def work(tx):
                     res = tx.run(text, params or {})
                     return list(res.keys()), [[_plain(v) for v in rec.values()] for rec in res]
 
-                keys, rows = session.execute_read(work)
+                keys, rows = db.read(work)
     except Exception as err:
         from neo4j.exceptions import ClientError  # noqa: PLC0415
 
@@ -65,8 +65,6 @@ def run_query(
             msg = (err.message or str(err)).strip().splitlines()[0]
             raise InputError(f"the query failed: {msg}") from err
         raise
-    finally:
-        driver.close()
     return keys, rows
 
 

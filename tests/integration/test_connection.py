@@ -10,6 +10,7 @@ import neo4j
 import pytest
 
 from topo_graphdb.connection import open_driver
+from topo_graphdb.db import Database
 from topo_graphdb.ledger import Ledger, ensure_ledger_schema, get_run, list_runs, neo4j_versions
 from topo_graphdb.pipeline import _versions
 
@@ -54,27 +55,32 @@ def test_query_calling_an_unknown_procedure_is_exit_3(cli) -> None:
     assert "nosuch.procedure" in _one_line_error(result.stderr)
 
 
-def test_versions_name_the_server_and_the_driver(neo4j_driver, neo4j_conn) -> None:
-    found = neo4j_versions(neo4j_driver, neo4j_conn.database)
+@pytest.fixture(scope="module")
+def db(neo4j_conn):
+    with Database(neo4j_conn) as database:
+        yield database
+
+
+def test_versions_name_the_server_and_the_driver(db) -> None:
+    found = neo4j_versions(db)
     assert found["neo4j_driver"] == neo4j.__version__
     assert found["neo4j_server"].split(".")[0] == "5" and found["neo4j_server"] != neo4j.__version__
     assert found["neo4j_edition"] in ("community", "enterprise")
 
 
 @pytest.fixture
-def scope(neo4j_driver, neo4j_conn):
+def scope(neo4j_driver, neo4j_conn, db):
     name = f"test-versions-{uuid.uuid4().hex[:8]}"
-    with neo4j_driver.session(database=neo4j_conn.database) as session:
-        ensure_ledger_schema(session)
+    ensure_ledger_schema(db)
     yield name
     neo4j_driver.execute_query("MATCH (r:TopoRun {scope: $scope}) DELETE r", scope=name, database_=neo4j_conn.database)
 
 
-def test_ledger_records_server_and_driver_versions(neo4j_driver, neo4j_conn, scope) -> None:
-    ledger = Ledger(neo4j_driver, neo4j_conn.database, scope)
-    ledger.start(f"{scope}-new", {"version": _versions(neo4j_driver, neo4j_conn.database)})
+def test_ledger_records_server_and_driver_versions(neo4j_conn, db, scope) -> None:
+    ledger = Ledger(db, scope)
+    ledger.start(f"{scope}-new", {"version": _versions(db)})
     run = get_run(neo4j_conn, f"{scope}-new")
-    server_version = neo4j_versions(neo4j_driver, neo4j_conn.database)["neo4j_server"]
+    server_version = neo4j_versions(db)["neo4j_server"]
     assert run["version_neo4j_server"] == server_version and run["version_neo4j_server"].startswith("5.")
     assert run["version_neo4j_edition"] in ("community", "enterprise")
     assert run["version_neo4j_driver"] == neo4j.__version__

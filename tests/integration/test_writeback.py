@@ -171,13 +171,13 @@ def test_dry_run_writes_nothing(neo4j_conn, neo4j_driver, graph):
 def test_rate_limit_paces_every_batch_and_writes_everything(neo4j_conn, neo4j_driver, graph, monkeypatch):
     """The write asks its pacer before each batch (the pacing itself is unit-tested with a fake
     clock; here the clock moves only when the pacer sleeps, so the pauses are exact)."""
-    from topo_graphdb import writeback
+    from topo_graphdb import batches
 
     label, _ = graph
     now = [0.0]
     slept: list[float] = []
     pacers = []
-    real = writeback.RatePacer
+    real = batches.RatePacer
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
@@ -187,7 +187,7 @@ def test_rate_limit_paces_every_batch_and_writes_everything(neo4j_conn, neo4j_dr
         pacers.append(real(rate, clock=lambda: now[0], sleep=sleep))
         return pacers[-1]
 
-    monkeypatch.setattr(writeback, "RatePacer", pacer)
+    monkeypatch.setattr(batches, "RatePacer", pacer)
     rep = write_node_properties(neo4j_conn, np.arange(10), {"v": np.arange(10.0)}, labels=[label], key_property="uid",
                                 batch_size=2, rate_limit=10)
     assert rep.batches == 5 and rep.matched == 10

@@ -11,6 +11,8 @@ from topo_graphdb import connector as C
 from topo_graphdb import writeback as W
 from topo_graphdb.connector import GraphSpec, Predicate, parse_predicate, spec_from_options
 from topo_graphdb.errors import InputError
+from topo_graphdb.identity import resolve_identity
+from topo_graphdb.linkrank import rank_links
 
 
 # --------------------------------------------------------------------------- predicates
@@ -352,7 +354,7 @@ def test_rank_links_matches_naive_oracle():
             dst = rng.integers(0, n, m)
             sc = np.round(rng.random(m), 1)  # ties on purpose
             sc[rng.integers(0, m)] = np.nan
-            sources, s, d, scr, _, stats = W._rank_links(n, src, dst, sc, top_k, min_score)
+            sources, s, d, scr, _, stats = rank_links(n, src, dst, sc, top_k, min_score)
             assert list(zip(s.tolist(), d.tolist(), scr.tolist())) == _naive_rank(src, dst, sc, top_k, min_score)
             assert sources.tolist() == sorted(set(src[np.isfinite(sc)].tolist()))
 
@@ -382,9 +384,9 @@ def test_identity_resolution_order():
     from topo_graphdb.snapshot import GraphSnapshot
 
     snap = GraphSnapshot(np.array([1, 2]), np.array([[0], [1]]), meta={"identity": {"labels": ["M"], "key_property": "k"}})
-    assert W._identity(snap, None, None, None) == W.NodeIdentity(("M",), "k")
-    assert W._identity(snap, GraphSpec(labels="S"), None, None) == W.NodeIdentity(("S",), None)
-    assert W._identity(snap, GraphSpec(labels="S"), ["E"], "e") == W.NodeIdentity(("E",), "e")
+    assert resolve_identity(snap, None, None, None) == W.NodeIdentity(("M",), "k")
+    assert resolve_identity(snap, GraphSpec(labels="S"), None, None) == W.NodeIdentity(("S",), None)
+    assert resolve_identity(snap, GraphSpec(labels="S"), ["E"], "e") == W.NodeIdentity(("E",), "e")
 
 
 def test_write_validation_happens_before_connecting():
@@ -412,231 +414,6 @@ def test_write_validation_happens_before_connecting():
 
 def test_new_run_ids_differ():
     assert W.new_run_id() != W.new_run_id()
-
-
-class _FakeSession:
-    def __init__(self, outcomes):
-        self.outcomes = outcomes
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute_write(self, work):
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-
-class _FakeDriver:
-    def __init__(self, outcomes):
-        self.outcomes = outcomes
-        self.sessions = 0
-
-    def session(self, **kw):
-        self.sessions += 1
-        return _FakeSession(self.outcomes)
-
-    def close(self):
-        pass
-
-
-def test_writer_retries_a_batch_in_a_new_session_until_the_server_is_back(monkeypatch):
-    from neo4j.exceptions import IncompleteCommit, ServiceUnavailable, SessionExpired
-
-    from topo_graphdb.connection import ConnectionSettings
-    from topo_graphdb.errors import Neo4jUnavailable
-
-    outcomes = [ServiceUnavailable("down"), SessionExpired("gone"), IncompleteCommit("unknown"), {"missing": 0}]
-    driver = _FakeDriver(outcomes)
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    monkeypatch.setattr(W.time, "sleep", lambda s: None)
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=60, rate_limit=None)
-    assert writer.write("Q", {}) == {"missing": 0}
-    assert writer.retries == 3 and driver.sessions == 4
-    # the server does not come back: a one-line Neo4jUnavailable after the timeout
-    driver = _FakeDriver([ServiceUnavailable("down")] * 100)
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    clock = iter(range(0, 10_000, 10))
-    monkeypatch.setattr(W.time, "monotonic", lambda: next(clock))
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=30, rate_limit=None)
-    with pytest.raises(Neo4jUnavailable, match="did not come back within 30 s"):
-        writer.write("Q", {})
-    assert writer.retries == 3
-
-
-class _EchoDriver:
-    """Each transaction returns its batch number; counts how many run at once.
-
-    With ``together``, the batches numbered below ``together.parties`` wait at that barrier
-    inside their transaction: they get through only if that many run at the same time (a
-    broken barrier, after its timeout, fails the batch)."""
-
-    def __init__(self, fail_on=None, together=None):
-        import threading
-
-        self.lock = threading.Lock()
-        self.running = 0
-        self.most = 0
-        self.fail_on = fail_on
-        self.together = together
-
-    def session(self, **kw):
-        driver = self
-
-        class Session:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def execute_write(self, work):
-                class Tx:
-                    def run(self, query, params):
-                        with driver.lock:
-                            driver.running += 1
-                            driver.most = max(driver.most, driver.running)
-                        try:
-                            if driver.together is not None and params["i"] < driver.together.parties:
-                                driver.together.wait()
-                        finally:
-                            with driver.lock:
-                                driver.running -= 1
-                        if params["i"] == driver.fail_on:
-                            raise ValueError(f"batch {params['i']} failed")
-
-                        class Result:
-                            def single(self, strict):
-                                return self
-
-                            def data(self):
-                                return {"i": params["i"]}
-
-                        return Result()
-
-                return work(Tx())
-
-        return Session()
-
-    def close(self):
-        pass
-
-
-@pytest.mark.parametrize("workers", [1, 3])
-def test_writer_runs_every_batch_once_with_at_most_workers_at_a_time(monkeypatch, workers):
-    import threading
-
-    from topo_graphdb.connection import ConnectionSettings
-
-    # the first `workers` batches meet at a barrier: the writer must run that many at once
-    driver = _EchoDriver(together=threading.Barrier(workers, timeout=60))
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=workers)
-    done = []
-    writer.write_all("Q", (({"i": i}, 10 + i) for i in range(10)), lambda out, rows: done.append((out["i"], rows)))
-    assert sorted(done) == [(i, 10 + i) for i in range(10)]
-    assert driver.most == workers  # never more than `workers` in flight
-
-
-def test_a_writer_with_fewer_workers_cannot_meet_the_barrier(monkeypatch):
-    """The barrier proves concurrency: two batches cannot meet with one worker."""
-    import threading
-
-    from topo_graphdb.connection import ConnectionSettings
-
-    driver = _EchoDriver(together=threading.Barrier(2, timeout=0.5))
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=1)
-    with pytest.raises(threading.BrokenBarrierError):
-        writer.write_all("Q", (({"i": i}, 1) for i in range(3)), lambda out, rows: None)
-
-
-def test_writer_raises_the_first_failure_and_starts_no_new_batch(monkeypatch):
-    from topo_graphdb.connection import ConnectionSettings
-
-    driver = _EchoDriver(fail_on=2)
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=None, workers=2)
-    started = []
-
-    def jobs():
-        for i in range(50):
-            started.append(i)
-            yield {"i": i}, 1
-
-    with pytest.raises(ValueError, match="batch 2 failed"):
-        writer.write_all("Q", jobs(), lambda out, rows: None)
-    assert len(started) < 10
-
-
-class _FakeTime:
-    """A clock that only moves when slept on (or told to); records the sleeps."""
-
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def test_pacer_spaces_batches_by_the_rows_already_sent():
-    t = _FakeTime()
-    pacer = W.RatePacer(10, clock=t.clock, sleep=t.sleep)
-    waits = [pacer.wait(rows) for rows in (2, 2, 5, 1, 2)]
-    # batch k starts (rows before it) / 10 s after batch 0: at 0, 0.2, 0.4, 0.9, 1.0; nothing after the last
-    assert waits == pytest.approx([0.0, 0.2, 0.2, 0.5, 0.1])
-    assert t.sleeps == pytest.approx([0.2, 0.2, 0.5, 0.1])
-    assert t.now == pytest.approx(101.0) and pacer.rows == 12 and pacer.waited == pytest.approx(1.0)
-
-
-def test_pacer_does_not_wait_for_time_already_spent_and_never_without_a_rate():
-    t = _FakeTime()
-    pacer = W.RatePacer(10, clock=t.clock, sleep=t.sleep)
-    pacer.wait(2)
-    t.now += 1.0  # the first batch took a second: the next four are already due
-    assert [pacer.wait(2) for _ in range(5)] == [0.0, 0.0, 0.0, 0.0, 0.0]
-    assert pacer.wait(2) == pytest.approx(0.2) and t.sleeps == [pytest.approx(0.2)]
-    unlimited = W.RatePacer(None, clock=t.clock, sleep=t.sleep)
-    assert [unlimited.wait(10**6) for _ in range(3)] == [0.0, 0.0, 0.0] and len(t.sleeps) == 1
-
-
-@pytest.mark.parametrize("workers", [1, 3])
-def test_writer_paces_every_batch_before_it_starts(monkeypatch, workers):
-    from topo_graphdb.connection import ConnectionSettings
-
-    t = _FakeTime()
-    pacers = []
-    real = W.RatePacer
-
-    def pacer(rate):
-        pacers.append(real(rate, clock=t.clock, sleep=t.sleep))
-        return pacers[-1]
-
-    monkeypatch.setattr(W, "RatePacer", pacer)
-    driver = _EchoDriver()
-    monkeypatch.setattr(W, "open_driver", lambda conn: driver)
-    writer = W._Writer(ConnectionSettings(uri="bolt://x"), reconnect_timeout=1, rate_limit=4, workers=workers)
-    started_at = []
-
-    def jobs():
-        for i in range(5):
-            yield {"i": i}, 2
-            started_at.append(t.now)  # resumed only after the batch was handed over
-
-    writer.write_all("Q", jobs(), lambda out, rows: None)
-    [p] = pacers
-    assert p.rate == 4 and p.rows == 10
-    assert t.sleeps == pytest.approx([0.5] * 4)  # 2 rows at 4 rows/s before each batch after the first
-    assert started_at == pytest.approx([100.0, 100.5, 101.0, 101.5, 102.0])
 
 
 def test_workers_must_be_a_small_positive_integer():

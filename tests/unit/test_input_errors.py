@@ -99,51 +99,14 @@ def test_load_edges_checks_ids_before_connecting(tmp_path):
         load_edges(UNREACHABLE, edges, label="L", rel_type="R")
 
 
-class _FakeDriver:
-    """Records the rows a load sends; answers the relationship count with 0."""
-
-    def __init__(self) -> None:
-        self.rows: list = []
-
-    def session(self, **_: object):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    def run(self, *_: object, **__: object):
-        return self
-
-    def consume(self) -> None:
-        return None
-
-    def single(self) -> dict:
-        return {"n": 0}
-
-    def execute_write(self, work):
-        class Tx:
-            def run(tx, query, rows):  # noqa: N805
-                self.rows.append(rows)
-                return self
-
-        return work(Tx())
-
-
-def test_load_edges_keeps_large_ids_exact_next_to_float_times(tmp_path, monkeypatch):
+def test_load_edges_keeps_large_ids_exact_next_to_float_times(tmp_path, fake_db):
     from topo_graphdb import loader
 
     big = 2**53 + 1  # not a float64 value: stacking ids with float times turned it into 2**53
     edges = write(tmp_path, "e.csv", f"src,dst,t\n{big},{INT64_MAX},1.5\n{big},{INT64_MAX},1.5\n1,2,2.25\n")
-    fake = _FakeDriver()
-    monkeypatch.setattr(loader, "open_driver", lambda conn: fake)
-    report = loader.load_edges(UNREACHABLE, edges, label="L", rel_type="R", time_col="t")
-    node_rows, rel_rows = fake.rows
+    db = fake_db(lambda query, params: [{"n": 0}])  # answers the relationship count with 0
+    report = loader.load_edges(db, edges, label="L", rel_type="R", time_col="t")
+    node_rows, rel_rows = [params["rows"] for mode, _, params in db.calls if mode == "write"]
     assert sorted(r["id"] for r in node_rows) == [1, 2, big, INT64_MAX]
     assert rel_rows == [[1, 2, 2.25], [big, INT64_MAX, 1.5]]
     assert report.duplicates_skipped == 1

@@ -127,7 +127,7 @@ def write(nodes_csv, id_column, links_csv, model, rel_type, top_k, min_score, ke
     """
     import json  # noqa: PLC0415
 
-    from ..writeback import write_from_csv  # noqa: PLC0415
+    from ..writecsv import write_from_csv  # noqa: PLC0415
 
     reports = write_from_csv(
         conn, nodes_csv=nodes_csv, id_column=id_column, links_csv=links_csv, model=model, rel_type=rel_type,
