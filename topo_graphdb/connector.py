@@ -58,9 +58,8 @@ import itertools
 import json
 import math
 import operator
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,6 +72,7 @@ from .connection import ConnectionSettings
 from .db import Database, connect
 from .errors import EmptyGraphError, InputError, SchemaError, WriteNotAllowed
 from .ledger import LEDGER_LABEL, LOCK_LABEL
+from .predicates import OPERATORS, Predicate, as_predicates, parse_predicate
 from .snapshot import GraphSnapshot
 
 __all__ = [
@@ -92,96 +92,15 @@ Progress = Callable[[str, int, int], None]
 #: Orientations of the exported edges.
 ORIENTATIONS = ("natural", "reverse", "undirected")
 
-#: The allowlist of predicate operators (values always travel as parameters).
-OPERATORS = ("=", "<>", "<", "<=", ">", ">=", "IN", "STARTS WITH", "CONTAINS", "IS NULL", "IS NOT NULL")
-_UNARY = ("IS NULL", "IS NOT NULL")
 
 # Labels and relationship types the tool writes itself; kept out of label-/type-free selections.
 # The ledger's labels are defined in ``ledger``; ``writeback`` re-exports all three.
 PREDICTED_LINK = "PREDICTED_LINK"
 
 _CHUNK = 65_536
-_MAX_DEPTH = 32  # nesting of lists/maps in a predicate value (JSON or Python); deeper is refused, not recursed into
 
 
 # --------------------------------------------------------------------------- selection
-@dataclass(frozen=True)
-class Predicate:
-    """A property test ``<entity>.prop <op> $value``.
-
-    ``op`` is one of :data:`OPERATORS`; ``value`` is ``None`` for ``IS NULL``
-    and ``IS NOT NULL``, a list (stored as a tuple) for ``IN``, a string for
-    ``STARTS WITH`` and ``CONTAINS``, otherwise any Cypher parameter value.
-    """
-
-    prop: str
-    op: str
-    value: Any = None
-
-    def __post_init__(self) -> None:
-        quote_identifier(self.prop, what="predicate property")
-        op = " ".join(str(self.op).upper().split())
-        if op not in OPERATORS:
-            raise InputError(f"predicate operator must be one of {', '.join(OPERATORS)}; got {self.op!r}")
-        object.__setattr__(self, "op", op)
-        value = self.value
-        if op in _UNARY:
-            if value is not None:
-                raise InputError(f"predicate {self.prop!r} {op} takes no value; got {value!r}")
-        elif op == "IN":
-            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                raise InputError(f"predicate {self.prop!r} IN needs a list value; got {value!r}")
-            object.__setattr__(self, "value", tuple(value))
-        elif op in ("STARTS WITH", "CONTAINS"):
-            if not isinstance(value, str):
-                raise InputError(f"predicate {self.prop!r} {op} needs a string value; got {value!r}")
-        elif value is None:
-            raise InputError(f"predicate {self.prop!r} {op} needs a value (use IS NULL to test for a missing property)")
-        problem = _value_problem(self.value, 0)
-        if problem:
-            raise InputError(f"predicate on {self.prop!r} ({op}): {problem}")
-
-    def cypher(self, var: str, param: str) -> str:
-        """``var.`prop` OP $param`` (the property quoted, the value a parameter)."""
-        lhs = f"{var}.{quote_identifier(self.prop, what='predicate property')}"
-        return f"{lhs} {self.op}" if self.op in _UNARY else f"{lhs} {self.op} ${param}"
-
-    def param_value(self) -> Any:
-        return list(self.value) if isinstance(self.value, tuple) else self.value
-
-    def __str__(self) -> str:
-        return f"{self.prop} {self.op}" + ("" if self.op in _UNARY else f" {json.dumps(self.param_value(), default=str)}")
-
-
-def _value_problem(value: Any, depth: int) -> str | None:
-    """Why Neo4j cannot take ``value`` as a parameter (None if it can): integers beyond 64 bits,
-    text that is not valid Unicode, lists or maps nested deeper than :data:`_MAX_DEPTH`."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return None if -(2**63) <= value < 2**63 else f"the integer {_short(str(value))} is outside the 64-bit range Neo4j stores"
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"the text {_short(ascii(value))} is not valid Unicode (a lone surrogate)"
-        return None
-    if isinstance(value, (list, tuple, dict)):
-        if depth >= _MAX_DEPTH:
-            return f"the value nests lists or maps deeper than {_MAX_DEPTH} levels"
-        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
-        for key, item in items:
-            problem = _value_problem(key, depth + 1) if key is not None else None
-            problem = problem or _value_problem(item, depth + 1)
-            if problem:
-                return problem
-    return None
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:60] + "..."
-
-
 def _as_tuple(value: Any, what: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -193,35 +112,6 @@ def _as_tuple(value: Any, what: str) -> tuple[str, ...]:
     if len(set(out)) != len(out):
         raise InputError(f"{what}s must not repeat; got {list(out)}")
     return out
-
-
-def _is_triple(value: Any) -> bool:
-    """``("prop", "op")`` or ``("prop", "op", value)`` with a known operator."""
-    return (
-        isinstance(value, tuple)
-        and len(value) in (2, 3)
-        and isinstance(value[0], str)
-        and isinstance(value[1], str)
-        and " ".join(value[1].upper().split()) in OPERATORS
-    )
-
-
-def _as_predicates(value: Any, what: str) -> tuple[Predicate, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, (Predicate, str)) or _is_triple(value):
-        value = [value]
-    out = []
-    for item in value:
-        if isinstance(item, Predicate):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(parse_predicate(item))
-        elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
-            out.append(Predicate(*item))
-        else:
-            raise InputError(f"{what} must hold (property, operator, value) triples; got {item!r}")
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -236,7 +126,8 @@ class GraphSpec:
     orientation : ``"natural"``, ``"reverse"`` or ``"undirected"`` (default).
     node_where, rel_where : predicates ``(property, operator, value)`` (all must
         hold); operators from :data:`OPERATORS`; strings such as
-        ``"year >= 2010"`` are parsed with :func:`parse_predicate`.
+        ``"year >= 2010"`` are parsed with :func:`parse_predicate`
+        (:mod:`topo_graphdb.predicates`).
     time_property : relationship property exported as ``edge_time`` (numeric).
     since : keep only relationships with ``time_property >= since``.
     weight_property : relationship property exported as ``edge_weight``
@@ -280,8 +171,8 @@ class GraphSpec:
         set_("feature_properties", _as_tuple(self.feature_properties, "feature property"))
         set_("exclude_rel_types", _as_tuple(self.exclude_rel_types, "excluded relationship type"))
         set_("exclude_labels", _as_tuple(self.exclude_labels, "excluded label"))
-        set_("node_where", _as_predicates(self.node_where, "node_where"))
-        set_("rel_where", _as_predicates(self.rel_where, "rel_where"))
+        set_("node_where", as_predicates(self.node_where, "node_where"))
+        set_("rel_where", as_predicates(self.rel_where, "rel_where"))
         if self.orientation not in ORIENTATIONS:
             raise InputError(f"orientation must be one of {', '.join(ORIENTATIONS)}; got {self.orientation!r}")
         for name in ("time_property", "weight_property", "label_property", "key_property"):
@@ -321,120 +212,6 @@ class GraphSpec:
     def identity(self) -> dict[str, Any]:
         """How ``node_ids`` identify nodes: ``{"labels": [...], "key_property": ...}``."""
         return {"labels": list(self.labels), "key_property": self.key_property}
-
-
-_OP_RE = re.compile(
-    r"(IS\s+NOT\s+NULL|IS\s+NULL|STARTS\s+WITH|CONTAINS|IN(?=[\s\[])|<>|<=|>=|=|<|>)", re.IGNORECASE
-)
-_PROP_RE = re.compile(r"\s*(`(?:[^`]|``)+`|[^\s=<>`\[]+)\s*")
-
-
-def _nesting(text: str) -> int:
-    """Deepest bracket nesting of ``text`` outside quotes (an upper bound is enough)."""
-    depth = deepest = 0
-    quote = None
-    escaped = False
-    for ch in text:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _parse_value(text: str) -> Any:
-    text = text.strip()
-    if not text:
-        raise ValueError("missing value")
-    if _nesting(text) > _MAX_DEPTH:
-        raise ValueError(f"a value nested deeper than {_MAX_DEPTH} levels")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1].replace("\\'", "'")
-    if text.startswith("[") and text.endswith("]"):  # list with single-quoted strings
-        return [_parse_value(part) for part in _split_list(text[1:-1])]
-    return text
-
-
-def _split_list(body: str) -> list[str]:
-    parts, depth, quote, cur = [], 0, None, []
-    for ch in body:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-            cur.append(ch)
-        elif ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            depth += ch == "["
-            depth -= ch == "]"
-            cur.append(ch)
-    if "".join(cur).strip():
-        parts.append("".join(cur))
-    return parts
-
-
-def parse_predicate(text: str) -> Predicate:
-    """Parse ``"PROPERTY OP VALUE"`` (the CLI's ``--where`` / ``--rel-where``).
-
-    ``PROPERTY`` is a bare name or a backtick-quoted one (```my prop```);
-    ``OP`` one of :data:`OPERATORS` (case-insensitive); ``VALUE`` is JSON
-    (numbers, ``"strings"``, ``[lists]``, ``true``/``false``), or a
-    ``'single-quoted'`` string, or else taken as a plain string. ``IS NULL``
-    and ``IS NOT NULL`` take no value.
-
-    >>> parse_predicate("year >= 2010")
-    Predicate(prop='year', op='>=', value=2010)
-    >>> parse_predicate("`first name` STARTS WITH 'Al'")
-    Predicate(prop='first name', op='STARTS WITH', value='Al')
-    >>> parse_predicate("kind IN ['a', 'b']").value
-    ('a', 'b')
-    >>> parse_predicate("email is not null")
-    Predicate(prop='email', op='IS NOT NULL', value=None)
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"a predicate must look like 'property operator value'; got {_short(repr(text))}")
-    m = _PROP_RE.match(text)
-    if not m:
-        raise InputError(f"cannot read a property name in predicate {_short(repr(text))}")
-    prop = m.group(1)
-    if prop.startswith("`"):
-        prop = prop[1:-1].replace("``", "`")
-    rest = text[m.end():]
-    om = _OP_RE.match(rest)
-    if not om:
-        raise InputError(
-            f"predicate {_short(repr(text))}: expected one of {', '.join(OPERATORS)} after {prop!r}",
-            hint="write e.g. \"year >= 2010\" or \"name STARTS WITH 'A'\"",
-        )
-    op = " ".join(om.group(1).upper().split())
-    raw = rest[om.end():]
-    if op in _UNARY:
-        if raw.strip():
-            raise InputError(f"predicate {_short(repr(text))}: {op} takes no value")
-        return Predicate(prop, op)
-    try:
-        value = _parse_value(raw)
-    except (ValueError, RecursionError) as err:
-        raise InputError(f"predicate {_short(repr(text))}: {err} after {op}") from err
-    return Predicate(prop, op, value)
 
 
 def spec_from_options(
@@ -1027,51 +804,16 @@ def export_graph(
             raise InputError(f"{name} must be an integer in 1..{top}; got {value!r}")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-
-    def work(tx: Any) -> tuple[_Collector, Any, Any, dict[str, Any]]:
-        t0 = time.perf_counter()
-        if spec.projection:
-            col = _Collector(spec, None, progress, group_size)
-            info = _read_projection(tx, col, spec.projection)
-            timings["relationships"] = time.perf_counter() - t0
-            return col, None, None, info
-        plan = _build_plan(spec, *check_schema(tx, spec))
-        col = _Collector(spec, plan, progress, group_size)
-        node_total, rel_total = _estimates(tx, spec)
-        x, y, info = col.read_nodes(tx, node_total)
-        timings["nodes"] = time.perf_counter() - t0
-        if not col.ids:
-            raise EmptyGraphError(
-                f"the selection holds no nodes ({_describe_selection(spec)})", hint="check labels and --where predicates"
-            )
-        t1 = time.perf_counter()
-        info.update(col.read_rels(tx, rel_total))
-        timings["relationships"] = time.perf_counter() - t1
-        return col, x, y, info
-
     with connect(conn) as db:
         settings = db.settings
-        col, x, y, info = db.read(work, fetch_size=fetch_size if spec.projection else max(1, fetch_size // group_size))
-
-    if not col.ids:
-        raise EmptyGraphError(f"the selection holds no nodes ({_describe_selection(spec)})")
-    if col.src.size == 0:
-        raise EmptyGraphError(
-            f"the selection holds {len(col.ids):,} nodes but no relationships ({_describe_selection(spec)})",
-            hint="check --rel-type, --rel-where and --since",
+        col, x, y, info = db.read(
+            lambda tx: _read_selection(tx, spec, timings, progress, group_size),
+            fetch_size=fetch_size if spec.projection else max(1, fetch_size // group_size),
         )
-    node_ids = _node_id_array(col.keys if spec.key_property and not spec.projection else col.ids,
-                              "key property" if spec.key_property else "node id")
-    n = len(node_ids)
+    _check_not_empty(col, spec)
     t2 = time.perf_counter()
-    time_arr = col.time
-    if time_arr is not None and _integral(time_arr):
-        time_arr = time_arr.astype(np.int64)
-    edge_index, et, ew, stats = _orient(col.src, col.dst, time_arr, col.weight, n, spec.orientation)
-    if et is not None and et.dtype != np.int64 and _integral(et):
-        et = et.astype(np.int64)
+    node_ids, edge_index, et, ew, stats = _arrays(col, spec)
     timings["arrays"] = time.perf_counter() - t2
-    del col.src, col.dst
     meta: dict[str, Any] = {
         "source": "neo4j",
         "uri": settings.uri,
@@ -1081,7 +823,7 @@ def export_graph(
         "identity": {"labels": list(spec.labels), "key_property": spec.key_property, "id_kind": "key" if spec.key_property else "elementId"},
         "orientation": spec.orientation,
         "report": {
-            "nodes": n,
+            "nodes": len(node_ids),
             "edges": int(edge_index.shape[1]),
             **info,
             **stats,
@@ -1093,6 +835,56 @@ def export_graph(
     if progress:
         progress("relationships", int(info.get("relationships_read", 0)), int(info.get("relationships_read", 0)))
     return GraphSnapshot(node_ids, edge_index, edge_time=et, edge_weight=ew, x=x, y=y, meta=meta)
+
+
+def _read_selection(
+    tx: Any, spec: GraphSpec, timings: dict[str, float], progress: Progress | None, group_size: int
+) -> tuple[_Collector, Any, Any, dict[str, Any]]:
+    """Both passes in one read transaction: ``(collector, x, y, info)``; seconds per pass into ``timings``."""
+    t0 = time.perf_counter()
+    if spec.projection:
+        col = _Collector(spec, None, progress, group_size)
+        info = _read_projection(tx, col, spec.projection)
+        timings["relationships"] = time.perf_counter() - t0
+        return col, None, None, info
+    plan = _build_plan(spec, *check_schema(tx, spec))
+    col = _Collector(spec, plan, progress, group_size)
+    node_total, rel_total = _estimates(tx, spec)
+    x, y, info = col.read_nodes(tx, node_total)
+    timings["nodes"] = time.perf_counter() - t0
+    if not col.ids:
+        raise EmptyGraphError(
+            f"the selection holds no nodes ({_describe_selection(spec)})", hint="check labels and --where predicates"
+        )
+    t1 = time.perf_counter()
+    info.update(col.read_rels(tx, rel_total))
+    timings["relationships"] = time.perf_counter() - t1
+    return col, x, y, info
+
+
+def _check_not_empty(col: _Collector, spec: GraphSpec) -> None:
+    if not col.ids:
+        raise EmptyGraphError(f"the selection holds no nodes ({_describe_selection(spec)})")
+    if col.src.size == 0:
+        raise EmptyGraphError(
+            f"the selection holds {len(col.ids):,} nodes but no relationships ({_describe_selection(spec)})",
+            hint="check --rel-type, --rel-where and --since",
+        )
+
+
+def _arrays(col: _Collector, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray, Any, Any, dict[str, int]]:
+    """``node_ids``, oriented ``edge_index``, ``edge_time`` (int64 when integral), ``edge_weight`` and the
+    orientation's counts; the collector's edge buffers are released."""
+    node_ids = _node_id_array(col.keys if spec.key_property and not spec.projection else col.ids,
+                              "key property" if spec.key_property else "node id")
+    time_arr = col.time
+    if time_arr is not None and _integral(time_arr):
+        time_arr = time_arr.astype(np.int64)
+    edge_index, et, ew, stats = _orient(col.src, col.dst, time_arr, col.weight, len(node_ids), spec.orientation)
+    if et is not None and et.dtype != np.int64 and _integral(et):
+        et = et.astype(np.int64)
+    del col.src, col.dst
+    return node_ids, edge_index, et, ew, stats
 
 
 def _read_projection(tx: Any, col: _Collector, projection: str) -> dict[str, Any]:
