@@ -38,7 +38,6 @@ from .pairs import PairTCResult, pair_source_costs, pair_topological_concentrati
 from .tc import TCResult, source_costs, topological_concentration
 
 __all__ = [
-    "SCHEDULER_ENV",
     "CONNECT_TIMEOUT",
     "parse_scheduler",
     "dask_client",
@@ -46,7 +45,6 @@ __all__ = [
     "distributed_pair_tc",
 ]
 
-SCHEDULER_ENV = "TOPO_DASK_SCHEDULER"
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
 TASKS_PER_WORKER_THREAD = 4  # blocks per worker thread: balance, and little to redo when a worker is lost
 
@@ -103,8 +101,7 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator
     except OSError as err:  # refused, unknown host, timed out (TimeoutError is an OSError)
         raise BackendUnavailable(
             f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s: {' '.join(str(err).split())}",
-            hint=f"start one (dask scheduler; dask worker ADDRESS), fix the address in --scheduler or ${SCHEDULER_ENV}, "
-            "or use --scheduler local",
+            hint="check the address, start a scheduler and workers (dask scheduler; dask worker ADDRESS), or use local",
         ) from err
     try:
         try:
