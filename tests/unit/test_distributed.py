@@ -19,6 +19,8 @@ from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
 from topo_graphdb.kernels import pair_topological_concentration, topological_concentration
 from topo_graphdb.kernels.distributed import dask_client, distributed_pair_tc, distributed_tc, parse_scheduler
+from topo_graphdb.kernels.pairs import pair_source_costs
+from topo_graphdb.kernels.tc import source_costs
 from topo_graphdb.snapshot import GraphSnapshot
 
 DATASETS = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
@@ -138,6 +140,35 @@ def test_settings_are_checked_before_any_task(client):
         distributed_tc(train, client=client, hops=2, beta=-1.0)
     with pytest.raises(InputError, match="pairs"):
         distributed_pair_tc(train, None, client=client)
+
+
+# ----------------------------------------------------------------------------- the block hooks of the kernels
+def test_a_block_of_nodes_gets_the_full_run_values():
+    rng = np.random.default_rng(5)
+    train, ev = rng.integers(0, 80, (2, 400)), rng.integers(0, 85, (2, 120))
+    for eval_edges in (None, ev):
+        full = topological_concentration(train, eval_edges, hops=2, backend="cpu")
+        block = np.arange(10, 40)
+        part = topological_concentration(train, eval_edges, hops=2, backend="cpu", nodes=block)
+        assert_same(part.tc[block], full.tc[block])
+        assert_same(part.parts[:, :, block], full.parts[:, :, block])
+        outside = np.setdiff1d(np.arange(full.tc.size), block)
+        assert np.isnan(part.tc[outside]).all() and np.isnan(part.denominator[outside]).all()
+        cost = source_costs(train, eval_edges, hops=2)
+        np.testing.assert_array_equal(np.isnan(cost), np.isnan(full.tc))  # work exactly where TC is defined
+        assert (cost[~np.isnan(cost)] > 0).all()
+
+
+@pytest.mark.parametrize("nodes", [np.array([0, 80]), np.array([-1]), np.array([[1, 2]]), np.array([0.5])])
+def test_a_bad_block_is_named(nodes):
+    with pytest.raises(InputError, match="nodes must be"):
+        topological_concentration(np.array([[0, 1, 2], [1, 2, 0]]), hops=2, backend="cpu", nodes=nodes, num_nodes=80)
+
+
+def test_pair_costs_mark_the_sources_with_pairs():
+    train = np.array([[0, 1, 2, 2], [1, 2, 0, 3]])
+    cost = pair_source_costs(train, np.array([[0, 0, 3, 1], [2, 3, 0, 1]]), hops=2)
+    assert np.isnan(cost[[1, 2]]).all() and (cost[[0, 3]] > 0).all()  # 1 has only a self pair, 2 none
 
 
 # ----------------------------------------------------------------------------- a worker lost mid-run
