@@ -145,9 +145,9 @@ def distributed_tc(
     the workers), and the same values. ``memory_budget`` applies to each task
     (default: half the free memory of the worker's machine). In the result's
     ``timings``, ``prepare`` is the client's work estimate, ``scatter`` the
-    graph's transfer, ``compute`` the wait for the tasks, and ``reach`` and
-    ``kernel`` the tasks' seconds summed over the workers; ``batches`` sums
-    the tasks' batches.
+    graph's transfer, ``compute`` the wait for the tasks, ``reach`` and
+    ``kernel`` the tasks' seconds and ``cpu`` their worker processes' CPU
+    seconds, summed over the tasks; ``batches`` sums the tasks' batches.
 
     The blocks are contiguous runs of the source nodes whose TC is defined,
     :data:`TASKS_PER_WORKER_THREAD` per worker thread, of similar estimated work.
@@ -175,7 +175,7 @@ def distributed_tc(
     first = parts[0]
     timings = {
         "prepare": t_prepared - t_start, "scatter": t_scattered - t_prepared, "compute": t_done - t_scattered,
-        **_summed_timings(parts, ("reach", "kernel")), "total": time.perf_counter() - t_start,
+        **_summed_timings(parts, ("reach", "kernel", "cpu")), "total": time.perf_counter() - t_start,
     }
     return TCResult(
         tc=tc, beta=beta, hops=hops, variant=first["variant"], backend="cpu", timings=timings,
@@ -187,11 +187,12 @@ def distributed_tc(
 def _tc_block(graph: tuple, block: np.ndarray, settings: dict) -> dict:
     """One task: the exact TC of the nodes of ``block`` (the single-process kernel, CPU)."""
     train, eval = graph
+    c0 = time.process_time()
     r = topological_concentration(train, eval, backend="cpu", nodes=block, **settings)
     return {
         "tc": r.tc[block], "denominator": r.denominator[block], "parts": r.parts[:, :, block],
         "variant": r.variant, "train_edges": r.train_edges, "eval_edges": r.eval_edges, "batches": r.batches,
-        "timings": r.timings,
+        "timings": {**r.timings, "cpu": time.process_time() - c0},
     }
 
 
@@ -238,7 +239,7 @@ def distributed_pair_tc(
         out[:, piece] = part["tc_by_hops"]
     timings = {
         "prepare": t_prepared - t_start, "scatter": t_scattered - t_prepared, "compute": t_done - t_scattered,
-        **_summed_timings(parts, ("reach", "kernel")), "batches": sum(int(p["timings"].get("batches", 1)) for p in parts),
+        **_summed_timings(parts, ("reach", "kernel", "cpu")), "batches": sum(int(p["timings"].get("batches", 1)) for p in parts),
         "total": time.perf_counter() - t_start,
     }
     return PairTCResult(
@@ -249,8 +250,10 @@ def distributed_pair_tc(
 
 def _pair_block(train: np.ndarray, pairs: np.ndarray, settings: dict) -> dict:
     """One task: the pair TC of ``pairs`` (all sources of one block; the single-process kernel)."""
+    c0 = time.process_time()
     r = pair_topological_concentration(train, pairs, backend="cpu", **settings)
-    return {"tc_by_hops": r.tc_by_hops, "distinct_pairs": r.distinct_pairs, "timings": r.timings}
+    return {"tc_by_hops": r.tc_by_hops, "distinct_pairs": r.distinct_pairs,
+            "timings": {**r.timings, "cpu": time.process_time() - c0}}
 
 
 # ----------------------------------------------------------------------------- shared steps
