@@ -30,7 +30,7 @@ RTOL = 1e-12
 @pytest.fixture(scope="module")
 def client():
     with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"}
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", env={"NUMBA_NUM_THREADS": "1"}
     ) as cluster, Client(cluster) as c:
         yield c
 
@@ -282,3 +282,11 @@ def test_cli_on_the_cluster_writes_what_one_process_writes(client, tmp_path):
     assert result.exit_code == 0, result.output
     assert spread.read_text() == alone.read_text()
     assert '"scheduler": "' + address in Path(f"{spread}.json").read_text()
+
+
+def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    assert run_tc(tmp_path, "--hops", "3", "--output", str(alone)).exit_code == 0
+    result = run_tc(tmp_path, "--hops", "3", "--scheduler", "local:1", "--output", str(spread))
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()

@@ -89,7 +89,7 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator
     if kind == "local":
         with distributed.LocalCluster(
             n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"},
+            dashboard_address=":0", env={"NUMBA_NUM_THREADS": "1"},  # ":0": any free port
         ) as cluster, distributed.Client(cluster) as client:
             yield client
         return
