@@ -138,8 +138,11 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
             backend=backend, num_nodes=snap.num_nodes,
         )
     elif scheduler is not None:
+        import logging  # noqa: PLC0415
+
         from ..kernels.distributed import dask_client, distributed_tc  # noqa: PLC0415
 
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())  # Dask's INFO lines with -v only
         with dask_client(scheduler) as client:
             result = distributed_tc(
                 snap, inputs["eval"], client=client, hops=hops, beta=beta, memory_budget=budget, progress=progress
