@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from distributed import Client, Event, LocalCluster, Variable
+from graphs import DATASETS, uniform_edges
 
 from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
@@ -23,7 +24,6 @@ from topo_graphdb.kernels.pairs import pair_source_costs
 from topo_graphdb.kernels.tc import source_costs
 from topo_graphdb.snapshot import GraphSnapshot
 
-DATASETS = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 RTOL = 1e-12
 
 
@@ -52,8 +52,8 @@ def assert_same_tc(got, want) -> None:
 
 def random_graph(rng: np.random.Generator, with_eval: bool):
     n = int(rng.integers(20, 160))
-    train = rng.integers(0, n, (2, int(rng.integers(n, 6 * n))))  # loops and duplicates included
-    ev = rng.integers(0, n + 3, (2, int(rng.integers(1, 2 * n)))) if with_eval else None  # a few eval-only nodes
+    train = uniform_edges(n, int(rng.integers(n, 6 * n)), rng)  # loops and duplicates included
+    ev = uniform_edges(n + 3, int(rng.integers(1, 2 * n)), rng) if with_eval else None  # a few eval-only nodes
     return train, ev
 
 
@@ -111,11 +111,11 @@ def test_pairs_match_one_process(client, hops):
     rng = np.random.default_rng(7 + hops)
     everything, _, _ = reptile()
     n = int(everything.max()) + 1
-    cases = [(everything, rng.integers(0, n, (2, 3000)))]
+    cases = [(everything, uniform_edges(n, 3000, rng))]
     for _ in range(8):
         train, _ = random_graph(rng, with_eval=False)
         m = int(train.max()) + 1
-        pairs = rng.integers(0, m + 2, (2, int(rng.integers(1, 4 * m))))  # self pairs, repeats, unknown nodes
+        pairs = uniform_edges(m + 2, int(rng.integers(1, 4 * m)), rng)  # self pairs, repeats, unknown nodes
         cases.append((train, np.concatenate([pairs, pairs[:, :5]], axis=1)))
     for train, pairs in cases:
         num_nodes = max(int(train.max()), int(pairs.max())) + 1
@@ -144,8 +144,7 @@ def test_settings_are_checked_before_any_task(client):
 
 # ----------------------------------------------------------------------------- the block hooks of the kernels
 def test_a_block_of_nodes_gets_the_full_run_values():
-    rng = np.random.default_rng(5)
-    train, ev = rng.integers(0, 80, (2, 400)), rng.integers(0, 85, (2, 120))
+    train, ev = uniform_edges(80, 400, 5), uniform_edges(85, 120, 6)
     for eval_edges in (None, ev):
         full = topological_concentration(train, eval_edges, hops=2, backend="cpu")
         block = np.arange(10, 40)
@@ -197,8 +196,7 @@ def _release_blocks() -> None:
 
 
 def test_a_worker_lost_mid_run_changes_nothing(client):
-    rng = np.random.default_rng(31)
-    train = rng.integers(0, 300, (2, 2400))
+    train = uniform_edges(300, 2400, 31)
     want = topological_concentration(train, hops=2, backend="cpu")
     names = [f"{what}-{uuid.uuid4().hex}" for what in ("started", "go", "victim")]
     started, go, victim = Event(names[0], client=client), Event(names[1], client=client), Variable(names[2], client=client)
