@@ -4,9 +4,9 @@ Runs :func:`topo_graphdb.kernels.topological_concentration` in this process
 (Numba's default threads, and one thread), then
 :func:`topo_graphdb.kernels.distributed.distributed_tc` on ``local:N`` clusters
 (N single-threaded worker processes, as ``topo-graphdb tc --scheduler local:N``)
-for each N in ``--workers``. Every run is timed after a warm-up (Numba kernels
-loaded from the on-disk cache, in every worker too); cluster start-up is not
-timed. Reports wall-clock seconds, their ratio to the one-thread run and to
+for each N in ``--workers``. Every configuration runs once untimed first (Numba
+kernels loaded from the on-disk cache for this graph's sizes and types, in
+every worker too), then once timed; cluster start-up is not timed. Reports wall-clock seconds, their ratio to the one-thread run and to
 the smallest cluster, CPU seconds (of this process's call, or of the worker
 processes summed over the tasks: less disturbed by other load on the machine,
 and the cost of splitting the work), and the largest relative difference from
@@ -26,15 +26,6 @@ import time
 from pathlib import Path
 
 from _common import data_dir_help, default_data_dir
-
-
-def _warm(hops: int) -> None:
-    """Load the Numba kernels of ``hops`` in this process (a tiny graph)."""
-    import numpy as np
-
-    from topo_graphdb.kernels import topological_concentration
-
-    topological_concentration(np.array([[0, 1, 2, 2], [1, 2, 0, 3]]), hops=hops, backend="cpu")
 
 
 def _largest_relative_difference(got, want) -> float:
@@ -69,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     table = read_edge_csv(args.data_dir / args.graph / "edges.csv")
     snap = GraphSnapshot.from_edges(table.src, table.dst)
-    _warm(args.hops)
     rows, reference = [], None
+    topological_concentration(snap, hops=args.hops, backend="cpu", memory_budget=args.memory_budget)  # warm-up
     threads = numba.get_num_threads()
     for label, count in ((f"one process, {threads} threads", threads), ("one process, 1 thread", 1)):
         numba.set_num_threads(count)
@@ -84,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     numba.set_num_threads(threads)
     for workers in [int(w) for w in args.workers.split(",")]:
         with dask_client(f"local:{workers}") as client:
-            client.run(_warm, args.hops)
+            distributed_tc(snap, client=client, hops=args.hops, memory_budget=args.memory_budget)  # warm-up
             t0 = time.perf_counter()
             res = distributed_tc(snap, client=client, hops=args.hops, memory_budget=args.memory_budget)
             seconds = time.perf_counter() - t0
