@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = read_edge_csv(args.data_dir / args.graph / "edges.csv")
     snap = GraphSnapshot.from_edges(table.src, table.dst)
+    load_before = os.getloadavg()
     rows, reference = [], None
     topological_concentration(snap, hops=args.hops, backend="cpu", memory_budget=args.memory_budget)  # warm-up
     threads = numba.get_num_threads()
@@ -97,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             "" if r["speedup_vs_smallest_cluster"] is None else f"{r['speedup_vs_smallest_cluster']:.2f}",
             f"{r['cpu_seconds']:.2f}", str(r["batches"]), f"{r['max_rel_diff']:.1e}",
         ]))
+    load_after = os.getloadavg()
+    print(f"CPUs: {os.cpu_count()}; load average (1, 5, 15 min) before {load_before[0]:.1f} {load_before[1]:.1f} "
+          f"{load_before[2]:.1f}, after {load_after[0]:.1f} {load_after[1]:.1f} {load_after[2]:.1f}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"argv": sys.argv[1:], "graph": args.graph, "hops": args.hops, "results": rows}, indent=2))
+        args.json.write_text(json.dumps({
+            "graph": args.graph, "hops": args.hops, "workers": args.workers, "memory_budget": args.memory_budget,
+            "cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after, "results": rows,
+        }, indent=2) + "\n")
     return 0
 
 
