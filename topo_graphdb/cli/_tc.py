@@ -23,6 +23,11 @@ __all__ = ["tc"]
     "--backend", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "gpu"]), help="Where to compute."
 )
 @click.option("--memory-budget", default=None, help="Memory the computation may use, e.g. 512M or 8G (default: half the free memory).")
+@click.option(
+    "--scheduler", default=None, envvar="TOPO_DASK_SCHEDULER",
+    help="Exact TC on a Dask cluster: local, local:N (N single-threaded worker processes) or a scheduler address "
+    "tcp://host:port (env TOPO_DASK_SCHEDULER; needs the dask extra). Default: this process.",
+)
 @click.option("--estimate", is_flag=True, help="Print the expected memory and work, and exit without computing.")
 @click.option("--output", "output_path", default=None, help="Output CSV (node,tc); settings go to OUT.csv.json.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
@@ -37,6 +42,7 @@ def tc(
     seed: int | None,
     backend: str,
     memory_budget: str | None,
+    scheduler: str | None,
     estimate: bool,
     output_path: str | None,
     progress: bool | None,
@@ -53,6 +59,9 @@ def tc(
         fail("--dim and --seed apply to --approx only", 2)
     if output_path is None and not estimate:
         fail("--output is required (unless --estimate)", 2)
+    if scheduler and (approx or backend == "gpu"):
+        fail("--scheduler (or $TOPO_DASK_SCHEDULER) runs exact TC on the CPU; it does not combine with "
+             + ("--approx" if approx else "--backend gpu"), 2)
     inputs = _load_inputs(edges_path, eval_path, nodes_path)
     if estimate:
         click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget))
@@ -60,7 +69,7 @@ def tc(
     show = sys.stderr.isatty() if progress is None else progress
     result, settings = _run(
         inputs, hops=hops, beta=beta, approx=approx, dim=dim, seed=seed, backend=backend,
-        memory_budget=memory_budget, progress=show,
+        memory_budget=memory_budget, scheduler=scheduler or None, progress=show,
     )
     _write_outputs(output_path, inputs, result, settings)
 
@@ -108,14 +117,14 @@ def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | Non
 
 
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,
-         backend: str, memory_budget: str | None, progress: bool) -> tuple[object, dict]:
+         backend: str, memory_budget: str | None, scheduler: str | None, progress: bool) -> tuple[object, dict]:
     from ..kernels import default_beta  # noqa: PLC0415
 
     budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]
     if beta is None:
         beta = default_beta(snap.edge_index, num_nodes=inputs["beta_nodes"])
-    settings: dict = {"hops": hops, "beta": beta, "approx": approx, "dim": None, "seed": None}
+    settings: dict = {"hops": hops, "beta": beta, "approx": approx, "dim": None, "seed": None, "scheduler": scheduler}
     if approx:
         from ..kernels import atc  # noqa: PLC0415
 
@@ -128,6 +137,16 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
             snap.edge_index, inputs["eval"], hops=hops, beta=beta, dim=settings["dim"], seed=settings["seed"],
             backend=backend, num_nodes=snap.num_nodes,
         )
+    elif scheduler is not None:
+        import logging  # noqa: PLC0415
+
+        from ..kernels.distributed import dask_client, distributed_tc  # noqa: PLC0415
+
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())  # Dask's INFO lines with -v only
+        with dask_client(scheduler) as client:
+            result = distributed_tc(
+                snap, inputs["eval"], client=client, hops=hops, beta=beta, memory_budget=budget, progress=progress
+            )
     else:
         from ..kernels.tc import topological_concentration  # noqa: PLC0415
 
@@ -176,6 +195,7 @@ def _write_outputs(output_path: str, inputs: dict, result: object, settings: dic
         "seed": settings["seed"],
         "backend": getattr(result, "backend", None),
         "memory_budget": settings["memory_budget"],
+        "scheduler": settings["scheduler"],
         "version": __version__,
         "timings": timings,
         "nodes": snap.num_nodes,

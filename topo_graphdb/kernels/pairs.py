@@ -25,8 +25,9 @@ import numpy as np
 from ..errors import BackendUnavailable, InputError
 from ._beta import default_beta
 from ._exact import run_source_batches, train_graph, validate_settings
+from .estimate import make_plan
 
-__all__ = ["PairTCResult", "pair_topological_concentration"]
+__all__ = ["PairTCResult", "pair_topological_concentration", "pair_source_costs"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,6 +245,26 @@ def pair_topological_concentration(
         num_nodes=int(degree.size),
         distinct_pairs=int(parts.shape[1]),
     )
+
+
+def pair_source_costs(train: object, pairs: object, *, hops: int = 2, num_nodes: int | None = None) -> np.ndarray:
+    """Per-source bound on the CPU work of :func:`pair_topological_concentration`; NaN for a node with no pair to compute.
+
+    Node ``i``'s entry bounds the work of all the given pairs ``(i, j)``, by
+    the estimate the kernels balance their threads with
+    (:func:`topo_graphdb.kernels.estimate.make_plan`). Shape (n,), float64;
+    arguments as for :func:`pair_topological_concentration`. Costs
+    ``O(K · |E| + P log P)``: the CSR, the walk totals and the pair grouping.
+
+    >>> cost = pair_source_costs(np.array([[0, 0, 1, 2], [1, 2, 2, 3]]), np.array([[0, 3, 3], [3, 0, 1]]), hops=1)
+    >>> bool(cost[3] > cost[0] > 0), bool(np.isnan(cost[1]))  # node 3 has two pairs, node 1 none
+    (True, True)
+    """
+    hops = validate_settings(hops, None, 1, "cpu")[0]
+    if pairs is None:
+        raise InputError("pairs must be an edge array of shape (2, P); got None")
+    prep = _prepare(train, pairs, num_nodes, hops)
+    return np.where(prep.active, make_plan(prep, hops, "cpu").source_cost, np.nan)
 
 
 def _num_columns(edges: object) -> int:

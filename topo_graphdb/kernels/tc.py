@@ -16,15 +16,16 @@ looked up one node at a time). All sums are sums of integer walk counts.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..errors import InputError
 from ._beta import default_beta
 from ._exact import MAX_HOPS, NodePrep, prepare_nodes, run_source_batches, validate_settings
+from .estimate import make_plan
 
-__all__ = ["TCResult", "topological_concentration", "MAX_HOPS"]
-
+__all__ = ["TCResult", "topological_concentration", "source_costs", "MAX_HOPS"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +122,7 @@ def topological_concentration(
     backend: str = "auto",
     memory_budget: int | None = None,
     progress: bool = False,
+    nodes: object | None = None,
 ) -> TCResult:
     r"""Exact Topological Concentration of every node.
 
@@ -164,6 +166,10 @@ def topological_concentration(
         when even one batch cannot fit.
     progress : bool
         Show a progress bar on stderr for long runs.
+    nodes : array of int, optional
+        Compute only these nodes (a block of a larger run): the others get
+        NaN everywhere, the given ones the same values as without ``nodes``.
+        The CPU kernels then do the work of these sources only.
 
     Returns
     -------
@@ -199,14 +205,18 @@ def topological_concentration(
     if backend == "gpu":
         from . import _gpu  # noqa: PLC0415
 
-        raw = _gpu.compute(train, eval, num_nodes, hops, budget, progress)
+        raw = _gpu.compute(train, eval, num_nodes, hops, budget, progress)  # every node: `nodes` only masks
         degree, ev_degree, walks, parts, variant = raw.degree, raw.ev_degree, raw.walks, raw.parts, raw.variant
         timings, train_edges, eval_edges = dict(raw.timings), raw.train_edges, raw.eval_edges
+        selected = None if nodes is None else _selection(nodes, degree.size)
     else:
         from ._cpu import threads_for  # noqa: PLC0415
 
         with threads_for(hops * _num_columns(getattr(train, "edge_index", train)) + _num_columns(eval)):
             prep = prepare_nodes(train, eval, num_nodes, hops)
+            selected = None if nodes is None else _selection(nodes, prep.degree.size)
+            if selected is not None:  # the kernels visit the active sources only
+                prep = replace(prep, active=prep.active & selected)
             parts, kernel_timings = _cpu_parts(prep, hops, budget, progress)
         degree, ev_degree, walks, variant = prep.degree, prep.ev_degree, prep.walks, prep.variant
         timings = {**prep.timings, **kernel_timings}
@@ -214,7 +224,7 @@ def topological_concentration(
     n = degree.size
     if beta is None:
         beta = default_beta(train, num_nodes, num_edges=int(train_edges))
-    tc, denominator, mean_parts = _assemble(parts, degree, ev_degree, walks, variant, hops, beta)
+    tc, denominator, mean_parts = _assemble(parts, degree, ev_degree, walks, variant, hops, beta, selected)
     batches = int(timings.pop("batches", 1))
     timings["total"] = time.perf_counter() - t_start
     return TCResult(
@@ -233,6 +243,40 @@ def topological_concentration(
     )
 
 
+def source_costs(train: object, eval: object | None = None, *, hops: int = 1, num_nodes: int | None = None) -> np.ndarray:
+    """Per-node bound on the CPU work of :func:`topological_concentration`; NaN where TC is undefined (no work).
+
+    The bound the kernels balance their threads and batches with
+    (:func:`topo_graphdb.kernels.estimate.make_plan`): row lookups of the
+    hop-pair sums plus the edge visits that build the node's walk rows.
+    Shape (n,), float64; arguments as for :func:`topological_concentration`.
+    Costs ``O(K · |E|)``: the CSR and the walk totals, no kernel.
+
+    >>> cost = source_costs(np.array([[0, 0, 1, 2], [1, 2, 2, 3]]), hops=2)
+    >>> bool(cost[2] > cost[0] > 0), bool(np.isnan(cost[3]))  # node 2 is the hub; node 3's TC is undefined
+    (True, True)
+    """
+    hops = validate_settings(hops, None, 1, "cpu")[0]
+    prep = prepare_nodes(train, eval, num_nodes, hops)
+    return np.where(prep.active, make_plan(prep, hops, "cpu").source_cost, np.nan)
+
+
+def _selection(nodes: object, num_nodes: int) -> np.ndarray:
+    """Boolean mask of ``nodes`` (validated: integers in 0..num_nodes-1)."""
+    index = np.asarray(nodes)
+    if index.ndim != 1 or (index.size and (not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= num_nodes)):
+        raise InputError(f"nodes must be a 1-D array of node indices in 0..{num_nodes - 1}; got {_describe(index)}")
+    mask = np.zeros(num_nodes, bool)
+    mask[index] = True
+    return mask
+
+
+def _describe(index: np.ndarray) -> str:
+    if index.ndim != 1 or not index.size or not np.issubdtype(index.dtype, np.number):
+        return f"shape {index.shape}, dtype {index.dtype}"
+    return f"values {index.min()}..{index.max()} ({index.dtype})"
+
+
 def _num_columns(edges: object) -> int:
     shape = np.shape(edges) if edges is not None else ()
     return int(shape[-1]) if len(shape) == 2 else 0
@@ -246,9 +290,12 @@ def _assemble(
     variant: str,
     hops: int,
     beta: float,
+    selected: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TC, ``D`` and mean hop-pair parts from the summed parts (shape (K*K, n))."""
+    """TC, ``D`` and mean hop-pair parts from the summed parts (shape (K*K, n)), NaN outside ``selected``."""
     active = (ev_degree > 0) & (degree >= (2 if variant == "train" else 1))
+    if selected is not None:
+        active &= selected
     weights = beta ** np.arange(hops, dtype=np.float64)  # beta^(k-1)
     denominator = weights.sum() * (weights @ walks) - (1.0 if variant == "train" else 0.0)
     numerator = np.zeros(degree.size, np.float64)

@@ -1,0 +1,290 @@
+"""Exact TC and pair TC on a Dask cluster: the numbers of one process, a lost worker, the --scheduler option."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from distributed import Client, Event, LocalCluster, Variable
+from graphs import DATASETS, uniform_edges
+
+from topo_graphdb.cli import main
+from topo_graphdb.errors import BackendUnavailable, InputError
+from topo_graphdb.kernels import pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels.distributed import dask_client, distributed_pair_tc, distributed_tc, parse_scheduler
+from topo_graphdb.kernels.pairs import pair_source_costs
+from topo_graphdb.kernels.tc import source_costs
+from topo_graphdb.snapshot import GraphSnapshot
+
+RTOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", env={"NUMBA_NUM_THREADS": "1"}
+    ) as cluster, Client(cluster) as c:
+        yield c
+
+
+def assert_same(got: np.ndarray, want: np.ndarray) -> None:
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=RTOL, atol=0)
+
+
+def assert_same_tc(got, want) -> None:
+    assert_same(got.tc, want.tc)
+    assert_same(got.denominator, want.denominator)
+    assert_same(got.parts, want.parts)
+    assert (got.beta, got.hops, got.variant, got.num_nodes, got.train_edges, got.eval_edges) == (
+        want.beta, want.hops, want.variant, want.num_nodes, want.train_edges, want.eval_edges
+    )
+
+
+def random_graph(rng: np.random.Generator, with_eval: bool):
+    n = int(rng.integers(20, 160))
+    train = uniform_edges(n, int(rng.integers(n, 6 * n)), rng)  # loops and duplicates included
+    ev = uniform_edges(n + 3, int(rng.integers(1, 2 * n)), rng) if with_eval else None  # a few eval-only nodes
+    return train, ev
+
+
+def reptile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All edges, the edges up to 2010 and the later ones, on one dense node index."""
+    rows = np.loadtxt(DATASETS / "reptile" / "edges.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    snap = GraphSnapshot.from_edges(rows[:, 0], rows[:, 1])
+    index = np.stack([np.searchsorted(snap.node_ids, rows[:, 0]), np.searchsorted(snap.node_ids, rows[:, 1])])
+    early = rows[:, 2] <= 2010
+    return index, index[:, early], index[:, ~early]
+
+
+# ----------------------------------------------------------------------------- same numbers as one process
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_random_graphs_match_one_process(client, hops):
+    rng = np.random.default_rng(100 + hops)
+    split = []
+    for case in range(16):
+        train, ev = random_graph(rng, with_eval=bool(case % 2))
+        beta = None if case % 4 < 2 else float(rng.uniform(0.2, 2.0))
+        got = distributed_tc(train, ev, client=client, hops=hops, beta=beta)
+        assert_same_tc(got, topological_concentration(train, ev, hops=hops, beta=beta, backend="cpu"))
+        split.append(got.batches)  # one batch per task here: the number of tasks
+    assert max(split) > 1
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_real_graph_matches_one_process(client, hops):
+    everything, early, late = reptile()
+    for train, ev in ((everything, None), (early, late)):
+        want = topological_concentration(train, ev, hops=hops, backend="cpu")
+        got = distributed_tc(train, ev, client=client, hops=hops)
+        assert_same_tc(got, want)
+        assert got.batches > 1 and np.isfinite(got.tc).sum() > 100
+
+
+def test_snapshot_and_memory_budget_are_passed_on(client):
+    rows = np.loadtxt(DATASETS / "reptile" / "edges.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    snap = GraphSnapshot.from_edges(rows[:, 0], rows[:, 1], nodes=np.array([10_000]))  # one isolated node
+    want = topological_concentration(snap, hops=2, backend="cpu")
+    got = distributed_tc(snap, client=client, hops=2, memory_budget="256M")
+    assert_same_tc(got, want)
+    assert np.isnan(got.tc[-1]) and got.num_nodes == snap.num_nodes
+
+
+def test_graph_with_no_defined_node(client):
+    train = np.array([[0, 2], [1, 3]])  # two separate edges: every degree is 1, the train variant is undefined
+    got = distributed_tc(train, client=client, hops=2)
+    assert np.isnan(got.tc).all()
+    assert_same_tc(got, topological_concentration(train, hops=2, backend="cpu"))
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_pairs_match_one_process(client, hops):
+    rng = np.random.default_rng(7 + hops)
+    everything, _, _ = reptile()
+    n = int(everything.max()) + 1
+    cases = [(everything, uniform_edges(n, 3000, rng))]
+    for _ in range(8):
+        train, _ = random_graph(rng, with_eval=False)
+        m = int(train.max()) + 1
+        pairs = uniform_edges(m + 2, int(rng.integers(1, 4 * m)), rng)  # self pairs, repeats, unknown nodes
+        cases.append((train, np.concatenate([pairs, pairs[:, :5]], axis=1)))
+    for train, pairs in cases:
+        num_nodes = max(int(train.max()), int(pairs.max())) + 1
+        want = pair_topological_concentration(train, pairs, hops=hops, num_nodes=num_nodes)
+        got = distributed_pair_tc(train, pairs, client=client, hops=hops, num_nodes=num_nodes)
+        assert_same(got.tc_by_hops, want.tc_by_hops)
+        assert_same(got.tc, want.tc)
+        assert (got.beta, got.distinct_pairs, got.num_nodes) == (want.beta, want.distinct_pairs, want.num_nodes)
+
+
+def test_pairs_without_any_pair(client):
+    train = np.array([[0, 1, 2], [1, 2, 0]])
+    got = distributed_pair_tc(train, np.zeros((2, 0), np.int64), client=client, hops=2)
+    assert got.tc.shape == (0,) and got.tc_by_hops.shape == (2, 0)
+
+
+def test_settings_are_checked_before_any_task(client):
+    train = np.array([[0, 1, 2], [1, 2, 0]])
+    with pytest.raises(InputError, match="hops"):
+        distributed_tc(train, client=client, hops=5)
+    with pytest.raises(InputError, match="beta"):
+        distributed_tc(train, client=client, hops=2, beta=-1.0)
+    with pytest.raises(InputError, match="pairs"):
+        distributed_pair_tc(train, None, client=client)
+
+
+# ----------------------------------------------------------------------------- the block hooks of the kernels
+def test_a_block_of_nodes_gets_the_full_run_values():
+    train, ev = uniform_edges(80, 400, 5), uniform_edges(85, 120, 6)
+    for eval_edges in (None, ev):
+        full = topological_concentration(train, eval_edges, hops=2, backend="cpu")
+        block = np.arange(10, 40)
+        part = topological_concentration(train, eval_edges, hops=2, backend="cpu", nodes=block)
+        assert_same(part.tc[block], full.tc[block])
+        assert_same(part.parts[:, :, block], full.parts[:, :, block])
+        outside = np.setdiff1d(np.arange(full.tc.size), block)
+        assert np.isnan(part.tc[outside]).all() and np.isnan(part.denominator[outside]).all()
+        cost = source_costs(train, eval_edges, hops=2)
+        np.testing.assert_array_equal(np.isnan(cost), np.isnan(full.tc))  # work exactly where TC is defined
+        assert (cost[~np.isnan(cost)] > 0).all()
+
+
+@pytest.mark.parametrize("nodes", [np.array([0, 80]), np.array([-1]), np.array([[1, 2]]), np.array([0.5])])
+def test_a_bad_block_is_named(nodes):
+    with pytest.raises(InputError, match="nodes must be"):
+        topological_concentration(np.array([[0, 1, 2], [1, 2, 0]]), hops=2, backend="cpu", nodes=nodes, num_nodes=80)
+
+
+def test_pair_costs_mark_the_sources_with_pairs():
+    train = np.array([[0, 1, 2, 2], [1, 2, 0, 3]])
+    cost = pair_source_costs(train, np.array([[0, 0, 3, 1], [2, 3, 0, 1]]), hops=2)
+    assert np.isnan(cost[[1, 2]]).all() and (cost[[0, 3]] > 0).all()  # 1 has only a self pair, 2 none
+
+
+# ----------------------------------------------------------------------------- a worker lost mid-run
+def _hold_blocks(started: str, go: str, victim: str) -> None:
+    """On a worker: every block task records its worker, announces that it started, then waits for ``go``."""
+    from distributed import Event, Variable, get_worker
+
+    import topo_graphdb.kernels.distributed as module
+
+    original = module.topological_concentration
+
+    def held(*args, **kwargs):
+        Variable(victim).set(get_worker().address)
+        Event(started).set()
+        Event(go).wait(timeout=300)
+        return original(*args, **kwargs)
+
+    held.original = original
+    module.topological_concentration = held
+
+
+def _release_blocks() -> None:
+    import topo_graphdb.kernels.distributed as module
+
+    module.topological_concentration = getattr(module.topological_concentration, "original", module.topological_concentration)
+
+
+def test_a_worker_lost_mid_run_changes_nothing(client):
+    train = uniform_edges(300, 2400, 31)
+    want = topological_concentration(train, hops=2, backend="cpu")
+    names = [f"{what}-{uuid.uuid4().hex}" for what in ("started", "go", "victim")]
+    started, go, victim = Event(names[0], client=client), Event(names[1], client=client), Variable(names[2], client=client)
+    this_module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(this_module)  # the workers cannot import this test file: send it by value
+    try:
+        client.run(_hold_blocks, *names)
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(distributed_tc, train, client=client, hops=2)
+            try:
+                assert started.wait(timeout=120), "no block task started"
+                lost = victim.get(timeout=60)
+                client.run(os._exit, 1, workers=[lost], on_error="return")  # returns once the process is gone
+            finally:
+                go.set()
+            got = running.result(timeout=300)
+        assert lost not in client.nthreads()  # the worker was lost, its tasks ran elsewhere
+        assert_same_tc(got, want)
+    finally:
+        client.run(_release_blocks)
+        cloudpickle.unregister_pickle_by_value(this_module)
+        client.wait_for_workers(2, timeout=120)  # the nanny restarts the lost worker
+
+
+# ----------------------------------------------------------------------------- the scheduler setting and the CLI
+def test_scheduler_settings_are_parsed():
+    assert parse_scheduler("local") == ("local", None)
+    assert parse_scheduler(" local:3 ") == ("local", 3)
+    assert parse_scheduler("tcp://10.1.2.3:8786") == ("address", "tcp://10.1.2.3:8786")
+    for bad in ("", "  ", "local:0", "local:x", "local:-1"):
+        with pytest.raises(InputError, match="scheduler"):
+            parse_scheduler(bad)
+
+
+def test_missing_dask_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    with pytest.raises(BackendUnavailable, match="Dask is not installed") as err, dask_client("local:1"):
+        pass
+    assert "topo-graphdb[dask]" in str(err.value) and err.value.exit_code == 7
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TRAIN = "src,dst\n" + "\n".join(f"{a},{b}" for a, b in [(1, 2), (2, 3), (3, 1), (3, 4), (4, 5), (5, 3), (5, 6), (6, 1)]) + "\n"
+
+
+def run_tc(tmp_path: Path, *args: str, env: dict | None = None):
+    (tmp_path / "train.csv").write_text(TRAIN)
+    return CliRunner().invoke(main, ["tc", "--edges", str(tmp_path / "train.csv"), *args], env=env)
+
+
+def assert_one_line_error(result, code: int, text: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr
+
+
+def test_cli_unreachable_scheduler_is_exit_7(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_tc(tmp_path, "--hops", "2", "--scheduler", address, "--output", str(tmp_path / "out.csv"))
+    assert_one_line_error(result, 7, f"cannot reach the Dask scheduler at {address}")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_cli_bad_scheduler_settings(tmp_path):
+    out = str(tmp_path / "out.csv")
+    assert_one_line_error(run_tc(tmp_path, "--scheduler", "local:0", "--output", out), 3, "local:N")
+    assert_one_line_error(run_tc(tmp_path, "--approx", "--output", out, env={"TOPO_DASK_SCHEDULER": "local:2"}), 2, "--approx")
+    assert_one_line_error(run_tc(tmp_path, "--backend", "gpu", "--scheduler", "local", "--output", out), 2, "--backend gpu")
+
+
+def test_cli_on_the_cluster_writes_what_one_process_writes(client, tmp_path):
+    address = client.scheduler.address
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    assert run_tc(tmp_path, "--hops", "2", "--output", str(alone)).exit_code == 0
+    result = run_tc(tmp_path, "--hops", "2", "--output", str(spread), env={"TOPO_DASK_SCHEDULER": address})
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
+    assert '"scheduler": "' + address in Path(f"{spread}.json").read_text()
+
+
+def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    assert run_tc(tmp_path, "--hops", "3", "--output", str(alone)).exit_code == 0
+    result = run_tc(tmp_path, "--hops", "3", "--scheduler", "local:1", "--output", str(spread))
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
