@@ -2,11 +2,12 @@
 
 Precedence, lowest first: built-in defaults, the TOML file (``--config`` or
 ``TOPO_SYNC_CONFIG``), environment variables ``TOPO_SYNC_<SECTION>_<KEY>``
-(for example ``TOPO_SYNC_SCORE_HOPS=2``), then command-line options. Every
-value is validated once, in :func:`load_config`, and a bad one is a one-line
-:class:`~topo_graphdb.errors.InputError` that names where it came from
-(``sync.toml: score.hops``, ``TOPO_SYNC_SCORE_HOPS`` or ``--hops``), the
-allowed range and the value received.
+(for example ``TOPO_SYNC_SCORE_HOPS=2``), then command-line options. The
+sections are pydantic models (types, bounds and choices are declared on their
+fields); :func:`load_config` merges the sources and validates once. A bad
+value is a one-line :class:`~topo_graphdb.errors.InputError` that names where
+it came from (``sync.toml: score.hops``, ``TOPO_SYNC_SCORE_HOPS`` or
+``--hops``), the allowed values and the value received.
 
 The file has five sections (see ``examples/sync.toml`` for every key)::
 
@@ -23,7 +24,6 @@ config file would end up in version control.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import hashlib
 import json
@@ -32,11 +32,18 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from ._cypher import quote_identifier
+from .backend import BACKENDS
+from .connector import GraphSpec, Predicate, parse_predicate
 from .errors import InputError
 from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from .units import parse_size
@@ -54,180 +61,158 @@ __all__ = [
     "RunSettings",
     "SyncConfig",
     "load_config",
+    "describe_settings",
     "parse_duration",
     "parse_since",
+    "parse_memory",
     "ENV_PREFIX",
 ]
 
 ENV_PREFIX = "TOPO_SYNC_"
 
 
-# --------------------------------------------------------------------------- sections
-# Each field carries ``metadata``: ``check`` (a validator name below) and ``help``.
-def _f(default: Any, check: str, help: str, **extra: Any) -> Any:
-    meta = {"check": check, "help": help, **extra}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
+# --------------------------------------------------------------------------- value forms
+# Before-validators accept the spellings a TOML file, a variable or an option may use and hand
+# anything else on unchanged for the field's type and bounds to reject. ``ValueError()`` means
+# "not of this form" (the error names the field's form); ``ValueError(text)`` carries its own detail.
 @dataclass(frozen=True)
-class SelectionSettings:
-    """Which part of the database is analysed (see :class:`topo_graphdb.connector.GraphSpec`)."""
+class _Form:
+    """The values a setting takes, in words (``"a duration such as 90, 30m or 2h"``), for errors."""
 
-    labels: tuple[str, ...] = _f((), "names", "Node labels (any of them; all nodes when empty).")
-    rel_types: tuple[str, ...] = _f((), "names", "Relationship types (any of them; all types when empty).")
-    where: tuple[str, ...] = _f((), "predicates", "Node predicates such as \"year >= 2010\" (all must hold).")
-    rel_where: tuple[str, ...] = _f((), "predicates", "Relationship predicates such as \"weight > 0.5\".")
-    key_property: str = _f("", "optional_name", "Unique node key property (recommended); Neo4j elementIds when empty.")
-    timestamp_property: str = _f("", "optional_name", "Relationship property holding a time (number or date/time) for --since and drift.")
-    feature_properties: tuple[str, ...] = _f((), "names", "Numeric node properties (scalars or lists) used as model features.")
+    text: str
 
 
-@dataclass(frozen=True)
-class ScoreSettings:
-    """TC and ATC."""
-
-    tc: bool = _f(True, "bool", "Compute exact TC (train variant).")
-    hops: int = _f(2, "hops", "TC hops K (1..4).")
-    beta: float | None = _f(None, "beta", "Decay beta > 0; empty or 'auto' = 1 / mean degree.")
-    atc: bool = _f(True, "bool", "Compute approximate TC (ATC).")
-    atc_hops: int = _f(0, "atc_hops", "ATC hops (0 = the same as hops).")
-    atc_dim: int = _f(128, "dim", "ATC sketch dimension (8..4096).")
-    seed: int = _f(0, "seed", "Seed of ATC and of the link predictor.")
-    memory_budget: str = _f("", "memory", "Memory budget of the TC kernel, e.g. '4GB' (empty = what is free).")
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    """The link predictor, its predictions and how far to believe them."""
-
-    enabled: bool = _f(True, "bool", "Train a link predictor and write predicted links.")
-    model: str = _f("gcn", "model", f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
-    epochs: int = _f(200, "epochs", "Maximum training epochs (1..100000).")
-    hidden: int = _f(256, "hidden", "Embedding width of the model (8..4096).")
-    batch_size: int = _f(0, "non_negative_int", "Training positives per step (0 = the model's default, 1152); larger = faster epochs on big graphs.")
-    top_k: int = _f(10, "top_k", "Predicted links per node (1..1000).")
-    min_score: float | None = _f(None, "optional_number", "Keep only predicted links scoring at least this (the model's score).")
-    trust: bool = _f(True, "bool", "Calibrate a probability on every predicted link and an expected precision per node on held-out links.")
-    trust_holdout: float = _f(0.1, "holdout", "Share of the edges held out to calibrate the link probability (0.01..0.5).")
-    device: str = _f("auto", "device", "auto | cpu | cuda.")
-
-
-@dataclass(frozen=True)
-class WriteSettings:
-    """What is written back and how."""
-
-    prefix: str = _f("topo_", "prefix", "Prefix of every node property the tool writes.")
-    relationship_type: str = _f("PREDICTED_LINK", "rel_type", "Type of the predicted-link relationships.")
-    batch_size: int = _f(10_000, "batch_size", "Rows per write transaction (1..1000000).")
-    rate_limit: float = _f(0.0, "non_negative", "Maximum rows written per second (0 = no limit).")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a run behaves: backend, incremental mode, lock, drift, limits."""
-
-    backend: str = _f("auto", "backend", "auto | cpu | gpu.")
-    only: str = _f("all", "only", "all | score | predict.")
-    since: str = _f("", "since", "Incremental: 'last' or a timestamp; empty = full run.")
-    full_every: int = _f(0, "non_negative_int", "Force a full run after N-1 incremental runs (0 = never).")
-    max_runtime: float = _f(0.0, "duration", "Stop cleanly after this long (e.g. 45m; 0 = no limit).")
-    wait: bool = _f(False, "bool", "Wait for a lock held by another sync instead of exiting with code 10.")
-    wait_timeout: float = _f(3600.0, "duration", "Longest wait for the lock with --wait (e.g. 1h).")
-    lock_ttl: float = _f(120.0, "ttl", "Seconds without heartbeat after which a lock counts as abandoned (10..86400).")
-    drift_threshold: float = _f(0.0, "probability", "Alert when mean TC^New / mean TC^Train falls below this (0 = off).")
-    drift_action: str = _f("warn", "drift_action", "warn | fail (exit code 11).")
-    keep_runs: int = _f(0, "non_negative_int", "After a successful run, keep only the N newest ledger entries (0 = all).")
-
-
-_SECTIONS: dict[str, type] = {
-    "selection": SelectionSettings,
-    "score": ScoreSettings,
-    "predict": PredictSettings,
-    "write": WriteSettings,
-    "run": RunSettings,
-}
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    """The validated settings of one sync (immutable).
-
-    Build it with :func:`load_config`; ``SyncConfig()`` holds the defaults.
-    """
-
-    selection: SelectionSettings = field(default_factory=SelectionSettings)
-    score: ScoreSettings = field(default_factory=ScoreSettings)
-    predict: PredictSettings = field(default_factory=PredictSettings)
-    write: WriteSettings = field(default_factory=WriteSettings)
-    run: RunSettings = field(default_factory=RunSettings)
-    source: str = field(default="defaults", compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain nested dict (tuples as lists), without ``source``."""
-        return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in _SECTIONS}
-
-    def result_params(self) -> dict[str, Any]:
-        """The settings that change what is written (hashed into ``params_hash``)."""
-        d = self.as_dict()
-        run = d.pop("run")
-        d["backend"] = run["backend"]  # GPU and CPU results may differ in the last bits
-        d["only"] = run["only"]  # an incremental run builds on a run that wrote the same things
-        return d
-
-    def graph_spec(self) -> Any:
-        """The connector's :class:`~topo_graphdb.connector.GraphSpec` for this selection."""
-        from .connector import GraphSpec  # noqa: PLC0415
-
-        sel = self.selection
-        return GraphSpec(
-            labels=sel.labels,
-            rel_types=sel.rel_types,
-            orientation="undirected",
-            node_where=sel.where,
-            rel_where=sel.rel_where,
-            time_property=sel.timestamp_property or None,
-            feature_properties=sel.feature_properties,
-            key_property=sel.key_property or None,
-        )
-
-    def params_hash(self) -> str:
-        """Short SHA-256 of :meth:`result_params` (stable across runs and machines)."""
-        text = json.dumps(self.result_params(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def scope(self, database: str) -> str:
-        """Lock scope: the database plus the selection (two syncs on the same scope never overlap)."""
-        text = json.dumps({"database": database, "selection": self.as_dict()["selection"]}, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def atc_hops(self) -> int:
-        return self.score.atc_hops or self.score.hops
-
-    def with_changes(self, **sections: Mapping[str, Any]) -> SyncConfig:
-        """A copy with some keys replaced, validated like any other source (``source`` names them)."""
-        raw = self.as_dict()
-        origins: dict[tuple[str, str], str] = {}
-        for section, values in sections.items():
-            for key, value in values.items():
-                raw.setdefault(section, {})[key] = value
-                origins[(section, key)] = f"{section}.{key}"
-        return _build(raw, origins, source=self.source)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+def _no_bool(value: Any) -> Any:
+    """``hops = true`` is a mistake, not 1 (pydantic's lax numbers would take it)."""
+    if isinstance(value, bool):
+        raise ValueError()
     return value
 
 
-# --------------------------------------------------------------------------- parsing helpers
+_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(value: Any) -> Any:
+    return _WORDS.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _lowered(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _empty_is(default: Any) -> BeforeValidator:
+    """An empty value (``""`` in a file or a variable) means ``default``."""
+
+    def before(value: Any) -> Any:
+        return default if value is None or (isinstance(value, str) and not value.strip()) else _no_bool(value)
+
+    return BeforeValidator(before)
+
+
+def _auto(value: Any) -> Any:
+    """``""``, ``"auto"`` and ``None``: the default beta, 1 / mean degree."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    return _no_bool(value)
+
+
+def _json_list(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ValueError() from None
+
+
+def _identifier(name: str) -> str:
+    try:
+        quote_identifier(name)  # the one identifier guard
+    except InputError as err:
+        raise ValueError(str(err)) from None
+    return name
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of names, a JSON list (``'["A", "B"]'``) or a comma-separated string."""
+    if isinstance(value, str):
+        value = _json_list(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError()
+    return tuple(_identifier(v) for v in value)
+
+
+def _name(value: Any) -> str:
+    """One name, or ``""`` for none."""
+    if not isinstance(value, str):
+        raise ValueError()
+    return _identifier(value) if value else value
+
+
+def _predicate(item: Any) -> Predicate:
+    if isinstance(item, str):
+        return parse_predicate(item)
+    if isinstance(item, (list, tuple)) and len(item) in (2, 3):
+        return Predicate(*item)
+    raise InputError(f"a predicate must be text or [property, operator, value]; got {item!r}")
+
+
+def _predicates(value: Any) -> tuple[str, ...]:
+    """Predicates as text (``"year >= 2010"``) or ``[property, operator, value]`` triples, one or a list."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = _json_list(text) if text.startswith("[") else [text] if text else []
+    if not isinstance(value, (list, tuple)):
+        raise ValueError()
+    try:
+        return tuple(str(_predicate(item)) for item in value)
+    except InputError as err:
+        raise ValueError(str(err)) from None
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$", re.IGNORECASE)
-_UNIT = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _seconds(value: Any) -> Any:
+    """Seconds from ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"``, ``"250ms"``; numbers are seconds already."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError()
+        return float(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
+    return _no_bool(value)
+
+
+def _checked_text(parse: Any) -> BeforeValidator:
+    """Keep the text (stripped, ``None`` as ``""``) when ``parse`` accepts it; it is parsed again where used."""
+
+    def before(value: Any) -> str:
+        text = "" if value is None else str(value).strip()
+        try:
+            parse(text)
+        except InputError:
+            raise ValueError() from None
+        return text
+
+    return BeforeValidator(before)
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+Number = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+Flag = Annotated[bool, Strict(), BeforeValidator(_flag)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_names), _Form('a list of names such as ["A", "B"] (or a comma-separated string)')]
+Predicates = Annotated[tuple[str, ...], BeforeValidator(_predicates), _Form('a list of predicates such as ["year >= 2010"]')]
+Name = Annotated[str, BeforeValidator(_name), _Form("a name")]
+_DURATION_FORM = "a duration such as 90, 30m or 2h"
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0, allow_inf_nan=False), _Form(_DURATION_FORM)]
+_STRIP = BeforeValidator(_stripped)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+_DURATION_ADAPTER = TypeAdapter(Duration)
 
 
 def parse_duration(value: Any, *, what: str = "duration") -> float:
@@ -236,21 +221,10 @@ def parse_duration(value: Any, *, what: str = "duration") -> float:
     >>> parse_duration("30m"), parse_duration(90), parse_duration("1.5h")
     (1800.0, 90.0, 5400.0)
     """
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
     try:
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            m = _DURATION.match(str(value))
-            if not m:
-                raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
-            seconds = float(m.group(1)) * _UNIT[m.group(2).lower() if m.group(2) else None]
-    except OverflowError:  # an integer beyond float range
-        seconds = math.inf
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InputError(f"{what} must be a non-negative duration; got {value!r}")
-    return seconds
+        return _DURATION_ADAPTER.validate_python(value)
+    except ValidationError:
+        raise InputError(f"{what} must be {_DURATION_FORM}; got {value!r}") from None
 
 
 def parse_since(value: str, *, what: str = "since") -> str | float:
@@ -300,216 +274,193 @@ def parse_memory(value: str, *, what: str = "memory_budget") -> int | None:
     return parse_size(text, name=what, minimum=2**20)
 
 
-# --------------------------------------------------------------------------- validators
-def _bad(origin: str, expected: str, value: Any) -> InputError:
-    return InputError(f"{origin} must be {expected}; got {value!r}")
+# --------------------------------------------------------------------------- sections
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _as_int(origin: str, value: Any, lo: int, hi: int | None, expected: str) -> int:
-    if isinstance(value, bool):
-        raise _bad(origin, expected, value)
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise _bad(origin, expected, value) from None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-        raise _bad(origin, expected, value)
-    return value
+class SelectionSettings(_Section):
+    """Which part of the database is analysed (see :class:`topo_graphdb.connector.GraphSpec`)."""
+
+    labels: Names = Field((), description="Node labels (any of them; all nodes when empty).")
+    rel_types: Names = Field((), description="Relationship types (any of them; all types when empty).")
+    where: Predicates = Field((), description="Node predicates such as \"year >= 2010\" (all must hold).")
+    rel_where: Predicates = Field((), description="Relationship predicates such as \"weight > 0.5\".")
+    key_property: Name = Field("", description="Unique node key property (recommended); Neo4j elementIds when empty.")
+    timestamp_property: Name = Field("", description="Relationship property holding a time (number or date/time) for --since and drift.")
+    feature_properties: Names = Field((), description="Numeric node properties (scalars or lists) used as model features.")
 
 
-def _as_float(origin: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool):
-        raise _bad(origin, expected, value)
-    try:
-        out = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        raise _bad(origin, expected, value) from None
-    if not math.isfinite(out):
-        raise _bad(origin, expected, value)
-    return out
+class ScoreSettings(_Section):
+    """TC and ATC."""
+
+    tc: Flag = Field(True, description="Compute exact TC (train variant).")
+    hops: Int = Field(2, ge=1, le=4, description="TC hops K (1..4).")
+    beta: Annotated[float | None, BeforeValidator(_auto), _Form("a number > 0, or 'auto'")] = Field(
+        None, gt=0, allow_inf_nan=False, description="Decay beta > 0; empty or 'auto' = 1 / mean degree.")
+    atc: Flag = Field(True, description="Compute approximate TC (ATC).")
+    atc_hops: Annotated[Int, _Form("an integer in 0..6 (0 = hops)")] = Field(0, ge=0, le=6, description="ATC hops (0 = the same as hops).")
+    atc_dim: Int = Field(128, ge=8, le=4096, description="ATC sketch dimension (8..4096).")
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="Seed of ATC and of the link predictor.")
+    memory_budget: Annotated[str, _checked_text(parse_memory),
+                             _Form("a size like 512M or 8G (binary units), at least 1 MiB")] = Field(
+        "", description="Memory budget of the TC kernel, e.g. '4GB' (empty = what is free).")
 
 
-def _as_bool(origin: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise _bad(origin, "true or false", value)
+class PredictSettings(_Section):
+    """The link predictor, its predictions and how far to believe them."""
+
+    enabled: Flag = Field(True, description="Train a link predictor and write predicted links.")
+    model: Annotated[Literal[PREDICTORS], BeforeValidator(_lowered)] = Field(
+        "gcn", description=f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
+    epochs: Int = Field(200, ge=1, le=100_000, description="Maximum training epochs (1..100000).")
+    hidden: Int = Field(256, ge=8, le=4096, description="Embedding width of the model (8..4096).")
+    batch_size: Int = Field(0, ge=0, description="Training positives per step (0 = the model's default, 1152); "
+                                                 "larger = faster epochs on big graphs.")
+    top_k: Int = Field(10, ge=1, le=1000, description="Predicted links per node (1..1000).")
+    min_score: Annotated[float | None, _empty_is(None)] = Field(
+        None, allow_inf_nan=False, description="Keep only predicted links scoring at least this (the model's score).")
+    trust: Flag = Field(True, validation_alias=AliasChoices("trust", "indicator"), description=(
+        "Calibrate a probability on every predicted link and an expected precision per node on held-out links."))
+    trust_holdout: Number = Field(0.1, ge=0.01, le=0.5, description="Share of the edges held out to calibrate the link probability (0.01..0.5).")
+    device: Annotated[Literal["auto", "cpu", "cuda"], _STRIP] = Field("auto", description="auto | cpu | cuda.")
 
 
-def _as_choice(origin: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value.strip() not in choices:
-        raise _bad(origin, "one of " + ", ".join(choices), value)
-    return value.strip()
+class WriteSettings(_Section):
+    """What is written back and how."""
+
+    prefix: Annotated[str, Strict(), _Form("a property-name prefix of letters, digits and _ (e.g. topo_)")] = Field(
+        "topo_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$", description="Prefix of every node property the tool writes.")
+    relationship_type: Annotated[Name, _Form("a relationship type name")] = Field(
+        "PREDICTED_LINK", min_length=1, description="Type of the predicted-link relationships.")
+    batch_size: Int = Field(10_000, ge=1, le=1_000_000, description="Rows per write transaction (1..1000000).")
+    rate_limit: Number = Field(0.0, ge=0, description="Maximum rows written per second (0 = no limit).")
 
 
-def _as_names(origin: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
-            raise _bad(origin, 'a list of names such as ["A", "B"] (or a comma-separated string)', value) from None
-    elif isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _bad(origin, "a list of names (or a comma-separated string)", value)
-    from ._cypher import quote_identifier  # noqa: PLC0415  (the one identifier guard)
+class RunSettings(_Section):
+    """How a run behaves: backend, incremental mode, lock, drift, limits."""
 
-    for v in value:
-        try:
-            quote_identifier(v)
-        except InputError as err:
-            raise InputError(f"{origin}: {err}") from None
-    return tuple(value)
-
-
-def _as_name(origin: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _bad(origin, "a name", value)
-    if value == "":
-        return ""
-    from ._cypher import quote_identifier  # noqa: PLC0415
-
-    try:
-        quote_identifier(value)
-    except InputError as err:
-        raise InputError(f"{origin}: {err}") from None
-    return value
+    backend: Annotated[Literal[BACKENDS], _STRIP] = Field("auto", description="auto | cpu | gpu.")
+    only: Annotated[Literal["all", "score", "predict"], _STRIP] = Field("all", description="all | score | predict.")
+    since: Annotated[str, _checked_text(parse_since),
+                     _Form("'last', a number or an ISO date (2024-01-31T00:00:00)")] = Field(
+        "", description="Incremental: 'last' or a timestamp; empty = full run.")
+    full_every: Int = Field(0, ge=0, description="Force a full run after N-1 incremental runs (0 = never).")
+    max_runtime: Duration = Field(0.0, description="Stop cleanly after this long (e.g. 45m; 0 = no limit).")
+    wait: Flag = Field(False, description="Wait for a lock held by another sync instead of exiting with code 10.")
+    wait_timeout: Duration = Field(3600.0, description="Longest wait for the lock with --wait (e.g. 1h).")
+    lock_ttl: Annotated[Duration, _Form("a duration in 10s..1d")] = Field(
+        120.0, ge=10, le=86400, description="Seconds without heartbeat after which a lock counts as abandoned (10..86400).")
+    drift_threshold: Annotated[float, _empty_is(0.0)] = Field(
+        0.0, ge=0, le=1, allow_inf_nan=False, description="Alert when mean TC^New / mean TC^Train falls below this (0 = off).")
+    drift_action: Annotated[Literal["warn", "fail"], _STRIP] = Field("warn", description="warn | fail (exit code 11).")
+    keep_runs: Int = Field(0, ge=0, description="After a successful run, keep only the N newest ledger entries (0 = all).")
 
 
-def _as_predicates(origin: str, value: Any) -> tuple[str, ...]:
-    """Predicates as text (``"year >= 2010"``) or ``[property, operator, value]`` triples."""
-    from .connector import Predicate, parse_predicate  # noqa: PLC0415
+class SyncConfig(BaseModel):
+    """The validated settings of one sync (immutable).
 
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
-                raise _bad(origin, "a list of predicates such as [\"year >= 2010\"]", value) from None
-        else:
-            value = [text] if text else []
-    if not isinstance(value, (list, tuple)):
-        raise _bad(origin, "a list of predicates such as [\"year >= 2010\"]", value)
-    out = []
-    for item in value:
-        try:
-            if isinstance(item, str):
-                out.append(str(parse_predicate(item)))
-            elif isinstance(item, (list, tuple)) and len(item) in (2, 3):
-                out.append(str(Predicate(*item)))
-            else:
-                raise _bad(origin, "predicates as text or [property, operator, value]", item)
-        except InputError as err:
-            raise InputError(f"{origin}: {err}") from None
-    return tuple(out)
+    Build it with :func:`load_config`; ``SyncConfig()`` holds the defaults. Two configs
+    are equal when their settings are, wherever they came from (``source``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)
+    write: WriteSettings = Field(default_factory=WriteSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    source: str = Field("defaults", exclude=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SyncConfig) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.as_dict(), sort_keys=True))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), without ``source``."""
+        return self.model_dump(mode="json")
+
+    def result_params(self) -> dict[str, Any]:
+        """The settings that change what is written (hashed into ``params_hash``)."""
+        d = self.as_dict()
+        run = d.pop("run")
+        d["backend"] = run["backend"]  # GPU and CPU results may differ in the last bits
+        d["only"] = run["only"]  # an incremental run builds on a run that wrote the same things
+        return d
+
+    def graph_spec(self) -> GraphSpec:
+        """The connector's :class:`~topo_graphdb.connector.GraphSpec` for this selection."""
+        sel = self.selection
+        return GraphSpec(
+            labels=sel.labels,
+            rel_types=sel.rel_types,
+            orientation="undirected",
+            node_where=sel.where,
+            rel_where=sel.rel_where,
+            time_property=sel.timestamp_property or None,
+            feature_properties=sel.feature_properties,
+            key_property=sel.key_property or None,
+        )
+
+    def params_hash(self) -> str:
+        """Short SHA-256 of :meth:`result_params` (stable across runs and machines)."""
+        text = json.dumps(self.result_params(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def scope(self, database: str) -> str:
+        """Lock scope: the database plus the selection (two syncs on the same scope never overlap)."""
+        text = json.dumps({"database": database, "selection": self.as_dict()["selection"]}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def atc_hops(self) -> int:
+        return self.score.atc_hops or self.score.hops
+
+    def with_changes(self, **sections: Mapping[str, Any]) -> SyncConfig:
+        """A copy with some keys replaced, validated like any other source (``source`` names them)."""
+        settings = [(section, key, value, f"{section}.{key}") for section, values in sections.items() for key, value in values.items()]
+        return _validate(self.as_dict(), settings, source=self.source)
 
 
-def _check(kind: str, origin: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912
-    if kind == "bool":
-        return _as_bool(origin, value)
-    if kind == "names":
-        return _as_names(origin, value)
-    if kind == "optional_name":
-        return _as_name(origin, value)
-    if kind == "predicates":
-        return _as_predicates(origin, value)
-    if kind == "hops":
-        return _as_int(origin, value, 1, 4, "an integer in 1..4")
-    if kind == "atc_hops":
-        return _as_int(origin, value, 0, 6, "an integer in 0..6 (0 = hops)")
-    if kind == "beta":
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
-            return None
-        beta = _as_float(origin, value, "a number > 0, or 'auto'")
-        if beta <= 0:
-            raise _bad(origin, "a number > 0, or 'auto'", value)
-        return beta
-    if kind == "dim":
-        return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
-    if kind == "seed":
-        return _as_int(origin, value, 0, 2**32 - 1, "an integer in 0..4294967295")
-    if kind == "memory":
-        value = "" if value is None else str(value)
-        parse_memory(value, what=origin)
-        return value
-    if kind == "model":
-        return _as_choice(origin, value.lower() if isinstance(value, str) else value, PREDICTORS)
-    if kind == "hidden":
-        return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
-    if kind == "epochs":
-        return _as_int(origin, value, 1, 100_000, "an integer in 1..100000")
-    if kind == "top_k":
-        return _as_int(origin, value, 1, 1000, "an integer in 1..1000")
-    if kind == "optional_number":
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return _as_float(origin, value, "a number")
-    if kind == "probability":
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return 0.0
-        p = _as_float(origin, value, "a number in 0..1")
-        if not 0 <= p <= 1:
-            raise _bad(origin, "a number in 0..1", value)
-        return p
-    if kind == "holdout":
-        p = _as_float(origin, value, "a number in 0.01..0.5")
-        if not 0.01 <= p <= 0.5:
-            raise _bad(origin, "a number in 0.01..0.5", value)
-        return p
-    if kind == "device":
-        return _as_choice(origin, value, ("auto", "cpu", "cuda"))
-    if kind == "prefix":
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$", value):
-            raise _bad(origin, "a property-name prefix of letters, digits and _ (e.g. topo_)", value)
-        return value
-    if kind == "rel_type":
-        name = _as_name(origin, value)
-        if not name:
-            raise _bad(origin, "a relationship type name", value)
-        return name
-    if kind == "batch_size":
-        return _as_int(origin, value, 1, 1_000_000, "an integer in 1..1000000")
-    if kind == "non_negative":
-        x = _as_float(origin, value, "a number >= 0")
-        if x < 0:
-            raise _bad(origin, "a number >= 0", value)
-        return x
-    if kind == "non_negative_int":
-        return _as_int(origin, value, 0, None, "an integer >= 0")
-    if kind == "backend":
-        return _as_choice(origin, value, ("auto", "cpu", "gpu"))
-    if kind == "only":
-        return _as_choice(origin, value, ("all", "score", "predict"))
-    if kind == "since":
-        text = "" if value is None else str(value).strip()
-        parse_since(text, what=origin)
-        return text
-    if kind == "duration":
-        return parse_duration(value, what=origin)
-    if kind == "ttl":
-        ttl = parse_duration(value, what=origin)
-        if not 10 <= ttl <= 86400:
-            raise _bad(origin, "a duration in 10s..1d", value)
-        return ttl
-    if kind == "drift_action":
-        return _as_choice(origin, value, ("warn", "fail"))
-    raise AssertionError(f"unknown check {kind}")  # a bug in the field table
+_SECTIONS: dict[str, type[_Section]] = {name: info.annotation for name, info in SyncConfig.model_fields.items() if name != "source"}
+
+#: Old names that still work: ``predict.indicator`` is ``predict.trust``.
+_ALIASES = {
+    (section, alias): name
+    for section, model in _SECTIONS.items()
+    for name, info in model.model_fields.items()
+    if isinstance(info.validation_alias, AliasChoices)
+    for alias in info.validation_alias.choices
+}
+
+
+def _form(info: FieldInfo) -> str:
+    """The values a setting takes, in words: its :class:`_Form`, else from its type and bounds."""
+    forms = [m.text for m in info.metadata if isinstance(m, _Form)]
+    kind = info.annotation
+    if forms:
+        return forms[-1]
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(get_args(kind))
+    if kind is bool:
+        return "true or false"
+    if kind is not int and float not in (kind, *get_args(kind)):
+        raise TypeError(f"a setting of type {kind} needs a _Form")  # a bug in the field table
+    words = "an integer" if kind is int else "a number"
+    lo = [m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)]
+    hi = [m.le for m in info.metadata if isinstance(m, annotated_types.Le)]
+    return f"{words} in {lo[-1]}..{hi[-1]}" if lo and hi else f"{words} >= {lo[-1]}" if lo else words
+
+
+_FORMS = {(section, name): _form(info) for section, model in _SECTIONS.items() for name, info in model.model_fields.items()}
 
 
 # --------------------------------------------------------------------------- loading
-def _fields(section: str) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
-
-
-#: Settings that were renamed: the old key still works and means the new one.
-_RENAMED = {("predict", "indicator"): "trust"}
+#: One setting from one source: ``(section, key, value, origin)``; ``origin`` names it in errors.
+Setting = tuple[str, str, Any, str]
 
 
 def _unknown(origin: str, name: str, known: list[str]) -> InputError:
@@ -518,7 +469,7 @@ def _unknown(origin: str, name: str, known: list[str]) -> InputError:
     return InputError(f"{origin}: unknown setting {name!r}", hint=hint)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _file_settings(path: Path) -> list[Setting]:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -531,46 +482,75 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not valid TOML: {err}") from None
     except RecursionError:
         raise InputError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
-    return data
+    settings = []
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise _unknown(path.name, section, list(_SECTIONS))
+        if not isinstance(values, dict):
+            raise InputError(f"{path.name}: [{section}] must be a table of settings; got {values!r}")
+        settings += [(section, key, value, f"{path.name}: {section}.{key}") for key, value in values.items()]
+    return settings
 
 
-def _env_settings(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, str]]:
-    """``(section, key) -> (value, variable name)`` from ``TOPO_SYNC_<SECTION>_<KEY>``."""
-    out: dict[tuple[str, str], tuple[str, str]] = {}
+def _env_settings(environ: Mapping[str, str]) -> list[Setting]:
+    """``TOPO_SYNC_<SECTION>_<KEY>`` variables (empty ones count as unset)."""
+    settings = []
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG" or value == "":
             continue
         rest = name[len(ENV_PREFIX):].lower()
-        for section in _SECTIONS:
-            if rest.startswith(section + "_"):
-                key = rest[len(section) + 1:]
-                key = _RENAMED.get((section, key), key)
-                known = list(_fields(section))
-                if key not in known:
-                    raise _unknown(name, key, known)
-                out[(section, key)] = (value, name)
-                break
-        else:
-            raise InputError(
-                f"{name}: unknown setting", hint=f"use {ENV_PREFIX}<SECTION>_<KEY> with a section of {', '.join(_SECTIONS)}"
-            )
-    return out
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            raise InputError(f"{name}: unknown setting",
+                             hint=f"use {ENV_PREFIX}<SECTION>_<KEY> with a section of {', '.join(_SECTIONS)}")
+        settings.append((section, rest[len(section) + 1:], value, name))
+    return settings
 
 
-def _build(raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str], *, source: str) -> SyncConfig:
-    sections: dict[str, Any] = {}
-    for section, cls in _SECTIONS.items():
-        values = raw.get(section, {})
-        kwargs = {}
-        for name, f in _fields(section).items():
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            value = values.get(name, default)
-            origin = origins.get((section, name), f"{section}.{name}")
-            kwargs[name] = _check(f.metadata["check"], origin, value)
-        sections[section] = cls(**kwargs)
-    cfg = SyncConfig(**sections, source=source)
+def _override_settings(overrides: Mapping[str, Any]) -> list[Setting]:
+    settings = []
+    for dotted, value in overrides.items():
+        option = None
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].startswith("-"):
+            value, option = value
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        if section not in _SECTIONS:
+            raise _unknown(option or "override", section, list(_SECTIONS))
+        settings.append((section, key, value, option or dotted))
+    return settings
+
+
+def _validate(base: dict[str, Any], settings: list[Setting], *, source: str) -> SyncConfig:
+    """``base`` with ``settings`` applied in order (later ones win), validated into a :class:`SyncConfig`."""
+    raw = {section: dict(base.get(section, {})) for section in _SECTIONS}
+    origins: dict[tuple[str, str], str] = {}
+    for section, key, value, origin in settings:
+        key = _ALIASES.get((section, key), key)
+        raw.setdefault(section, {})[key] = value
+        origins[(section, key)] = origin
+    try:
+        cfg = SyncConfig.model_validate({**raw, "source": source})
+    except ValidationError as err:
+        raise _one_line(err, raw, origins) from None
     _cross_check(cfg, origins)
     return cfg
+
+
+def _one_line(err: ValidationError, raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str]) -> InputError:
+    """pydantic's first error as one line: where the value came from, the values allowed, the value given."""
+    first = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")  # an unknown key before a bad value
+    section, key = (*map(str, first["loc"]), "", "")[:2]
+    origin = origins.get((section, key), f"{section}.{key}".strip("."))
+    if first["type"] == "extra_forbidden":
+        known = list(_SECTIONS[section].model_fields) if section in _SECTIONS else list(_SECTIONS)
+        return _unknown(origin, key or section, known)
+    detail = str(first.get("ctx", {}).get("error", "")) if first["type"] == "value_error" else ""
+    if detail:
+        return InputError(f"{origin}: {detail}")
+    value = raw.get(section, {}).get(key, first["input"])
+    return InputError(f"{origin} must be {_FORMS.get((section, key), 'valid')}; got {value!r}")
 
 
 def _cross_check(cfg: SyncConfig, origins: dict[tuple[str, str], str]) -> None:
@@ -617,50 +597,12 @@ def load_config(
     environ = os.environ if environ is None else environ
     if path is None and environ.get(ENV_PREFIX + "CONFIG"):
         path = environ[ENV_PREFIX + "CONFIG"]
-    raw: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
-    origins: dict[tuple[str, str], str] = {}
-    source = "defaults"
-    if path is not None:
-        p = Path(path)
-        data = _read_toml(p)
-        source = str(p)
-        for section, values in data.items():
-            if section not in _SECTIONS:
-                raise _unknown(p.name, section, list(_SECTIONS))
-            if not isinstance(values, dict):
-                raise InputError(f"{p.name}: [{section}] must be a table of settings; got {values!r}")
-            known = list(_fields(section))
-            for key, value in values.items():
-                key = _RENAMED.get((section, key), key)
-                if key not in known:
-                    raise _unknown(f"{p.name}: [{section}]", key, known)
-                raw[section][key] = value
-                origins[(section, key)] = f"{p.name}: {section}.{key}"
-    for (section, key), (value, var) in _env_settings(environ).items():
-        raw[section][key] = value
-        origins[(section, key)] = var
-    for dotted, value in (overrides or {}).items():
-        option = None
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].startswith("-"):
-            value, option = value
-        if value is None:
-            continue
-        section, _, key = dotted.partition(".")
-        if section not in _SECTIONS:
-            raise _unknown("override", section, list(_SECTIONS))
-        known = list(_fields(section))
-        if key not in known:
-            raise _unknown(f"override [{section}]", key, known)
-        raw[section][key] = value
-        origins[(section, key)] = option or dotted
-    return _build(raw, origins, source=source)
+    from_file = _file_settings(Path(path)) if path is not None else []
+    settings = from_file + _env_settings(environ) + _override_settings(overrides or {})
+    return _validate({}, settings, source=str(Path(path)) if path is not None else "defaults")
 
 
 def describe_settings() -> list[tuple[str, str, Any, str]]:
     """``(section, key, default, help)`` of every setting (for docs and ``--help``)."""
-    out = []
-    for section in _SECTIONS:
-        for name, f in _fields(section).items():
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            out.append((section, name, default, f.metadata["help"]))
-    return out
+    return [(section, name, info.default, info.description or "")
+            for section, model in _SECTIONS.items() for name, info in model.model_fields.items()]
