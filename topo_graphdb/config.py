@@ -250,7 +250,7 @@ _FORMS = {(section, name): form_of(info) for section, model in _SECTIONS.items()
 
 # --------------------------------------------------------------------------- loading
 #: One setting from one source: ``(section, key, value, origin)``; ``origin`` names it in errors.
-Setting = tuple[str, str, Any, str]
+_Setting = tuple[str, str, Any, str]
 
 
 def _unknown(origin: str, name: str, known: list[str]) -> InputError:
@@ -259,7 +259,7 @@ def _unknown(origin: str, name: str, known: list[str]) -> InputError:
     return InputError(f"{origin}: unknown setting {name!r}", hint=hint)
 
 
-def _file_settings(path: Path) -> list[Setting]:
+def _file_settings(path: Path) -> list[_Setting]:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -282,7 +282,7 @@ def _file_settings(path: Path) -> list[Setting]:
     return settings
 
 
-def _env_settings(environ: Mapping[str, str]) -> list[Setting]:
+def _env_settings(environ: Mapping[str, str]) -> list[_Setting]:
     """``TOPO_SYNC_<SECTION>_<KEY>`` variables (empty ones count as unset)."""
     settings = []
     for name, value in environ.items():
@@ -297,7 +297,7 @@ def _env_settings(environ: Mapping[str, str]) -> list[Setting]:
     return settings
 
 
-def _override_settings(overrides: Mapping[str, Any]) -> list[Setting]:
+def _override_settings(overrides: Mapping[str, Any]) -> list[_Setting]:
     settings = []
     for dotted, value in overrides.items():
         option = None
@@ -312,7 +312,7 @@ def _override_settings(overrides: Mapping[str, Any]) -> list[Setting]:
     return settings
 
 
-def _validate(base: dict[str, Any], settings: list[Setting], *, source: str) -> SyncConfig:
+def _validate(base: dict[str, Any], settings: list[_Setting], *, source: str) -> SyncConfig:
     """``base`` with ``settings`` applied in order (later ones win), validated into a :class:`SyncConfig`."""
     raw = {section: dict(base.get(section, {})) for section in _SECTIONS}
     origins: dict[tuple[str, str], str] = {}
