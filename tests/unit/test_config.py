@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -259,11 +260,10 @@ def test_sync_options_name_existing_settings_with_the_same_choices():
     from topo_graphdb.config import describe_settings
 
     settings = {f"{s}.{k}" for s, k, _, _ in describe_settings()}
-    sections = {s for s, _, _, _ in describe_settings()}
-    options = {p.name.replace("_", ".", 1): p for p in main.commands["sync"].params if p.name.split("_")[0] in sections}
+    named = [(re.search(r"\((\w+\.\w+)\)\.$", p.help or ""), p) for p in main.commands["sync"].params]
+    options = {m.group(1): p for m, p in named if m}  # each setting option's help ends with "(section.key)."
     assert len(options) == 21 and set(options) <= settings
     for setting, option in options.items():
-        assert f"({setting})" in option.help
         if isinstance(option.type, click.Choice):
             for choice in option.type.choices:
                 load_config(None, environ={}, overrides={setting: choice})  # every CLI choice is a valid setting

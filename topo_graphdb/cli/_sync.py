@@ -120,15 +120,16 @@ _SETTING_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
-def _param(setting: str) -> str:
-    return setting.replace(".", "_")
+def _param(flags: str) -> str:
+    """The parameter click names after an option (``--top-k`` -> ``top_k``, ``--atc/--no-atc`` -> ``atc``)."""
+    return flags.split("/")[0].lstrip("-").replace("-", "_")
 
 
 def _setting_options(func):
     """The options of :data:`_SETTING_OPTIONS`, in its order; each help names its setting."""
     for flags, setting, attrs in reversed(_SETTING_OPTIONS):
         extra = {k: v for k, v in attrs.items() if k != "help"}
-        func = click.option(flags, _param(setting), default=None, help=f"{attrs['help']} ({setting}).", **extra)(func)
+        func = click.option(flags, default=None, help=f"{attrs['help']} ({setting}).", **extra)(func)
     return func
 
 
@@ -136,7 +137,7 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
     """``{"section.key": (value, "--option")}`` for the setting options given on the command line."""
     out = {}
     for flags, setting, _ in _SETTING_OPTIONS:
-        value = params[_param(setting)]
+        value = params[_param(flags)]
         if value is not None and value != ():
             on, _, off = flags.partition("/")
             out[setting] = (value, off if value is False and off else on)
