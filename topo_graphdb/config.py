@@ -2,11 +2,12 @@
 
 Precedence, lowest first: built-in defaults, the TOML file (``--config`` or
 ``TOPO_SYNC_CONFIG``), environment variables ``TOPO_SYNC_<SECTION>_<KEY>``
-(for example ``TOPO_SYNC_SCORE_HOPS=2``), then command-line options. Every
-value is validated once, in :func:`load_config`, and a bad one is a one-line
-:class:`~topo_graphdb.errors.InputError` that names where it came from
-(``sync.toml: score.hops``, ``TOPO_SYNC_SCORE_HOPS`` or ``--hops``), the
-allowed range and the value received.
+(for example ``TOPO_SYNC_SCORE_HOPS=2``), then command-line options. The
+sections are pydantic models (types, bounds and choices are declared on their
+fields); :func:`load_config` merges the sources and validates once. A bad
+value is a one-line :class:`~topo_graphdb.errors.InputError` that names where
+it came from (``sync.toml: score.hops``, ``TOPO_SYNC_SCORE_HOPS`` or
+``--hops``), the allowed values and the value received.
 
 The file has five sections (see ``examples/sync.toml`` for every key)::
 
@@ -23,23 +24,40 @@ config file would end up in version control.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import hashlib
 import json
-import math
 import os
-import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, Strict, ValidationError
+
+from ._setting_types import (
+    AUTO,
+    LOWER,
+    STRIP,
+    Duration,
+    Flag,
+    Form,
+    Int,
+    Name,
+    Names,
+    Number,
+    Predicates,
+    checked_text,
+    empty_is,
+    form_of,
+    parse_duration,
+    parse_memory,
+    parse_since,
+)
+from .backend import BACKENDS
+from .connector import GraphSpec
 from .errors import InputError
 from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
-from .units import parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,8 +72,10 @@ __all__ = [
     "RunSettings",
     "SyncConfig",
     "load_config",
+    "describe_settings",
     "parse_duration",
     "parse_since",
+    "parse_memory",
     "ENV_PREFIX",
 ]
 
@@ -63,110 +83,113 @@ ENV_PREFIX = "TOPO_SYNC_"
 
 
 # --------------------------------------------------------------------------- sections
-# Each field carries ``metadata``: ``check`` (a validator name below) and ``help``.
-def _f(default: Any, check: str, help: str, **extra: Any) -> Any:
-    meta = {"check": check, "help": help, **extra}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class SelectionSettings:
+class SelectionSettings(_Section):
     """Which part of the database is analysed (see :class:`topo_graphdb.connector.GraphSpec`)."""
 
-    labels: tuple[str, ...] = _f((), "names", "Node labels (any of them; all nodes when empty).")
-    rel_types: tuple[str, ...] = _f((), "names", "Relationship types (any of them; all types when empty).")
-    where: tuple[str, ...] = _f((), "predicates", "Node predicates such as \"year >= 2010\" (all must hold).")
-    rel_where: tuple[str, ...] = _f((), "predicates", "Relationship predicates such as \"weight > 0.5\".")
-    key_property: str = _f("", "optional_name", "Unique node key property (recommended); Neo4j elementIds when empty.")
-    timestamp_property: str = _f("", "optional_name", "Relationship property holding a time (number or date/time) for --since and drift.")
-    feature_properties: tuple[str, ...] = _f((), "names", "Numeric node properties (scalars or lists) used as model features.")
+    labels: Names = Field((), description="Node labels (any of them; all nodes when empty).")
+    rel_types: Names = Field((), description="Relationship types (any of them; all types when empty).")
+    where: Predicates = Field((), description="Node predicates such as \"year >= 2010\" (all must hold).")
+    rel_where: Predicates = Field((), description="Relationship predicates such as \"weight > 0.5\".")
+    key_property: Name = Field("", description="Unique node key property (recommended); Neo4j elementIds when empty.")
+    timestamp_property: Name = Field("", description="Relationship property holding a time (number or date/time) for --since and drift.")
+    feature_properties: Names = Field((), description="Numeric node properties (scalars or lists) used as model features.")
 
 
-@dataclass(frozen=True)
-class ScoreSettings:
+class ScoreSettings(_Section):
     """TC and ATC."""
 
-    tc: bool = _f(True, "bool", "Compute exact TC (train variant).")
-    hops: int = _f(2, "hops", "TC hops K (1..4).")
-    beta: float | None = _f(None, "beta", "Decay beta > 0; empty or 'auto' = 1 / mean degree.")
-    atc: bool = _f(True, "bool", "Compute approximate TC (ATC).")
-    atc_hops: int = _f(0, "atc_hops", "ATC hops (0 = the same as hops).")
-    atc_dim: int = _f(128, "dim", "ATC sketch dimension (8..4096).")
-    seed: int = _f(0, "seed", "Seed of ATC and of the link predictor.")
-    memory_budget: str = _f("", "memory", "Memory budget of the TC kernel, e.g. '4GB' (empty = what is free).")
+    tc: Flag = Field(True, description="Compute exact TC (train variant).")
+    hops: Int = Field(2, ge=1, le=4, description="TC hops K (1..4).")
+    beta: Annotated[float | None, AUTO, Form("a number > 0, or 'auto'")] = Field(
+        None, gt=0, allow_inf_nan=False, description="Decay beta > 0; empty or 'auto' = 1 / mean degree.")
+    atc: Flag = Field(True, description="Compute approximate TC (ATC).")
+    atc_hops: Annotated[Int, Form("an integer in 0..6 (0 = hops)")] = Field(0, ge=0, le=6, description="ATC hops (0 = the same as hops).")
+    atc_dim: Int = Field(128, ge=8, le=4096, description="ATC sketch dimension (8..4096).")
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="Seed of ATC and of the link predictor.")
+    memory_budget: Annotated[str, checked_text(parse_memory),
+                             Form("a size like 512M or 8G (binary units), at least 1 MiB")] = Field(
+        "", description="Memory budget of the TC kernel, e.g. '4GB' (empty = what is free).")
 
 
-@dataclass(frozen=True)
-class PredictSettings:
+class PredictSettings(_Section):
     """The link predictor, its predictions and how far to believe them."""
 
-    enabled: bool = _f(True, "bool", "Train a link predictor and write predicted links.")
-    model: str = _f("gcn", "model", f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
-    epochs: int = _f(200, "epochs", "Maximum training epochs (1..100000).")
-    hidden: int = _f(256, "hidden", "Embedding width of the model (8..4096).")
-    batch_size: int = _f(0, "non_negative_int", "Training positives per step (0 = the model's default, 1152); larger = faster epochs on big graphs.")
-    top_k: int = _f(10, "top_k", "Predicted links per node (1..1000).")
-    min_score: float | None = _f(None, "optional_number", "Keep only predicted links scoring at least this (the model's score).")
-    trust: bool = _f(True, "bool", "Calibrate a probability on every predicted link and an expected precision per node on held-out links.")
-    trust_holdout: float = _f(0.1, "holdout", "Share of the edges held out to calibrate the link probability (0.01..0.5).")
-    device: str = _f("auto", "device", "auto | cpu | cuda.")
+    enabled: Flag = Field(True, description="Train a link predictor and write predicted links.")
+    model: Annotated[Literal[PREDICTORS], LOWER] = Field(
+        "gcn", description=f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
+    epochs: Int = Field(200, ge=1, le=100_000, description="Maximum training epochs (1..100000).")
+    hidden: Int = Field(256, ge=8, le=4096, description="Embedding width of the model (8..4096).")
+    batch_size: Int = Field(0, ge=0, description="Training positives per step (0 = the model's default, 1152); "
+                                                 "larger = faster epochs on big graphs.")
+    top_k: Int = Field(10, ge=1, le=1000, description="Predicted links per node (1..1000).")
+    min_score: Annotated[float | None, empty_is(None)] = Field(
+        None, allow_inf_nan=False, description="Keep only predicted links scoring at least this (the model's score).")
+    trust: Flag = Field(True, validation_alias=AliasChoices("trust", "indicator"), description=(
+        "Calibrate a probability on every predicted link and an expected precision per node on held-out links."))
+    trust_holdout: Number = Field(0.1, ge=0.01, le=0.5, description="Share of the edges held out to calibrate the link probability (0.01..0.5).")
+    device: Annotated[Literal["auto", "cpu", "cuda"], STRIP] = Field("auto", description="auto | cpu | cuda.")
 
 
-@dataclass(frozen=True)
-class WriteSettings:
+class WriteSettings(_Section):
     """What is written back and how."""
 
-    prefix: str = _f("topo_", "prefix", "Prefix of every node property the tool writes.")
-    relationship_type: str = _f("PREDICTED_LINK", "rel_type", "Type of the predicted-link relationships.")
-    batch_size: int = _f(10_000, "batch_size", "Rows per write transaction (1..1000000).")
-    rate_limit: float = _f(0.0, "non_negative", "Maximum rows written per second (0 = no limit).")
+    prefix: Annotated[str, Strict(), Form("a property-name prefix of letters, digits and _ (e.g. topo_)")] = Field(
+        "topo_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$", description="Prefix of every node property the tool writes.")
+    relationship_type: Annotated[Name, Form("a relationship type name")] = Field(
+        "PREDICTED_LINK", min_length=1, description="Type of the predicted-link relationships.")
+    batch_size: Int = Field(10_000, ge=1, le=1_000_000, description="Rows per write transaction (1..1000000).")
+    rate_limit: Number = Field(0.0, ge=0, description="Maximum rows written per second (0 = no limit).")
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(_Section):
     """How a run behaves: backend, incremental mode, lock, drift, limits."""
 
-    backend: str = _f("auto", "backend", "auto | cpu | gpu.")
-    only: str = _f("all", "only", "all | score | predict.")
-    since: str = _f("", "since", "Incremental: 'last' or a timestamp; empty = full run.")
-    full_every: int = _f(0, "non_negative_int", "Force a full run after N-1 incremental runs (0 = never).")
-    max_runtime: float = _f(0.0, "duration", "Stop cleanly after this long (e.g. 45m; 0 = no limit).")
-    wait: bool = _f(False, "bool", "Wait for a lock held by another sync instead of exiting with code 10.")
-    wait_timeout: float = _f(3600.0, "duration", "Longest wait for the lock with --wait (e.g. 1h).")
-    lock_ttl: float = _f(120.0, "ttl", "Seconds without heartbeat after which a lock counts as abandoned (10..86400).")
-    drift_threshold: float = _f(0.0, "probability", "Alert when mean TC^New / mean TC^Train falls below this (0 = off).")
-    drift_action: str = _f("warn", "drift_action", "warn | fail (exit code 11).")
-    keep_runs: int = _f(0, "non_negative_int", "After a successful run, keep only the N newest ledger entries (0 = all).")
+    backend: Annotated[Literal[BACKENDS], STRIP] = Field("auto", description="auto | cpu | gpu.")
+    only: Annotated[Literal["all", "score", "predict"], STRIP] = Field("all", description="all | score | predict.")
+    since: Annotated[str, checked_text(parse_since),
+                     Form("'last', a number or an ISO date (2024-01-31T00:00:00)")] = Field(
+        "", description="Incremental: 'last' or a timestamp; empty = full run.")
+    full_every: Int = Field(0, ge=0, description="Force a full run after N-1 incremental runs (0 = never).")
+    max_runtime: Duration = Field(0.0, description="Stop cleanly after this long (e.g. 45m; 0 = no limit).")
+    wait: Flag = Field(False, description="Wait for a lock held by another sync instead of exiting with code 10.")
+    wait_timeout: Duration = Field(3600.0, description="Longest wait for the lock with --wait (e.g. 1h).")
+    lock_ttl: Annotated[Duration, Form("a duration in 10s..1d")] = Field(
+        120.0, ge=10, le=86400, description="Seconds without heartbeat after which a lock counts as abandoned (10..86400).")
+    drift_threshold: Annotated[float, empty_is(0.0)] = Field(
+        0.0, ge=0, le=1, allow_inf_nan=False, description="Alert when mean TC^New / mean TC^Train falls below this (0 = off).")
+    drift_action: Annotated[Literal["warn", "fail"], STRIP] = Field("warn", description="warn | fail (exit code 11).")
+    keep_runs: Int = Field(0, ge=0, description="After a successful run, keep only the N newest ledger entries (0 = all).")
 
 
-_SECTIONS: dict[str, type] = {
-    "selection": SelectionSettings,
-    "score": ScoreSettings,
-    "predict": PredictSettings,
-    "write": WriteSettings,
-    "run": RunSettings,
-}
-
-
-@dataclass(frozen=True)
-class SyncConfig:
+class SyncConfig(BaseModel):
     """The validated settings of one sync (immutable).
 
-    Build it with :func:`load_config`; ``SyncConfig()`` holds the defaults.
+    Build it with :func:`load_config`; ``SyncConfig()`` holds the defaults. Two configs
+    are equal when their settings are, wherever they came from (``source``).
     """
 
-    selection: SelectionSettings = field(default_factory=SelectionSettings)
-    score: ScoreSettings = field(default_factory=ScoreSettings)
-    predict: PredictSettings = field(default_factory=PredictSettings)
-    write: WriteSettings = field(default_factory=WriteSettings)
-    run: RunSettings = field(default_factory=RunSettings)
-    source: str = field(default="defaults", compare=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
+    predict: PredictSettings = Field(default_factory=PredictSettings)
+    write: WriteSettings = Field(default_factory=WriteSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    source: str = Field("defaults", exclude=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SyncConfig) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.as_dict(), sort_keys=True))
 
     def as_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), without ``source``."""
-        return {name: _plain(dataclasses.asdict(getattr(self, name))) for name in _SECTIONS}
+        return self.model_dump(mode="json")
 
     def result_params(self) -> dict[str, Any]:
         """The settings that change what is written (hashed into ``params_hash``)."""
@@ -176,10 +199,8 @@ class SyncConfig:
         d["only"] = run["only"]  # an incremental run builds on a run that wrote the same things
         return d
 
-    def graph_spec(self) -> Any:
+    def graph_spec(self) -> GraphSpec:
         """The connector's :class:`~topo_graphdb.connector.GraphSpec` for this selection."""
-        from .connector import GraphSpec  # noqa: PLC0415
-
         sel = self.selection
         return GraphSpec(
             labels=sel.labels,
@@ -208,308 +229,28 @@ class SyncConfig:
 
     def with_changes(self, **sections: Mapping[str, Any]) -> SyncConfig:
         """A copy with some keys replaced, validated like any other source (``source`` names them)."""
-        raw = self.as_dict()
-        origins: dict[tuple[str, str], str] = {}
-        for section, values in sections.items():
-            for key, value in values.items():
-                raw.setdefault(section, {})[key] = value
-                origins[(section, key)] = f"{section}.{key}"
-        return _build(raw, origins, source=self.source)
+        settings = [(section, key, value, f"{section}.{key}") for section, values in sections.items() for key, value in values.items()]
+        return _validate(self.as_dict(), settings, source=self.source)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+_SECTIONS: dict[str, type[_Section]] = {name: info.annotation for name, info in SyncConfig.model_fields.items() if name != "source"}
+
+#: Old names that still work: ``predict.indicator`` is ``predict.trust``.
+_ALIASES = {
+    (section, alias): name
+    for section, model in _SECTIONS.items()
+    for name, info in model.model_fields.items()
+    if isinstance(info.validation_alias, AliasChoices)
+    for alias in info.validation_alias.choices
+}
 
 
-# --------------------------------------------------------------------------- parsing helpers
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$", re.IGNORECASE)
-_UNIT = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any, *, what: str = "duration") -> float:
-    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or ``"250ms"``.
-
-    >>> parse_duration("30m"), parse_duration(90), parse_duration("1.5h")
-    (1800.0, 90.0, 5400.0)
-    """
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
-    try:
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        else:
-            m = _DURATION.match(str(value))
-            if not m:
-                raise InputError(f"{what} must be a duration such as 90, 30m or 2h; got {value!r}")
-            seconds = float(m.group(1)) * _UNIT[m.group(2).lower() if m.group(2) else None]
-    except OverflowError:  # an integer beyond float range
-        seconds = math.inf
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InputError(f"{what} must be a non-negative duration; got {value!r}")
-    return seconds
-
-
-def parse_since(value: str, *, what: str = "since") -> str | float:
-    """``""`` (full run), ``"last"``, or a timestamp as a number.
-
-    Numbers are taken as they are (the unit of the relationship timestamp
-    property); an ISO-8601 date or date-time becomes Unix seconds (UTC when no
-    zone is given).
-
-    >>> parse_since("last"), parse_since("1700000000"), parse_since("2024-01-01")
-    ('last', 1700000000.0, 1704067200.0)
-    """
-    text = str(value).strip()
-    if text in ("", "last"):
-        return text
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise InputError(f"{what} must be 'last', a number or an ISO date; got {value!r}")
-        return number
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise InputError(f"{what} must be 'last', a number or an ISO date (2024-01-31T00:00:00); got {value!r}") from err
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    try:
-        return stamp.timestamp()
-    except (OverflowError, ValueError) as err:  # e.g. year 1 with a positive offset
-        raise InputError(f"{what} is out of the date range; got {value!r}") from err
-
-
-def parse_memory(value: str, *, what: str = "memory_budget") -> int | None:
-    """Bytes from a size in :func:`topo_graphdb.units.parse_size` notation; ``""`` is ``None``.
-
-    Units are binary: ``"4GB"`` is ``4 * 2**30``. At least 1 MiB.
-
-    >>> parse_memory("4GB"), parse_memory("512MiB"), parse_memory("")
-    (4294967296, 536870912, None)
-    """
-    text = str(value).strip()
-    if not text:
-        return None
-    return parse_size(text, name=what, minimum=2**20)
-
-
-# --------------------------------------------------------------------------- validators
-def _bad(origin: str, expected: str, value: Any) -> InputError:
-    return InputError(f"{origin} must be {expected}; got {value!r}")
-
-
-def _as_int(origin: str, value: Any, lo: int, hi: int | None, expected: str) -> int:
-    if isinstance(value, bool):
-        raise _bad(origin, expected, value)
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise _bad(origin, expected, value) from None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-        raise _bad(origin, expected, value)
-    return value
-
-
-def _as_float(origin: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool):
-        raise _bad(origin, expected, value)
-    try:
-        out = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        raise _bad(origin, expected, value) from None
-    if not math.isfinite(out):
-        raise _bad(origin, expected, value)
-    return out
-
-
-def _as_bool(origin: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise _bad(origin, "true or false", value)
-
-
-def _as_choice(origin: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value.strip() not in choices:
-        raise _bad(origin, "one of " + ", ".join(choices), value)
-    return value.strip()
-
-
-def _as_names(origin: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
-            raise _bad(origin, 'a list of names such as ["A", "B"] (or a comma-separated string)', value) from None
-    elif isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _bad(origin, "a list of names (or a comma-separated string)", value)
-    from ._cypher import quote_identifier  # noqa: PLC0415  (the one identifier guard)
-
-    for v in value:
-        try:
-            quote_identifier(v)
-        except InputError as err:
-            raise InputError(f"{origin}: {err}") from None
-    return tuple(value)
-
-
-def _as_name(origin: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _bad(origin, "a name", value)
-    if value == "":
-        return ""
-    from ._cypher import quote_identifier  # noqa: PLC0415
-
-    try:
-        quote_identifier(value)
-    except InputError as err:
-        raise InputError(f"{origin}: {err}") from None
-    return value
-
-
-def _as_predicates(origin: str, value: Any) -> tuple[str, ...]:
-    """Predicates as text (``"year >= 2010"``) or ``[property, operator, value]`` triples."""
-    from .connector import Predicate, parse_predicate  # noqa: PLC0415
-
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
-                raise _bad(origin, "a list of predicates such as [\"year >= 2010\"]", value) from None
-        else:
-            value = [text] if text else []
-    if not isinstance(value, (list, tuple)):
-        raise _bad(origin, "a list of predicates such as [\"year >= 2010\"]", value)
-    out = []
-    for item in value:
-        try:
-            if isinstance(item, str):
-                out.append(str(parse_predicate(item)))
-            elif isinstance(item, (list, tuple)) and len(item) in (2, 3):
-                out.append(str(Predicate(*item)))
-            else:
-                raise _bad(origin, "predicates as text or [property, operator, value]", item)
-        except InputError as err:
-            raise InputError(f"{origin}: {err}") from None
-    return tuple(out)
-
-
-def _check(kind: str, origin: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912
-    if kind == "bool":
-        return _as_bool(origin, value)
-    if kind == "names":
-        return _as_names(origin, value)
-    if kind == "optional_name":
-        return _as_name(origin, value)
-    if kind == "predicates":
-        return _as_predicates(origin, value)
-    if kind == "hops":
-        return _as_int(origin, value, 1, 4, "an integer in 1..4")
-    if kind == "atc_hops":
-        return _as_int(origin, value, 0, 6, "an integer in 0..6 (0 = hops)")
-    if kind == "beta":
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
-            return None
-        beta = _as_float(origin, value, "a number > 0, or 'auto'")
-        if beta <= 0:
-            raise _bad(origin, "a number > 0, or 'auto'", value)
-        return beta
-    if kind == "dim":
-        return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
-    if kind == "seed":
-        return _as_int(origin, value, 0, 2**32 - 1, "an integer in 0..4294967295")
-    if kind == "memory":
-        value = "" if value is None else str(value)
-        parse_memory(value, what=origin)
-        return value
-    if kind == "model":
-        return _as_choice(origin, value.lower() if isinstance(value, str) else value, PREDICTORS)
-    if kind == "hidden":
-        return _as_int(origin, value, 8, 4096, "an integer in 8..4096")
-    if kind == "epochs":
-        return _as_int(origin, value, 1, 100_000, "an integer in 1..100000")
-    if kind == "top_k":
-        return _as_int(origin, value, 1, 1000, "an integer in 1..1000")
-    if kind == "optional_number":
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return _as_float(origin, value, "a number")
-    if kind == "probability":
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return 0.0
-        p = _as_float(origin, value, "a number in 0..1")
-        if not 0 <= p <= 1:
-            raise _bad(origin, "a number in 0..1", value)
-        return p
-    if kind == "holdout":
-        p = _as_float(origin, value, "a number in 0.01..0.5")
-        if not 0.01 <= p <= 0.5:
-            raise _bad(origin, "a number in 0.01..0.5", value)
-        return p
-    if kind == "device":
-        return _as_choice(origin, value, ("auto", "cpu", "cuda"))
-    if kind == "prefix":
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$", value):
-            raise _bad(origin, "a property-name prefix of letters, digits and _ (e.g. topo_)", value)
-        return value
-    if kind == "rel_type":
-        name = _as_name(origin, value)
-        if not name:
-            raise _bad(origin, "a relationship type name", value)
-        return name
-    if kind == "batch_size":
-        return _as_int(origin, value, 1, 1_000_000, "an integer in 1..1000000")
-    if kind == "non_negative":
-        x = _as_float(origin, value, "a number >= 0")
-        if x < 0:
-            raise _bad(origin, "a number >= 0", value)
-        return x
-    if kind == "non_negative_int":
-        return _as_int(origin, value, 0, None, "an integer >= 0")
-    if kind == "backend":
-        return _as_choice(origin, value, ("auto", "cpu", "gpu"))
-    if kind == "only":
-        return _as_choice(origin, value, ("all", "score", "predict"))
-    if kind == "since":
-        text = "" if value is None else str(value).strip()
-        parse_since(text, what=origin)
-        return text
-    if kind == "duration":
-        return parse_duration(value, what=origin)
-    if kind == "ttl":
-        ttl = parse_duration(value, what=origin)
-        if not 10 <= ttl <= 86400:
-            raise _bad(origin, "a duration in 10s..1d", value)
-        return ttl
-    if kind == "drift_action":
-        return _as_choice(origin, value, ("warn", "fail"))
-    raise AssertionError(f"unknown check {kind}")  # a bug in the field table
+_FORMS = {(section, name): form_of(info) for section, model in _SECTIONS.items() for name, info in model.model_fields.items()}
 
 
 # --------------------------------------------------------------------------- loading
-def _fields(section: str) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
-
-
-#: Settings that were renamed: the old key still works and means the new one.
-_RENAMED = {("predict", "indicator"): "trust"}
+#: One setting from one source: ``(section, key, value, origin)``; ``origin`` names it in errors.
+_Setting = tuple[str, str, Any, str]
 
 
 def _unknown(origin: str, name: str, known: list[str]) -> InputError:
@@ -518,7 +259,7 @@ def _unknown(origin: str, name: str, known: list[str]) -> InputError:
     return InputError(f"{origin}: unknown setting {name!r}", hint=hint)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _file_settings(path: Path) -> list[_Setting]:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -531,46 +272,75 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not valid TOML: {err}") from None
     except RecursionError:
         raise InputError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
-    return data
+    settings = []
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise _unknown(path.name, section, list(_SECTIONS))
+        if not isinstance(values, dict):
+            raise InputError(f"{path.name}: [{section}] must be a table of settings; got {values!r}")
+        settings += [(section, key, value, f"{path.name}: {section}.{key}") for key, value in values.items()]
+    return settings
 
 
-def _env_settings(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, str]]:
-    """``(section, key) -> (value, variable name)`` from ``TOPO_SYNC_<SECTION>_<KEY>``."""
-    out: dict[tuple[str, str], tuple[str, str]] = {}
+def _env_settings(environ: Mapping[str, str]) -> list[_Setting]:
+    """``TOPO_SYNC_<SECTION>_<KEY>`` variables (empty ones count as unset)."""
+    settings = []
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG" or value == "":
             continue
         rest = name[len(ENV_PREFIX):].lower()
-        for section in _SECTIONS:
-            if rest.startswith(section + "_"):
-                key = rest[len(section) + 1:]
-                key = _RENAMED.get((section, key), key)
-                known = list(_fields(section))
-                if key not in known:
-                    raise _unknown(name, key, known)
-                out[(section, key)] = (value, name)
-                break
-        else:
-            raise InputError(
-                f"{name}: unknown setting", hint=f"use {ENV_PREFIX}<SECTION>_<KEY> with a section of {', '.join(_SECTIONS)}"
-            )
-    return out
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            raise InputError(f"{name}: unknown setting",
+                             hint=f"use {ENV_PREFIX}<SECTION>_<KEY> with a section of {', '.join(_SECTIONS)}")
+        settings.append((section, rest[len(section) + 1:], value, name))
+    return settings
 
 
-def _build(raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str], *, source: str) -> SyncConfig:
-    sections: dict[str, Any] = {}
-    for section, cls in _SECTIONS.items():
-        values = raw.get(section, {})
-        kwargs = {}
-        for name, f in _fields(section).items():
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            value = values.get(name, default)
-            origin = origins.get((section, name), f"{section}.{name}")
-            kwargs[name] = _check(f.metadata["check"], origin, value)
-        sections[section] = cls(**kwargs)
-    cfg = SyncConfig(**sections, source=source)
+def _override_settings(overrides: Mapping[str, Any]) -> list[_Setting]:
+    settings = []
+    for dotted, value in overrides.items():
+        option = None
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].startswith("-"):
+            value, option = value
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        if section not in _SECTIONS:
+            raise _unknown(option or "override", section, list(_SECTIONS))
+        settings.append((section, key, value, option or dotted))
+    return settings
+
+
+def _validate(base: dict[str, Any], settings: list[_Setting], *, source: str) -> SyncConfig:
+    """``base`` with ``settings`` applied in order (later ones win), validated into a :class:`SyncConfig`."""
+    raw = {section: dict(base.get(section, {})) for section in _SECTIONS}
+    origins: dict[tuple[str, str], str] = {}
+    for section, key, value, origin in settings:
+        key = _ALIASES.get((section, key), key)
+        raw.setdefault(section, {})[key] = value
+        origins[(section, key)] = origin
+    try:
+        cfg = SyncConfig.model_validate({**raw, "source": source})
+    except ValidationError as err:
+        raise _one_line(err, raw, origins) from None
     _cross_check(cfg, origins)
     return cfg
+
+
+def _one_line(err: ValidationError, raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str]) -> InputError:
+    """pydantic's first error as one line: where the value came from, the values allowed, the value given."""
+    first = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")  # an unknown key before a bad value
+    section, key = (*map(str, first["loc"]), "", "")[:2]
+    origin = origins.get((section, key), f"{section}.{key}".strip("."))
+    if first["type"] == "extra_forbidden":
+        known = list(_SECTIONS[section].model_fields) if section in _SECTIONS else list(_SECTIONS)
+        return _unknown(origin, key or section, known)
+    detail = str(first.get("ctx", {}).get("error", "")) if first["type"] == "value_error" else ""
+    if detail:
+        return InputError(f"{origin}: {detail}")
+    value = raw.get(section, {}).get(key, first["input"])
+    return InputError(f"{origin} must be {_FORMS.get((section, key), 'valid')}; got {value!r}")
 
 
 def _cross_check(cfg: SyncConfig, origins: dict[tuple[str, str], str]) -> None:
@@ -617,50 +387,12 @@ def load_config(
     environ = os.environ if environ is None else environ
     if path is None and environ.get(ENV_PREFIX + "CONFIG"):
         path = environ[ENV_PREFIX + "CONFIG"]
-    raw: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
-    origins: dict[tuple[str, str], str] = {}
-    source = "defaults"
-    if path is not None:
-        p = Path(path)
-        data = _read_toml(p)
-        source = str(p)
-        for section, values in data.items():
-            if section not in _SECTIONS:
-                raise _unknown(p.name, section, list(_SECTIONS))
-            if not isinstance(values, dict):
-                raise InputError(f"{p.name}: [{section}] must be a table of settings; got {values!r}")
-            known = list(_fields(section))
-            for key, value in values.items():
-                key = _RENAMED.get((section, key), key)
-                if key not in known:
-                    raise _unknown(f"{p.name}: [{section}]", key, known)
-                raw[section][key] = value
-                origins[(section, key)] = f"{p.name}: {section}.{key}"
-    for (section, key), (value, var) in _env_settings(environ).items():
-        raw[section][key] = value
-        origins[(section, key)] = var
-    for dotted, value in (overrides or {}).items():
-        option = None
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) and value[1].startswith("-"):
-            value, option = value
-        if value is None:
-            continue
-        section, _, key = dotted.partition(".")
-        if section not in _SECTIONS:
-            raise _unknown("override", section, list(_SECTIONS))
-        known = list(_fields(section))
-        if key not in known:
-            raise _unknown(f"override [{section}]", key, known)
-        raw[section][key] = value
-        origins[(section, key)] = option or dotted
-    return _build(raw, origins, source=source)
+    from_file = _file_settings(Path(path)) if path is not None else []
+    settings = from_file + _env_settings(environ) + _override_settings(overrides or {})
+    return _validate({}, settings, source=str(Path(path)) if path is not None else "defaults")
 
 
 def describe_settings() -> list[tuple[str, str, Any, str]]:
     """``(section, key, default, help)`` of every setting (for docs and ``--help``)."""
-    out = []
-    for section in _SECTIONS:
-        for name, f in _fields(section).items():
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            out.append((section, name, default, f.metadata["help"]))
-    return out
+    return [(section, name, info.default, info.description or "")
+            for section, model in _SECTIONS.items() for name, info in model.model_fields.items()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -199,3 +200,103 @@ def test_parse_since():
     assert parse_since("2024-01-01T01:00:00+01:00") == 1_704_067_200.0
     with pytest.raises(InputError):
         parse_since("nan")
+
+
+def test_renamed_key_is_still_read(tmp_path):
+    path = write(tmp_path, "[predict]\nindicator = false\n")
+    assert load_config(path, environ={}).predict.trust is False
+    # a later source wins whichever name it uses
+    assert load_config(path, environ={"TOPO_SYNC_PREDICT_TRUST": "on"}).predict.trust is True
+    assert load_config(None, environ={"TOPO_SYNC_PREDICT_INDICATOR": "off"}).predict.trust is False
+    with pytest.raises(InputError, match="^TOPO_SYNC_PREDICT_INDICATOR must be true or false; got 'maybe'$"):
+        load_config(None, environ={"TOPO_SYNC_PREDICT_INDICATOR": "maybe"})
+
+
+@pytest.mark.parametrize(
+    "setting, value, message",
+    [
+        ("score.atc_dim", 4, "score.atc_dim must be an integer in 8..4096; got 4"),
+        ("predict.batch_size", -1, "predict.batch_size must be an integer >= 0; got -1"),
+        ("predict.trust_holdout", 0.9, "predict.trust_holdout must be a number in 0.01..0.5; got 0.9"),
+        ("predict.min_score", "high", "predict.min_score must be a number; got 'high'"),
+        ("predict.model", "gat", "predict.model must be one of gcn, sage, ncn, cn, aa, ra; got 'gat'"),
+        ("write.rate_limit", -1, "write.rate_limit must be a number >= 0; got -1"),
+        ("write.relationship_type", "", "write.relationship_type must be a relationship type name; got ''"),
+        ("run.drift_threshold", 2, "run.drift_threshold must be a number in 0..1; got 2"),
+        ("run.wait", 1, "run.wait must be true or false; got 1"),
+        ("score.memory_budget", "lots", "score.memory_budget must be a size like 512M or 8G"),
+        ("selection.labels", "Paper, ", None),
+        ("selection.labels", "Pa\x07per", "selection.labels: "),  # the identifier guard's own reason
+    ],
+)
+def test_each_setting_states_its_allowed_values(setting, value, message):
+    if message is None:
+        assert load_config(None, environ={}, overrides={setting: value}).selection.labels == ("Paper",)
+        return
+    with pytest.raises(InputError) as info:
+        load_config(None, environ={}, overrides={setting: value})
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_unknown_keys_are_reported_before_bad_values(tmp_path):
+    path = write(tmp_path, "[score]\nhops = 9\nhopz = 2\n")
+    with pytest.raises(InputError, match="unknown setting 'hopz'"):
+        load_config(path, environ={})
+    with pytest.raises(InputError, match=r"^--set score.hopz: unknown setting 'hopz' \(hint: did you mean 'hops'\?\)"):
+        load_config(None, environ={}, overrides={"score.hopz": ("2", "--set score.hopz")})
+
+
+def test_config_ignores_where_it_came_from_in_equality():
+    assert load_config(None, environ={}, overrides={"score.hops": 2}) == SyncConfig(source="elsewhere")
+    assert hash(load_config(None, environ={})) == hash(SyncConfig())
+    assert load_config(None, environ={}, overrides={"score.hops": 1}) != SyncConfig()
+
+
+# --------------------------------------------------------------------------- the sync command's options
+def test_sync_options_name_existing_settings_with_the_same_choices():
+    import click
+
+    from topo_graphdb.cli import main
+    from topo_graphdb.config import describe_settings
+
+    settings = {f"{s}.{k}" for s, k, _, _ in describe_settings()}
+    named = [(re.search(r"\((\w+\.\w+)\)\.$", p.help or ""), p) for p in main.commands["sync"].params]
+    options = {m.group(1): p for m, p in named if m}  # each setting option's help ends with "(section.key)."
+    assert len(options) == 21 and set(options) <= settings
+    for setting, option in options.items():
+        if isinstance(option.type, click.Choice):
+            for choice in option.type.choices:
+                load_config(None, environ={}, overrides={setting: choice})  # every CLI choice is a valid setting
+            with pytest.raises(InputError, match="must be one of " + ", ".join(option.type.choices) + ";"):
+                load_config(None, environ={}, overrides={setting: "nope"})
+
+
+def test_sync_options_become_settings_named_by_the_option(monkeypatch):
+    from click.testing import CliRunner
+
+    from topo_graphdb import pipeline
+    from topo_graphdb.cli import main
+
+    seen = {}
+
+    def fake_run_sync(conn, cfg, **kwargs):
+        seen["cfg"] = cfg
+        raise InputError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_sync", fake_run_sync)
+    env = {"TOPO_SYNC_CONFIG": "", "TOPO_SYNC_SCORE_HOPS": "3"}
+    args = ["sync", "-q", "--label", "Paper", "--label", "Author", "--no-atc", "--top-k", "5", "--max-runtime", "45m",
+            "--only", "score", "--set", "write.batch_size=50"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 3 and "stop here" in result.stderr
+    cfg = seen["cfg"]
+    assert cfg.selection.labels == ("Paper", "Author") and cfg.score.atc is False and cfg.score.hops == 3
+    assert cfg.predict.top_k == 5 and cfg.run.max_runtime == 2700.0 and cfg.run.only == "score"
+    assert cfg.write.batch_size == 50
+
+    bad = CliRunner().invoke(main, ["sync", "--hops", "9"], env=env)
+    assert bad.exit_code == 3 and bad.stderr.strip() == "error: --hops must be an integer in 1..4; got 9"
+    bad = CliRunner().invoke(main, ["sync", "--set", "score.hops=0"], env=env)
+    assert bad.stderr.strip() == "error: --set score.hops must be an integer in 1..4; got '0'"
+    bad = CliRunner().invoke(main, ["sync", "--only", "score", "--no-atc", "--set", "score.tc=off"], env=env)
+    assert bad.stderr.strip() == "error: --only is 'score' but both score.tc and score.atc are false"

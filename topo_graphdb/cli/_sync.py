@@ -10,8 +10,14 @@ from typing import Any
 
 import click
 
+from ..backend import BACKENDS
 from ..model.names import PREDICTORS
 from ._group import connection_options, json_option, main
+
+#: The choices of run.only and run.drift_action (declared with the settings; repeated here so that
+#: the CLI starts without importing them; a test keeps both equal).
+RUN_ONLY = ("all", "score", "predict")
+DRIFT_ACTIONS = ("warn", "fail")
 
 _EXIT_CODES = """\b
 Exit codes (for cron, systemd, Kubernetes, Airflow):
@@ -86,39 +92,67 @@ def _quiet_library_warnings() -> None:
 
 
 # --------------------------------------------------------------------------- sync
+#: The sync options that each set one setting: (flags, setting, click arguments). An option given
+#: on the command line beats the file and the environment, and errors name it (``--hops must be ...``).
+_SETTING_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--label", "selection.labels", {"multiple": True, "help": "Node label to analyse, repeatable"}),
+    ("--rel-type", "selection.rel_types", {"multiple": True, "help": "Relationship type, repeatable"}),
+    ("--key-property", "selection.key_property", {"help": "Unique node id property"}),
+    ("--timestamp-property", "selection.timestamp_property", {"help": "Relationship time property, for --since and drift"}),
+    ("--hops", "score.hops", {"type": int, "help": "TC hops K, 1..4, default 2"}),
+    ("--beta", "score.beta", {"help": "TC decay beta > 0 or 'auto'"}),
+    ("--atc/--no-atc", "score.atc", {"help": "Compute approximate TC, default on"}),
+    ("--model", "predict.model", {"help": f"Link predictor: {', '.join(PREDICTORS)}"}),
+    ("--epochs", "predict.epochs", {"type": int, "help": "Maximum training epochs"}),
+    ("--top-k", "predict.top_k", {"type": int, "help": "Predicted links per node, default 10"}),
+    ("--seed", "score.seed", {"type": int, "help": "Seed of ATC and the model"}),
+    ("--backend", "run.backend", {"type": click.Choice(BACKENDS), "help": "TC backend"}),
+    ("--only", "run.only", {"type": click.Choice(RUN_ONLY), "help": "score: TC/ATC only; predict: link prediction only"}),
+    ("--since", "run.since", {"metavar": "last|TIMESTAMP",
+                              "help": "Incremental: re-score only nodes whose K-hop neighbourhood gained relationships"}),
+    ("--full-every", "run.full_every", {"type": int, "help": "With --since: force a full run every N runs"}),
+    ("--max-runtime", "run.max_runtime", {"metavar": "DURATION", "help": "Stop cleanly after e.g. 45m; exit 12"}),
+    ("--wait/--no-wait", "run.wait", {"help": "Wait for another sync on the same selection instead of exit 10"}),
+    ("--wait-timeout", "run.wait_timeout", {"metavar": "DURATION", "help": "Longest wait with --wait"}),
+    ("--lock-ttl", "run.lock_ttl", {"metavar": "DURATION", "help": "Lock expiry without heartbeat"}),
+    ("--drift-threshold", "run.drift_threshold", {"type": float, "help": "Alert when mean TC^New / TC^Train < this"}),
+    ("--drift-action", "run.drift_action", {"type": click.Choice(DRIFT_ACTIONS), "help": "fail: exit 11 on a drift alert"}),
+)
+
+
+def _param(flags: str) -> str:
+    """The parameter click names after an option (``--top-k`` -> ``top_k``, ``--atc/--no-atc`` -> ``atc``)."""
+    return flags.split("/")[0].lstrip("-").replace("-", "_")
+
+
+def _setting_options(func):
+    """The options of :data:`_SETTING_OPTIONS`, in its order; each help names its setting."""
+    for flags, setting, attrs in reversed(_SETTING_OPTIONS):
+        extra = {k: v for k, v in attrs.items() if k != "help"}
+        func = click.option(flags, default=None, help=f"{attrs['help']} ({setting}).", **extra)(func)
+    return func
+
+
+def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """``{"section.key": (value, "--option")}`` for the setting options given on the command line."""
+    out = {}
+    for flags, setting, _ in _SETTING_OPTIONS:
+        value = params[_param(flags)]
+        if value is not None and value != ():
+            on, _, off = flags.partition("/")
+            out[setting] = (value, off if value is False and off else on)
+    return out
+
+
 @main.command(epilog=_EXIT_CODES)
 @_config_option
-@click.option("--label", "labels", multiple=True, help="Node label to analyse (repeatable; overrides selection.labels).")
-@click.option("--rel-type", "rel_types", multiple=True, help="Relationship type (repeatable; overrides selection.rel_types).")
-@click.option("--key-property", default=None, help="Unique node id property (selection.key_property).")
-@click.option("--timestamp-property", default=None, help="Relationship time property, for --since and drift.")
-@click.option("--hops", type=int, default=None, help="TC hops K, 1..4 (score.hops; default 2).")
-@click.option("--beta", default=None, help="TC decay beta > 0 or 'auto' (score.beta).")
-@click.option("--atc/--no-atc", default=None, help="Compute approximate TC (score.atc; default on).")
-@click.option("--model", default=None, help=f"Link predictor: {', '.join(PREDICTORS)} (predict.model).")
-@click.option("--epochs", type=int, default=None, help="Maximum training epochs (predict.epochs).")
-@click.option("--top-k", type=int, default=None, help="Predicted links per node (predict.top_k; default 10).")
-@click.option("--seed", type=int, default=None, help="Seed of ATC and the model (score.seed).")
-@click.option("--backend", type=click.Choice(["auto", "cpu", "gpu"]), default=None, help="TC backend (run.backend).")
-@click.option("--only", type=click.Choice(["all", "score", "predict"]), default=None,
-              help="score: TC/ATC only; predict: link prediction only (run.only).")
-@click.option("--since", default=None, metavar="last|TIMESTAMP",
-              help="Incremental: re-score only nodes whose K-hop neighbourhood gained relationships (run.since).")
-@click.option("--full-every", type=int, default=None, help="With --since: force a full run every N runs (run.full_every).")
-@click.option("--max-runtime", default=None, metavar="DURATION", help="Stop cleanly after e.g. 45m; exit 12 (run.max_runtime).")
-@click.option("--wait/--no-wait", default=None, help="Wait for another sync on the same selection instead of exit 10.")
-@click.option("--wait-timeout", default=None, metavar="DURATION", help="Longest wait with --wait (run.wait_timeout).")
-@click.option("--lock-ttl", default=None, metavar="DURATION", help="Lock expiry without heartbeat (run.lock_ttl).")
-@click.option("--drift-threshold", type=float, default=None, help="Alert when mean TC^New / TC^Train < this (run.drift_threshold).")
-@click.option("--drift-action", type=click.Choice(["warn", "fail"]), default=None, help="fail: exit 11 on a drift alert.")
+@_setting_options
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any setting (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Compute everything, write nothing (no ledger entry); show what would be written.")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors and warnings.")
 @json_option
 @connection_options
-def sync(config_path, labels, rel_types, key_property, timestamp_property, hops, beta, atc, model, epochs, top_k, seed,
-         backend, only, since, full_every, max_runtime, wait, wait_timeout, lock_ttl, drift_threshold, drift_action,
-         sets, dry_run, quiet, as_json, conn):
+def sync(config_path, sets, dry_run, quiet, as_json, conn, **settings):
     """Enrich the database: export -> TC/ATC -> train and predict -> write back -> record the run.
 
     Writes topo_tc, topo_atc, topo_expected_precision, topo_degree (with topo_tc_hops, topo_tc_beta,
@@ -135,30 +169,7 @@ def sync(config_path, labels, rel_types, key_property, timestamp_property, hops,
     from ..pipeline import check_drift, run_sync  # noqa: PLC0415
 
     _quiet_library_warnings()
-    opts = {
-        "selection.labels": (list(labels), "--label") if labels else None,
-        "selection.rel_types": (list(rel_types), "--rel-type") if rel_types else None,
-        "selection.key_property": (key_property, "--key-property") if key_property is not None else None,
-        "selection.timestamp_property": (timestamp_property, "--timestamp-property") if timestamp_property is not None else None,
-        "score.hops": (hops, "--hops") if hops is not None else None,
-        "score.beta": (beta, "--beta") if beta is not None else None,
-        "score.atc": atc,
-        "score.seed": (seed, "--seed") if seed is not None else None,
-        "predict.model": (model, "--model") if model is not None else None,
-        "predict.epochs": (epochs, "--epochs") if epochs is not None else None,
-        "predict.top_k": (top_k, "--top-k") if top_k is not None else None,
-        "run.backend": backend,
-        "run.only": only,
-        "run.since": (since, "--since") if since is not None else None,
-        "run.full_every": (full_every, "--full-every") if full_every is not None else None,
-        "run.max_runtime": (max_runtime, "--max-runtime") if max_runtime is not None else None,
-        "run.wait": wait,
-        "run.wait_timeout": (wait_timeout, "--wait-timeout") if wait_timeout is not None else None,
-        "run.lock_ttl": (lock_ttl, "--lock-ttl") if lock_ttl is not None else None,
-        "run.drift_threshold": (drift_threshold, "--drift-threshold") if drift_threshold is not None else None,
-        "run.drift_action": drift_action,
-    }
-    cfg = _load(config_path, opts, sets)
+    cfg = _load(config_path, _overrides(settings), sets)
     on_phase, on_progress, on_message = _stderr_phases(quiet)
     if not quiet:
         click.echo(f"sync {conn.describe()} (settings: {cfg.source})", err=True)
