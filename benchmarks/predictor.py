@@ -240,10 +240,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = results["edges"] + results["gds"]
     width = max([6] + [len(r["model"]) for r in rows])
-    print(f"\n{'graph':10} {'model':{width}} {'split':12} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
+    print(f"\n{'graph':10} {'model':{width}} {'split':14} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
     for r in sorted(rows, key=lambda r: graphs.index(r["graph"])):
         s = r["summary"]
-        print(f"{r['graph']:10} {r['model']:{width}} {r['split']:12} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
+        print(f"{r['graph']:10} {r['model']:{width}} {r['split']:14} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
     for g in results["gds"]:
         ours = [r for r in results["edges"] if r["graph"] == g["graph"]]
         d = g["gds"]
