@@ -13,6 +13,10 @@ from ._group import json_option, main
 
 _MODELS = click.Choice(PREDICTORS)
 _MODEL_HELP = f"GNN ({', '.join(GNN_MODELS)}) or heuristic ({', '.join(HEURISTIC_MODELS)})."
+_NEG_HELP = (
+    "Given {part} negatives CSV instead of drawn ones: src,dst (shared by all positives, as ogbl-collab), "
+    "or src,dst,pos_src,pos_dst (each positive against its own, as ogbl-citation2)."
+)
 _PROGRESS = click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal).")
 
 
@@ -37,9 +41,11 @@ def _hops(text: str) -> tuple[int, ...]:
 @click.option("--hops", default="1,2,3", show_default=True, help="TC hops K to correlate with (comma-separated, 1..4).")
 @click.option("--output-dir", required=True, type=click.Path(file_okay=False), help="Where report.json, node_metrics.csv and plots go.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
+@click.option("--valid-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="validation"))
+@click.option("--test-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="test"))
 @_PROGRESS
 @json_option
-def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, progress, as_json):
+def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, valid_negatives, test_negatives, progress, as_json):
     """Train a link predictor and evaluate it per edge and per node, with TC correlations."""
     from ..model.evaluate import evaluate_files  # noqa: PLC0415
 
@@ -47,13 +53,14 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
     report = evaluate_files(
         train_edges, valid_edges, test_edges, output_dir=output_dir, features=features, model=model,
         epochs=epochs, seed=seed, hops=_hops(hops), progress=show, plots=plots,
+        valid_negatives=valid_negatives, test_negatives=test_negatives,
     )  # fmt: skip
     test = report["edge_metrics"]["test"]
     if as_json:
         click.echo(json.dumps({"output_dir": output_dir, "edge_metrics": report["edge_metrics"], "node_metrics": report["node_metrics"]}))
         return
     corr = report["correlations"]
-    click.echo(f"{model}: test hits@100 {test.get('hits@100')}, mrr {test.get('mrr')}, auc {test.get('auc')}")
+    click.echo(f"{model}: test " + ", ".join(f"{k} {v}" for k, v in test.items() if k.startswith("hits@") or k in ("mrr", "auc")))
     for key in ("tc_train_k1", "tc_test_k1", "degree"):
         if key in corr:
             click.echo(f"  precision@10 vs {key}: spearman {corr[key]['spearman']}")

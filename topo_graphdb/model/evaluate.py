@@ -2,7 +2,9 @@
 
 * :func:`evaluate_edges`: Hits@20/50/100, MRR, ROC-AUC and AP of the
   validation and test positives against their fixed negatives (OGB
-  convention, :mod:`topo_graphdb.model.metrics`).
+  convention, :mod:`topo_graphdb.model.metrics`): those of the split, or
+  given ones (``valid_negatives``, ``test_negatives``; shared, or each
+  positive against its own as in ogbl-citation2, :mod:`topo_graphdb.model.negatives`).
 * :func:`evaluate_nodes`: the per-node protocol of Wang et al. (ICLR 2024):
   for each node ``i`` with at least one held-out neighbour, score ``i``
   against every node, remove ``i`` itself and its known neighbours (training,
@@ -28,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .metrics import NODE_KS, correlation, edge_metrics, node_ranking_metrics
+from .metrics import NODE_KS, PER_POSITIVE_KS, correlation, edge_metrics, node_ranking_metrics, per_positive_metrics
 from .names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from .negatives import Negatives, index_negatives, read_negatives, with_negatives
 from .report import json_ready
 from .splits import EdgeSplit, random_split
 
@@ -99,19 +102,40 @@ def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, v
 
 
 # -------------------------------------------------------------- edge level
-def evaluate_edges(predictor, split: EdgeSplit, *, ks: Iterable[int] = (20, 50, 100)) -> dict[str, dict[str, float]]:
+def evaluate_edges(
+    predictor,
+    split: EdgeSplit,
+    *,
+    ks: Iterable[int] = (20, 50, 100),
+    valid_negatives: Negatives | np.ndarray | None = None,
+    test_negatives: Negatives | np.ndarray | None = None,
+) -> dict[str, dict[str, float]]:
     """Edge metrics of a fitted predictor: ``{"valid": {...}, "test": {...}}``.
 
-    Each part holds ``hits@K`` for ``ks``, ``mrr``, ``auc``, ``ap`` and counts
-    (see :func:`topo_graphdb.model.metrics.edge_metrics`).
+    Each part's positives are ranked against ``<part>_negatives`` when given
+    (an array ``(2, N)`` of node indices, or :class:`~topo_graphdb.model.negatives.Negatives`),
+    else against ``split.<part>_neg``. Shared negatives give ``hits@K`` for
+    ``ks``, ``mrr``, ``auc``, ``ap`` and counts
+    (:func:`topo_graphdb.model.metrics.edge_metrics`); per-positive ones give
+    ``mrr`` and ``hits@1/3/10`` per positive, pooled ``auc`` and ``ap``
+    (:func:`topo_graphdb.model.metrics.per_positive_metrics`), as the OGB
+    evaluator of ogbl-citation2.
     """
+    given = {"valid": valid_negatives, "test": test_negatives}
     out = {}
     for part in ("valid", "test"):
-        pos, neg = getattr(split, f"{part}_pos"), getattr(split, f"{part}_neg")
+        pos = getattr(split, f"{part}_pos")
+        neg = given[part] if given[part] is not None else getattr(split, f"{part}_neg")
+        if not isinstance(neg, Negatives):
+            neg = Negatives(np.asarray(neg, dtype=np.int64).reshape(2, -1))
         if pos.shape[1] == 0:
-            out[part] = {"num_pos": 0, "num_neg": int(neg.shape[1])}
+            out[part] = {"num_pos": 0, "num_neg": int(neg.pairs.shape[1])}
             continue
-        out[part] = edge_metrics(predictor.score(pos), predictor.score(neg), ks=tuple(ks))
+        pos_scores, neg_scores = predictor.score(pos), predictor.score(neg.pairs)
+        if neg.owner is None:
+            out[part] = edge_metrics(pos_scores, neg_scores, ks=tuple(ks))
+        else:
+            out[part] = per_positive_metrics(pos_scores, neg_scores, neg.owner, ks=PER_POSITIVE_KS)
     return out
 
 
@@ -284,8 +308,14 @@ def run_evaluation(
     backend: str = "auto",
     memory_budget: int | None = None,
     progress: bool = False,
+    valid_negatives: Negatives | None = None,
+    test_negatives: Negatives | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit ``model`` on ``split`` and evaluate it at edge and node level.
+
+    ``valid_negatives``, ``test_negatives``: given negatives
+    (:func:`evaluate_edges`); they replace the split's for early stopping and
+    the edge metrics (:func:`topo_graphdb.model.negatives.with_negatives`).
 
     Returns
     -------
@@ -307,6 +337,7 @@ def run_evaluation(
         raise InputError(f"hops must be integers in 1..4; got {hops}")
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
+    split = with_negatives(split, valid=valid_negatives, test=test_negatives)
     settings = dict(predictor_settings or {})
     if model in GNN_MODELS:
         settings.setdefault("seed", seed)
@@ -318,7 +349,7 @@ def run_evaluation(
     predictor.fit(split)
     timings["fit"] = time.perf_counter() - t
     t = time.perf_counter()
-    edges = evaluate_edges(predictor, split)
+    edges = evaluate_edges(predictor, split, valid_negatives=valid_negatives, test_negatives=test_negatives)
     timings["edge_metrics"] = time.perf_counter() - t
     t = time.perf_counter()
     perf = evaluate_nodes(predictor, split, target="test", memory_budget=memory_budget, progress=progress)
@@ -424,9 +455,13 @@ def evaluate_files(
     hops: Iterable[int] = (1, 2, 3),
     progress: bool = False,
     plots: bool = True,
+    valid_negatives: str | None = None,
+    test_negatives: str | None = None,
 ) -> dict[str, Any]:
     """Read edge files, run :func:`run_evaluation`, write the report into ``output_dir``.
 
+    ``valid_negatives``, ``test_negatives``: negatives files
+    (:mod:`topo_graphdb.model.negatives`) used instead of drawn negatives.
     Returns the report (also written as ``output_dir/report.json`` with
     ``node_metrics.csv`` and the plots).
     """
@@ -436,9 +471,12 @@ def evaluate_files(
     if model not in PREDICTORS:
         raise InputError(f"--model must be one of {', '.join(PREDICTORS)}; got {model!r}")
     t = time.perf_counter()
-    split = split_from_files(train_path, valid_path, test_path, features=features, seed=seed)
+    files = {part: read_negatives(path) for part, path in (("valid", valid_negatives), ("test", test_negatives)) if path is not None}
+    extra = np.concatenate([f.ids() for f in files.values()]) if files else None
+    split = split_from_files(train_path, valid_path, test_path, features=features, seed=seed, extra_ids=extra)
+    given = {f"{part}_negatives": index_negatives(f, split, part) for part, f in files.items()}
     read_s = time.perf_counter() - t
-    report, table, figures = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress)
+    report, table, figures = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress, **given)
     report["timings"]["read"] = read_s
     out = write_report(report, table, output_dir, plots=plots)
     if plots:

@@ -2,7 +2,9 @@
 
 Edge level (scores of positive and negative pairs, higher = more likely):
 :func:`hits_at_k`, :func:`mean_reciprocal_rank`, :func:`roc_auc`,
-:func:`average_precision`, and :func:`edge_metrics` bundling them.
+:func:`average_precision`, and :func:`edge_metrics` bundling them; each
+positive against its own negatives (ogbl-citation2 style):
+:func:`per_positive_metrics`.
 Node level (one row of candidate scores per source node):
 :func:`node_ranking_metrics`. Association with a node property:
 :func:`correlation`.
@@ -22,12 +24,16 @@ __all__ = [
     "roc_auc",
     "average_precision",
     "edge_metrics",
+    "per_positive_metrics",
+    "PER_POSITIVE_KS",
     "node_ranking_metrics",
     "NODE_KS",
     "correlation",
 ]
 
 NODE_KS = (5, 10, 20, 50, 100)
+#: cut-offs of the per-positive ranking (those the OGB evaluator reports for ogbl-citation2)
+PER_POSITIVE_KS = (1, 3, 10)
 
 
 def _scores(a, name: str) -> np.ndarray:
@@ -131,6 +137,65 @@ def edge_metrics(pos, neg, *, ks: Iterable[int] = (20, 50, 100)) -> dict[str, fl
     out["ap"] = average_precision(pos, neg)
     out["num_pos"] = int(np.size(pos))
     out["num_neg"] = int(np.size(neg))
+    return out
+
+
+def per_positive_metrics(pos, neg, owner, *, ks: Iterable[int] = PER_POSITIVE_KS) -> dict[str, float]:
+    """Each positive ranked against its own negatives (ogbl-citation2 protocol).
+
+    Parameters
+    ----------
+    pos : array (P,)
+        Scores of the positives.
+    neg : array (N,)
+        Scores of the negatives.
+    owner : int array (N,)
+        ``owner[k]`` is the index in ``pos`` of the positive that negative
+        ``k`` is ranked against; every positive needs at least one negative.
+    ks : cut-offs of ``hits@K``
+
+    Returns
+    -------
+    dict: ``mrr`` and ``hits@K`` (per positive, then averaged), ``auc`` and
+    ``ap`` of all positives against all negatives (pooled), and the counts.
+
+    Notes
+    -----
+    With ``G_p`` the negatives of positive ``p``:
+    ``rank_p = 1 + #{n in G_p : n > p} + 0.5 * #{n in G_p : n == p}``
+    (ties count half, OGB's mean of optimistic and pessimistic rank);
+    ``mrr = mean_p 1 / rank_p`` and ``hits@K = mean_p [rank_p <= K]``.
+    NaN when there are no positives.
+
+    >>> m = per_positive_metrics([0.9, 0.5], [0.8, 0.95, 0.5, 0.1], [0, 0, 1, 1], ks=(1,))
+    >>> m["mrr"], m["hits@1"]  # ranks 2 and 1.5
+    (0.5833333333333333, 0.0)
+    """
+    p, n = _scores(pos, "pos"), _scores(neg, "neg")
+    own = np.asarray(owner).reshape(-1)
+    if own.shape != n.shape:
+        raise InputError(f"owner must name one positive per negative ({n.size}); got {own.size} entries")
+    ks = tuple(int(k) for k in ks)
+    if any(k < 1 for k in ks):
+        raise InputError(f"ks must be >= 1; got {ks}")
+    out: dict[str, float] = {}
+    if p.size == 0:
+        out.update({f"hits@{k}": float("nan") for k in ks}, mrr=float("nan"))
+    else:
+        if own.size and (not np.issubdtype(own.dtype, np.integer) or own.min() < 0 or own.max() >= p.size):
+            raise InputError(f"owner must hold indices of positives in 0..{p.size - 1}")
+        own = own.astype(np.int64)
+        count = np.bincount(own, minlength=p.size)
+        if (count == 0).any():
+            raise InputError(f"positive {int(np.flatnonzero(count == 0)[0])} has no negatives; each positive needs at least one")
+        greater = np.bincount(own, weights=n > p[own], minlength=p.size)
+        ties = np.bincount(own, weights=n == p[own], minlength=p.size)
+        rank = 1.0 + greater + 0.5 * ties
+        out.update({f"hits@{k}": float(np.mean(rank <= k)) for k in ks}, mrr=float(np.mean(1.0 / rank)))
+    out["auc"] = roc_auc(p, n)
+    out["ap"] = average_precision(p, n)
+    out["num_pos"] = int(p.size)
+    out["num_neg"] = int(n.size)
     return out
 
 

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 __all__ = ["GNN_MODELS", "HEURISTIC_MODELS", "PREDICTORS"]
 
-GNN_MODELS = ("gcn", "sage", "ncn")
+GNN_MODELS = ("gcn", "sage", "ncn", "ncnc")
 HEURISTIC_MODELS = ("cn", "aa", "ra")
 PREDICTORS = GNN_MODELS + HEURISTIC_MODELS

@@ -9,9 +9,33 @@ on Demystifying GNN-Based Link Prediction Performance"):
   rows such as FastRP embeddings keep their signs) or a learnable embedding
   per node when there are none;
 * predictor: an MLP on the Hadamard product ``h_i * h_j`` giving a logit;
-* ``model="ncn"`` (Neural Common Neighbour, Wang et al. 2023): GCN encoder,
-  predictor ``MLP(f(h_i * h_j) + g(sum_{z in N(i) ∩ N(j)} h_z))`` where the
-  common neighbours are taken in the training graph.
+* ``model="ncn"``, Neural Common Neighbour (Wang, Yang, Zhang, "Neural Common
+  Neighbor with Completion for Link Prediction", ICLR 2024; code
+  GraphPKU/NeuralCommonNeighbor): GCN encoder and
+
+      logit(i, j) = MLP( beta * f( sum_{u in CN(i, j)} h_u ) + g( h_i * h_j ) )
+
+  with ``CN(i, j) = N(i) ∩ N(j)`` the common neighbours in the message-passing
+  graph, ``f`` a 3-layer MLP, ``g`` a 2-layer MLP, ``beta`` a learned scalar
+  (initially 1) and the outer MLP of ``predictor_layers`` layers. The paper
+  writes ``MLP(h_i * h_j || sum_u h_u)``; the authors' code (followed here)
+  puts an MLP on each part and adds them, which is the first layer of that
+  MLP with a non-linear branch for each part. The MLPs act on the *sum* of the
+  common neighbours' embeddings, once per pair;
+* ``model="ncnc"``, NCN with completion (same paper): the sum also runs over
+  *probable* common neighbours, ``u in N(i) \\ N(j)`` weighted by the
+  probability ``p(j, u)`` that ``(j, u)`` is a link, and ``u in N(j) \\ N(i)``
+  by ``p(i, u)``; ``p`` comes from a first NCN pass of the same network
+  (without gradient), ``p = pt p0 / (pt p0 + 1 - p0)`` with
+  ``p0 = sigmoid(5 (logit - 3))`` and ``pt = 0.5`` (the code's defaults).
+  Unlike the code, every such neighbour is used (no sampling of at most 8 or
+  128 per pair).
+
+Target-link masking (``mask_targets``, NCN's "target link removal"): each
+training step removes its positive edges from the graph; message passing
+*and* the common neighbours of every pair of the step use what remains, so a
+target link is never evidence for itself (two target links ``(i, u)`` and
+``(u, j)`` do not make ``u`` a common neighbour of the target ``(i, j)``).
 
 Training: binary cross-entropy on the training edges against as many
 negatives, sampled afresh each epoch uniformly from pairs that are not
@@ -53,7 +77,7 @@ from .splits import EdgeSplit, edge_keys, sample_negatives
 __all__ = ["MODELS", "LinkPredictor", "resolve_device"]
 
 MODELS = GNN_MODELS  # the learned ones among PREDICTORS
-_FORMAT = 1
+_FORMAT = 2  # 2: NCN as published (format 1 held the per-neighbour simplification)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -136,33 +160,49 @@ class _Encoder(nn.Module):
         return h
 
 
+#: NCNC's calibration of the first pass (the reference code's probscale, proboffset, pt)
+_NCNC_SCALE, _NCNC_OFFSET, _NCNC_PT = 5.0, 3.0, 0.5
+_CN_MODELS = ("ncn", "ncnc")
+
+
 class _Net(nn.Module):
     def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, predictor_layers: int, dropout: float):
         super().__init__()
         self.kind = kind
         self.encoder = _Encoder("sage" if kind == "sage" else "gcn", in_dim, num_nodes, hidden, layers, dropout)
-        if kind == "ncn":
-            # z = W (h_i * h_j) + sum_{u in CN(i, j)} g(h_u); logit = MLP(relu(z)).
-            # g is applied per node before the sum, so scoring all pairs costs
-            # one d x d product per pair in the branch, not one per neighbour.
-            self.ij = nn.Linear(hidden, hidden)
-            self.cn = _mlp([hidden, hidden, hidden], dropout)
-            self.head = nn.Sequential(nn.ReLU(), _Dropout(dropout), _mlp([hidden] * predictor_layers + [1], dropout))
-        else:
-            self.head = _mlp([hidden] * predictor_layers + [1], dropout)
-
-    def node_cn(self, h: torch.Tensor) -> torch.Tensor | None:
-        """Per-node messages ``g(h_u)`` summed over common neighbours (NCN only)."""
-        return self.cn(h) if self.kind == "ncn" else None
+        self.head = _mlp([hidden] * predictor_layers + [1], dropout)
+        if kind in _CN_MODELS:
+            self.xij = _mlp([hidden, hidden, hidden], dropout)  # g: 2 layers on h_i * h_j
+            self.xcn = _mlp([hidden] * 4, dropout)  # f: 3 layers on the sum over common neighbours
+            self.beta = nn.Parameter(torch.ones(1))
 
     def pair_logits(self, hi: torch.Tensor, hj: torch.Tensor, cn: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits for aligned rows ``hi``, ``hj`` (…, d); ``cn`` the sums of ``g`` over common neighbours (NCN)."""
+        """Logits for aligned rows ``hi``, ``hj`` (…, d); ``cn`` (…, d): sums of ``h`` over
+        the common neighbours (NCN; None counts as no common neighbour)."""
         z = hi * hj
-        if self.kind == "ncn":
-            z = self.ij(z)
-            if cn is not None:
-                z = z + cn
+        if self.kind in _CN_MODELS:
+            cn = torch.zeros_like(z) if cn is None else cn
+            z = self.beta * self.xcn(cn) + self.xij(z)
         return self.head(z).squeeze(-1)
+
+
+def _torch_index(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
+
+
+def common_neighbour_sums(h: torch.Tensor, adj: Any, pairs: np.ndarray, weights: Any = None) -> torch.Tensor:
+    """``sum_{u in N(i) ∩ N(j)} h_u`` for each pair ``(i, j)`` of ``pairs`` (2, m): shape (m, d).
+
+    ``adj``: symmetric 0/1 scipy CSR (n, n) giving ``N``. With ``weights``, a
+    scipy sparse (m, n) matrix, the sum is ``sum_u W[k, u] h_u`` instead (NCNC's
+    probable common neighbours).
+    """
+    c = (adj[pairs[0]].multiply(adj[pairs[1]]) if weights is None else weights).tocoo()
+    rows, cols = _torch_index(c.row, h.device), _torch_index(c.col, h.device)
+    msg = h[cols]
+    if weights is not None:
+        msg = msg * torch.from_numpy(c.data.astype(np.float32)).to(h.device).unsqueeze(1).to(h.dtype)
+    return torch.zeros(pairs.shape[1], h.shape[1], device=h.device, dtype=h.dtype).index_add_(0, rows, msg)
 
 
 # ------------------------------------------------------------------ helpers
@@ -243,7 +283,7 @@ class LinkPredictor:
 
     Parameters
     ----------
-    model : {"gcn", "sage", "ncn"}
+    model : {"gcn", "sage", "ncn", "ncnc"}
     hidden : int
         Width of every layer (embedding size).
     layers : int
@@ -414,10 +454,11 @@ class LinkPredictor:
         n = self.num_nodes_
         self._adj_mp = _csr(self._ei.flip(0), w.float(), n)
 
-    def _masked_adj(self, idx: np.ndarray) -> torch.Tensor:
-        """Message passing without the training edges ``idx`` (both directions):
-        the batch's target links are not seen by the encoder. GCN weights are
-        renormalised on the remaining graph unless TC re-weighting is active."""
+    def _batch_graph(self, idx: np.ndarray) -> tuple[torch.Tensor, Any]:
+        """The graph without the training edges ``idx`` (both directions), for one
+        training step: the message-passing ``adj_t`` and the 0/1 scipy adjacency
+        of the common neighbours. GCN weights are renormalised on the remaining
+        graph unless TC re-weighting is active."""
         n = self.num_nodes_
         m = self._train_pos.shape[1]
         keep = torch.ones(self._ei.shape[1], dtype=torch.bool, device=self._device)
@@ -431,23 +472,49 @@ class LinkPredictor:
             deg = torch.bincount(ei[1], minlength=n).float()
             inv = deg.rsqrt()
             w = inv[ei[0]] * inv[ei[1]]
-        return _csr(ei.flip(0), w.float(), n)
+        adj = None
+        if self.model in _CN_MODELS:
+            adj = self.adj_ - adjacency_matrix(self._train_pos[:, idx], n, np.float64)
+            adj.eliminate_zeros()
+        return _csr(ei.flip(0), w.float(), n), adj
 
     def _encode(self, net: _Net, adj: torch.Tensor | None = None) -> torch.Tensor:
         return net.encoder(self._x, self._adj_mp if adj is None else adj)
 
-    def _cn_index(self, pairs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.adj_[pairs[0]].multiply(self.adj_[pairs[1]]).tocoo()
-        return (torch.from_numpy(c.row.astype(np.int64)).to(self._device), torch.from_numpy(c.col.astype(np.int64)).to(self._device))
+    def _cn_weights(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, adj: Any) -> Any:
+        """Scipy (m, n): row k weighs the nodes summed for pair k: 1 on its common
+        neighbours; for NCNC also ``p(j, u)`` on ``u in N(i) \\ N(j)`` and ``p(i, u)``
+        on ``u in N(j) \\ N(i)`` (module doc), from an NCN pass without gradient."""
+        import scipy.sparse as sp  # noqa: PLC0415
 
-    def _pair_logits(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, cn_index=None, g: torch.Tensor | None = None) -> torch.Tensor:
-        src = torch.from_numpy(pairs[0]).to(self._device)
-        dst = torch.from_numpy(pairs[1]).to(self._device)
+        ai, aj = adj[pairs[0]], adj[pairs[1]]
+        cn = ai.multiply(aj).tocsr()
+        if self.model != "ncnc":
+            return cn
+        only_i, only_j = (ai - cn).tocoo(), (aj - cn).tocoo()
+        only_i.eliminate_zeros()
+        only_j.eliminate_zeros()
+        rows = np.concatenate([only_i.row, only_j.row]).astype(np.int64)
+        cols = np.concatenate([only_i.col, only_j.col]).astype(np.int64)
+        other = np.concatenate([pairs[1][only_i.row], pairs[0][only_j.row]])  # p(j, u) for u only by i; p(i, u) for u only by j
+        ok = cols != other  # u = j (when i-j is an edge) is no candidate common neighbour
+        rows, cols, other = rows[ok], cols[ok], other[ok]
+        first = np.stack([other, cols])
+        with torch.no_grad():
+            logit = net.pair_logits(h[_torch_index(first[0], h.device)], h[_torch_index(first[1], h.device)], common_neighbour_sums(h, adj, first))
+            p0 = torch.sigmoid(_NCNC_SCALE * (logit.double() - _NCNC_OFFSET))
+            prob = (_NCNC_PT * p0 / (_NCNC_PT * p0 + 1.0 - p0)).cpu().numpy()
+        return cn + sp.csr_matrix((prob, (rows, cols)), shape=cn.shape)
+
+    def _pair_logits(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, adj: Any = None, weights: Any = None) -> torch.Tensor:
+        """Logits of ``pairs`` (2, m); common neighbours in ``adj`` (default: the whole
+        message-passing graph), or the precomputed ``weights`` (:meth:`_cn_weights`)."""
+        src, dst = _torch_index(pairs[0], self._device), _torch_index(pairs[1], self._device)
         cn = None
-        if self.model == "ncn":
-            g = net.node_cn(h) if g is None else g
-            rows, cols = cn_index if cn_index is not None else self._cn_index(pairs)
-            cn = torch.zeros(pairs.shape[1], g.shape[1], device=g.device, dtype=g.dtype).index_add_(0, rows, g[cols])
+        if self.model in _CN_MODELS:
+            adj = self.adj_ if adj is None else adj
+            w = self._cn_weights(net, h, pairs, adj) if weights is None else weights
+            cn = common_neighbour_sums(h, adj, pairs, w)
         return net.pair_logits(h[src], h[dst], cn)
 
     @torch.no_grad()
@@ -470,9 +537,8 @@ class LinkPredictor:
     def _validate_scores(self, net: _Net, split: EdgeSplit, cache: dict) -> tuple[float, float]:
         net.eval()
         h = self._encode(net)
-        g = net.node_cn(h)
-        pos = self._pair_logits(net, h, split.valid_pos, cache.get("vp"), g).cpu().numpy()
-        neg = self._pair_logits(net, h, split.valid_neg, cache.get("vn"), g).cpu().numpy()
+        pos = self._pair_logits(net, h, split.valid_pos, weights=cache.get("vp")).cpu().numpy()
+        neg = self._pair_logits(net, h, split.valid_neg, weights=cache.get("vn")).cpu().numpy()
         return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
 
     # --------------------------------------------------------------- fit
@@ -513,8 +579,8 @@ class LinkPredictor:
         m = pos_all.shape[1]
         bs = int(self.batch_size)
         cache: dict[str, Any] = {}
-        if self.model == "ncn":
-            cache = {"vp": self._cn_index(split.valid_pos), "vn": self._cn_index(split.valid_neg)}
+        if self.model == "ncn":  # fixed common neighbours of the validation pairs (NCNC's depend on the weights)
+            cache = {"vp": self._cn_weights(net, None, split.valid_pos, self.adj_), "vn": self._cn_weights(net, None, split.valid_neg, self.adj_)}
         has_valid = split.valid_pos.shape[1] > 0 and split.valid_neg.shape[1] > 0
         best = (-1.0, -1.0)
         best_state = None
@@ -534,10 +600,10 @@ class LinkPredictor:
                 idx = perm[start : start + bs]
                 pos = pos_all[:, idx]
                 neg = neg_all[:, idx[idx < neg_all.shape[1]]]
-                h = self._encode(net, self._masked_adj(idx) if self.mask_targets else None)
-                g = net.node_cn(h)
-                lp = self._pair_logits(net, h, pos, g=g)
-                ln = self._pair_logits(net, h, neg, g=g)
+                adj_t, adj = self._batch_graph(idx) if self.mask_targets else (None, None)
+                h = self._encode(net, adj_t)
+                lp = self._pair_logits(net, h, pos, adj)
+                ln = self._pair_logits(net, h, neg, adj)
                 loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
                 opt.zero_grad()
                 loss.backward()
@@ -595,30 +661,33 @@ class LinkPredictor:
         p = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
         if p.size and (p.min() < 0 or p.max() >= self.num_nodes_):
             raise InputError(f"pairs refer to nodes outside 0..{self.num_nodes_ - 1}")
-        g = self.model_.node_cn(self._h)
-        out = [self._pair_logits(self.model_, self._h, p[:, s : s + batch_size], g=g).double().cpu().numpy() for s in range(0, p.shape[1], batch_size)]
+        out = [self._pair_logits(self.model_, self._h, p[:, s : s + batch_size]).double().cpu().numpy() for s in range(0, p.shape[1], batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
     def block_bytes_per_source(self) -> int:
         """Rough memory of one row of :meth:`score_block` (for batching)."""
-        factor = 6 if self.model == "ncn" else 3
+        factor = 10 if self.model in _CN_MODELS else 3  # NCN: the sums and two MLPs over (b, n, d)
         return int(self.num_nodes_ * self.hidden * 4 * factor)
 
     @torch.no_grad()
     def score_block(self, sources: np.ndarray) -> np.ndarray:
         """Logits of every node for each source: ``(len(sources), n)`` float32."""
         self._check()
-        s = torch.as_tensor(np.asarray(sources, dtype=np.int64).reshape(-1), device=self._device)
+        src = np.asarray(sources, dtype=np.int64).reshape(-1)
+        if self.model == "ncnc":  # probable common neighbours differ per pair: score the pairs
+            n = self.num_nodes_
+            pairs = np.stack([np.repeat(src, n), np.tile(np.arange(n, dtype=np.int64), src.size)])
+            return self.score(pairs).astype(np.float32).reshape(src.size, n)
+        s = torch.as_tensor(src, device=self._device)
         h = self._h
         net = self.model_
         hi = h[s].unsqueeze(1)  # (b, 1, d)
         cn = None
         if self.model == "ncn":
             b, n, d = s.numel(), h.shape[0], h.shape[1]
-            rows = torch.from_numpy(self.adj_[s.cpu().numpy()].toarray().astype(np.float32)).to(self._device)  # (b, n)
+            rows = torch.from_numpy(self.adj_[src].toarray().astype(np.float32)).to(self._device)  # (b, n)
             a = self._adj_torch()
-            g = net.node_cn(h)
-            stacked = (rows.t().unsqueeze(-1) * g.unsqueeze(1)).reshape(n, b * d)  # (n, b*d): row u = A[s_b, u] g_u
+            stacked = (rows.t().unsqueeze(-1) * h.unsqueeze(1)).reshape(n, b * d)  # (n, b*d): row u = A[s_b, u] h_u
             cn = torch.sparse.mm(a, stacked).reshape(n, b, d).transpose(0, 1)  # (b, n, d): sum over CN(s_b, j)
         return net.pair_logits(hi, h.unsqueeze(0), cn).float().cpu().numpy()
 
@@ -692,6 +761,8 @@ class LinkPredictor:
                 raise InputError(f"{d} is not a saved link predictor ({name} missing)")
         settings = json.loads((d / "settings.json").read_text())
         params = dict(settings["params"])
+        if params.get("model") in _CN_MODELS and settings.get("format", 1) < _FORMAT:
+            raise InputError(f"{d} holds an NCN of an older form (format {settings.get('format', 1)}); this version reads format {_FORMAT}", hint="train it again")
         params["device"] = device
         model = params.pop("model")
         self = cls(model, **params)

@@ -515,31 +515,36 @@ def split_from_files(
     *,
     features: str | Path | None = None,
     seed: int = 0,
+    extra_ids: np.ndarray | None = None,
 ) -> EdgeSplit:
     """Read three edge CSVs (``src,dst``) and optional features into an :class:`EdgeSplit`.
 
     With features, ids are row numbers: ``n = max(rows of x, max id + 1)``
     and nodes without features get zero rows. Without features, the node set
     is every id in the three files, in sorted order (``node_ids`` keeps them).
+    ``extra_ids`` (e.g. the nodes of given negatives) join the node set.
     """
     from ..edgefile import read_edge_csv  # noqa: PLC0415
 
     # the validation file may be empty (nothing to stop early on); the test file may not (nothing to evaluate)
     tables = [read_edge_csv(p, allow_empty=(i == 1)) for i, p in enumerate((train_path, valid_path, test_path))]
-    edges, n, node_ids, x = index_edge_tables(tables, features)
+    edges, n, node_ids, x = index_edge_tables(tables, features, extra_ids)
     split = explicit_split(*edges, n, seed=seed, x=x, node_ids=node_ids)
     split.meta["files"] = {"train": str(train_path), "valid": str(valid_path), "test": str(test_path), "features": None if features is None else str(features)}
     return split
 
 
-def index_edge_tables(tables: list, features: str | Path | None) -> tuple[list[np.ndarray], int, np.ndarray, np.ndarray | None]:
+def index_edge_tables(
+    tables: list, features: str | Path | None, extra_ids: np.ndarray | None = None
+) -> tuple[list[np.ndarray], int, np.ndarray, np.ndarray | None]:
     """Dense edge arrays of edge tables (ids from files) and the node set they share.
 
     With ``features``, ids are row numbers: ``n = max(rows of x, max id + 1)``
     and nodes without features get zero rows. Without, the node set is every
-    id in the tables, sorted. Returns ``(edges per table, n, node_ids, x)``.
+    id in the tables and ``extra_ids``, sorted. Returns ``(edges per table, n, node_ids, x)``.
     """
-    ids = np.concatenate([np.concatenate([t.src, t.dst]) for t in tables])
+    extra = [np.asarray(extra_ids, dtype=np.int64).reshape(-1)] if extra_ids is not None else []
+    ids = np.concatenate([np.concatenate([t.src, t.dst]) for t in tables] + extra)
     if ids.min() < 0:
         raise InputError(f"node ids must be non-negative; found {int(ids.min())}")
     if features is not None:
