@@ -219,7 +219,7 @@ def test_renamed_key_is_still_read(tmp_path):
         ("predict.batch_size", -1, "predict.batch_size must be an integer >= 0; got -1"),
         ("predict.trust_holdout", 0.9, "predict.trust_holdout must be a number in 0.01..0.5; got 0.9"),
         ("predict.min_score", "high", "predict.min_score must be a number; got 'high'"),
-        ("predict.model", "gat", "predict.model must be one of gcn, sage, ncn, cn, aa, ra; got 'gat'"),
+        ("predict.model", "gat", "predict.model must be one of gcn, sage, ncn, ncnc, cn, aa, ra; got 'gat'"),
         ("write.rate_limit", -1, "write.rate_limit must be a number >= 0; got -1"),
         ("write.relationship_type", "", "write.relationship_type must be a relationship type name; got ''"),
         ("run.drift_threshold", 2, "run.drift_threshold must be a number in 0..1; got 2"),
