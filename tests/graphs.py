@@ -36,3 +36,20 @@ def simple(edges: np.ndarray, n: int) -> np.ndarray:
     e = e[:, e[0] != e[1]]
     keys = np.unique(np.minimum(*e) * n + np.maximum(*e))
     return np.stack([keys // n, keys % n])
+
+
+def write_reptile_split(directory: Path, seed: int = 0):
+    """Write the bundled reptile graph's seeded random split as ``train.csv``, ``valid.csv``
+    and ``test.csv`` (original ids) into ``directory``; returns ``(edges table, ids, split)``."""
+    import pandas as pd  # noqa: PLC0415  (only the CLI tests need it)
+
+    from topo_graphdb.model.splits import random_split  # noqa: PLC0415
+
+    df = pd.read_csv(DATASETS / "reptile" / "edges.csv")
+    ids = np.unique(np.r_[df.src, df.dst])
+    e = np.stack([np.searchsorted(ids, df.src), np.searchsorted(ids, df.dst)])
+    s = random_split(e, ids.size, seed=seed)
+    for part in ("train", "valid", "test"):
+        p = getattr(s, f"{part}_pos")
+        pd.DataFrame({"src": ids[p[0]], "dst": ids[p[1]]}).to_csv(directory / f"{part}.csv", index=False)
+    return df, ids, s

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from graphs import write_reptile_split
 
 from topo_graphdb.cli import main
-from topo_graphdb.model.splits import random_split
-
-DATA = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("reptile")
-    df = pd.read_csv(DATA / "reptile" / "edges.csv")
-    ids = np.unique(np.r_[df.src, df.dst])
-    e = np.stack([np.searchsorted(ids, df.src), np.searchsorted(ids, df.dst)])
-    s = random_split(e, ids.size, seed=0)
-    for part in ("train", "valid", "test"):
-        p = getattr(s, f"{part}_pos")
-        pd.DataFrame({"src": ids[p[0]], "dst": ids[p[1]]}).to_csv(d / f"{part}.csv", index=False)
+    df, ids, _ = write_reptile_split(d)
     df[["src", "dst"]].to_csv(d / "all.csv", index=False)
     return d, ids
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
+from graphs import write_reptile_split
 
 from topo_graphdb.cli import main
 from topo_graphdb.model.evaluate import evaluate_edges
@@ -25,7 +25,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script, used inside ogb
     from ogb.linkproppred import Evaluator
 
-DATA = Path(__file__).resolve().parents[2] / "topo_graphdb" / "datasets"
 
 
 def _ogb_hits(pos, neg, k):
@@ -127,13 +126,7 @@ def test_evaluate_edges_per_positive_negatives_equal_ogb_citation2(fitted):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("reptile_neg")
-    df = pd.read_csv(DATA / "reptile" / "edges.csv")
-    ids = np.unique(np.r_[df.src, df.dst])
-    e = np.stack([np.searchsorted(ids, df.src), np.searchsorted(ids, df.dst)])
-    s = random_split(e, ids.size, seed=0)
-    for part in ("train", "valid", "test"):
-        p = getattr(s, f"{part}_pos")
-        pd.DataFrame({"src": ids[p[0]], "dst": ids[p[1]]}).to_csv(d / f"{part}.csv", index=False)
+    _, ids, s = write_reptile_split(d)
     rng = np.random.default_rng(5)
     shared = rng.integers(0, ids.size, size=(2, 450))
     shared = ids[shared[:, shared[0] != shared[1]][:, :400]]
