@@ -271,7 +271,7 @@ def test_sync_options_name_existing_settings_with_the_same_choices():
                 load_config(None, environ={}, overrides={setting: "nope"})
 
 
-def test_sync_options_become_settings_named_by_the_option(monkeypatch):
+def test_sync_options_become_settings_named_by_the_option(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
     from topo_graphdb import pipeline
@@ -284,7 +284,9 @@ def test_sync_options_become_settings_named_by_the_option(monkeypatch):
         raise InputError("stop here")
 
     monkeypatch.setattr(pipeline, "run_sync", fake_run_sync)
-    env = {"TOPO_SYNC_CONFIG": "", "TOPO_SYNC_SCORE_HOPS": "3"}
+    # The connection comes from the environment, never from a server this machine happens to run.
+    env = {"TOPO_SYNC_CONFIG": "", "TOPO_SYNC_SCORE_HOPS": "3", "NEO4J_URI": "bolt://127.0.0.1:9",
+           "NEO4J_PASSWORD": "unused", "XDG_STATE_HOME": str(tmp_path)}
     args = ["sync", "-q", "--label", "Paper", "--label", "Author", "--no-atc", "--top-k", "5", "--max-runtime", "45m",
             "--only", "score", "--set", "write.batch_size=50"]
     result = CliRunner().invoke(main, args, env=env)
