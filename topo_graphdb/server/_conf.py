@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..paths import user_cache_dir, user_state_dir
 from ..units import format_size
 
 __all__ = [
@@ -54,19 +54,14 @@ def transaction_max(heap: int) -> int:
     return min(heap, max(1 << 30, heap // 2))
 
 
-def _xdg(var: str, fallback: str) -> Path:
-    value = os.environ.get(var)
-    return Path(value) if value and os.path.isabs(value) else Path.home() / fallback
-
-
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/topo-graphdb`` (default ``~/.cache/topo-graphdb``): assembled Neo4j homes."""
-    return _xdg("XDG_CACHE_HOME", ".cache") / "topo-graphdb"
+    return user_cache_dir()
 
 
 def default_data_dir() -> Path:
     """``$XDG_STATE_HOME/topo-graphdb/neo4j`` (default ``~/.local/state/topo-graphdb/neo4j``)."""
-    return _xdg("XDG_STATE_HOME", ".local/state") / "topo-graphdb" / "neo4j"
+    return user_state_dir() / "neo4j"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""A cache of trained link predictors, keyed by everything that decides the training result.
+
+A scheduled sync of a graph that did not change trains the same model again: same edges, same
+split, same features, same settings, same seed. On the CPU that training is deterministic, so the
+model trained last time can be loaded instead. The key is a SHA-256 over
+
+* the package version, the predictor's save format, and the torch version;
+* the model name and its settings (hidden size, epochs, seed, batch size, ...);
+* the number of nodes, the split's training, validation and held-out edges, and the features.
+
+Anything else would change the key, so a hit returns the model a fresh fit would give. Models
+trained on a GPU are not cached (their training is not bit-for-bit repeatable). Entries live in
+``user_cache_dir()/models/<key>`` (written in a temporary folder, then renamed into place: a
+crash never leaves half an entry); the newest ``keep`` entries are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..paths import user_cache_dir
+
+#: entries kept (about 1-20 MB each for graphs of Cora's to soc-slashdot0902's size)
+DEFAULT_KEEP = 8
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/topo-graphdb/models``."""
+    return user_cache_dir() / "models"
+
+
+def training_key(model: str, settings: Mapping[str, Any], num_nodes: int, split: Any, x: Any, *, format_version: int, torch_version: str) -> str:
+    """SHA-256 (hex) of what decides a fit: versions, model, settings, nodes, split parts, features."""
+    h = hashlib.sha256()
+    head = {"package": __version__, "format": format_version, "torch": torch_version, "model": model,
+            "settings": {k: settings[k] for k in sorted(settings)}, "num_nodes": int(num_nodes)}
+    h.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for name in ("train_pos", "valid_pos", "valid_neg", "test_pos", "test_neg"):
+        _update(h, name, getattr(split, name, None))
+    _update(h, "x", x)
+    return h.hexdigest()
+
+
+def _update(h: Any, name: str, value: Any) -> None:
+    h.update(name.encode())
+    if value is None:
+        h.update(b"none")
+        return
+    if hasattr(value, "tocsr"):  # scipy sparse features
+        c = value.tocsr()
+        for part in (c.data, c.indices, c.indptr, np.asarray(c.shape)):
+            _update(h, name, part)
+        return
+    arr = np.ascontiguousarray(value)
+    h.update(str(arr.dtype).encode() + str(arr.shape).encode())
+    h.update(arr.tobytes())
+
+
+class ModelCache:
+    """Trained predictors on disk by training key (see the module docstring)."""
+
+    def __init__(self, directory: str | Path | None = None, *, keep: int = DEFAULT_KEEP):
+        if keep < 1:
+            raise InputError(f"the model cache keeps at least one entry; got keep={keep}")
+        self.directory = Path(directory) if directory is not None else default_dir()
+        self.keep = keep
+
+    def get(self, key: str, load: Any) -> Any | None:
+        """``load(path)`` of the entry for ``key``, or None. An unreadable entry is removed (a miss)."""
+        path = self.directory / key
+        if not path.is_dir():
+            return None
+        try:
+            found = load(path)
+        except (InputError, OSError, ValueError, KeyError, RuntimeError):
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        os.utime(path)  # most recently used
+        return found
+
+    def put(self, key: str, save: Any) -> Path:
+        """``save(folder)`` into a temporary folder, renamed to the entry; then keep the newest ``keep``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / key
+        tmp = Path(tempfile.mkdtemp(prefix=".part-", dir=self.directory))
+        try:
+            save(tmp)
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self._prune()
+        return final
+
+    def _prune(self) -> None:
+        entries = [p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[self.keep:]:
+            shutil.rmtree(old, ignore_errors=True)
