@@ -32,7 +32,9 @@ class Collector:
     optionally ``keys`` and ``vals`` (per node ``[y, f0, f1, ...]``); the dict
     ``index`` maps element id -> dense index. Relationship pass: records of
     ``sources`` and per-source lists ``targets`` (element ids; ``times``,
-    ``weights``); each record becomes int64/float64 arrays at once.
+    ``weights``); each record becomes int64/float64 arrays at once. A
+    projection query fills it instead (``plan`` None) through
+    :func:`topo_graphdb._export_projection.read_projection`.
     """
 
     def __init__(self, spec: GraphSpec, plan: Plan | None, progress: Progress | None, group_size: int):
