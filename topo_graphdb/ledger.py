@@ -55,6 +55,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from ._cypher import load_query, quote_identifier
 from .connection import ConnectionSettings
 from .db import Database, connect
@@ -259,7 +261,6 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     """
     if not pid:
         return False
-    import psutil  # noqa: PLC0415
 
     try:
         proc = psutil.Process(int(pid))
@@ -317,8 +318,6 @@ class _Holder:
 def _me(run_id: str) -> _Holder:
     started = None
     try:
-        import psutil  # noqa: PLC0415
-
         started = psutil.Process().create_time()
     except Exception:  # pragma: no cover
         pass

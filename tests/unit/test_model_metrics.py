@@ -88,6 +88,21 @@ def test_ap_matches_threshold_oracle():
     assert average_precision(pos, neg) == pytest.approx(_ap_naive(pos, neg))
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_library_auc_and_ap_equal_the_definitions(seed):
+    # roc_auc and average_precision hand the work to scikit-learn; on the same inputs (ties, +-inf, one side
+    # of size 1) they equal pair counting and the threshold sum written from the definitions
+    rng = np.random.default_rng(100 + seed)
+    levels = rng.integers(1, 12)
+    pos = rng.integers(0, levels, rng.integers(1, 40)).astype(float)
+    neg = rng.integers(0, levels, rng.integers(1, 40)).astype(float)
+    if seed % 3 == 0:
+        pos[0], neg[-1] = np.inf, -np.inf
+    naive_auc = np.mean([(p > q) + 0.5 * (p == q) for p in pos for q in neg])
+    assert roc_auc(pos, neg) == pytest.approx(naive_auc, abs=1e-12)
+    assert average_precision(pos, neg) == pytest.approx(_ap_naive(pos, neg), abs=1e-12)
+
+
 def test_edge_metrics_bundle_and_nan_input():
     m = edge_metrics([0.9, 0.4], [0.5, 0.1], ks=(1,))
     assert set(m) == {"hits@1", "mrr", "auc", "ap", "num_pos", "num_neg"}

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from topo_graphdb.errors import BackendUnavailable, BudgetExceeded, EmptyGraphError, InputError
-from topo_graphdb.kernels import _cpu, default_beta, pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels import default_beta, pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels._cpu import reach as cpu_reach
 from topo_graphdb.kernels.oracle import naive_pair_tc
 from topo_graphdb.snapshot import GraphSnapshot
 
@@ -38,7 +39,7 @@ def random_case(rng: np.random.Generator):
 @pytest.mark.parametrize("hops", [1, 2, 3])
 def test_matches_oracle_on_random_graphs(monkeypatch, dense_share, hops):
     # dense_share decides whether large reach sets become dense 0/1 rows (both kernel branches)
-    monkeypatch.setattr(_cpu, "DENSE_SHARE", dense_share)
+    monkeypatch.setattr(cpu_reach, "DENSE_SHARE", dense_share)
     rng = np.random.default_rng(100 * hops + int(10 * dense_share))
     for _ in range(40):
         train, pairs, n = random_case(rng)

@@ -10,7 +10,8 @@ from graphs import DATASETS
 
 from topo_graphdb.backend import gpu_available
 from topo_graphdb.errors import BackendUnavailable, BudgetExceeded, EmptyGraphError, InputError
-from topo_graphdb.kernels import _cpu, estimate_tc, topological_concentration
+from topo_graphdb.kernels import estimate_tc, topological_concentration
+from topo_graphdb.kernels._cpu import reach as cpu_reach
 from topo_graphdb.kernels.oracle import naive_tc
 from topo_graphdb.snapshot import GraphSnapshot
 
@@ -39,7 +40,7 @@ def random_case(rng: np.random.Generator, with_eval: bool):
 @pytest.mark.parametrize("hops", [1, 2, 3])
 def test_matches_oracle_on_random_graphs(monkeypatch, dense_share, hops):
     # dense_share decides which reach sets become dense rows: all, some, none
-    monkeypatch.setattr(_cpu, "DENSE_SHARE", dense_share)
+    monkeypatch.setattr(cpu_reach, "DENSE_SHARE", dense_share)
     rng = np.random.default_rng(1000 * hops + int(100 * dense_share))
     for case in range(60):
         train, ev, n = random_case(rng, with_eval=bool(case % 2))

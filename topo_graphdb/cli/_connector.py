@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -75,8 +76,6 @@ def export(spec, out, fetch_size, as_json, conn):
       topo-graphdb export --label Paper --rel-type CITES --key-property id --out cora/
       topo-graphdb export --label Paper --where "year >= 2010" --feature-property features --out s/
     """
-    import json  # noqa: PLC0415
-
     from ..connector import export_graph  # noqa: PLC0415
 
     snapshot = export_graph(conn, spec, progress=None if as_json else progress_printer(), fetch_size=fetch_size)
@@ -125,8 +124,6 @@ def write(nodes_csv, id_column, links_csv, model, rel_type, top_k, min_score, ke
     write is safe (idempotent). Nodes are found by --key-property (with the
     label) or by element id and label; nodes that no longer match are counted.
     """
-    import json  # noqa: PLC0415
-
     from ..writecsv import write_from_csv  # noqa: PLC0415
 
     reports = write_from_csv(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from ..errors import InputError
 from ._group import connection_options, json_option, main
 from ._progress import progress_printer
 
@@ -17,7 +20,6 @@ from ._progress import progress_printer
 @connection_options
 def query(cypher, file_, params, fmt, write, conn):
     """Run a Cypher query (read-only unless --write) and print the result."""
-    from ..errors import InputError  # noqa: PLC0415
     from ..query import parse_params, read_query_file, render_result, run_query  # noqa: PLC0415
 
     if bool(cypher) == bool(file_):
@@ -28,8 +30,6 @@ def query(cypher, file_, params, fmt, write, conn):
 
 
 def _print_report(report, as_json: bool) -> None:
-    import json  # noqa: PLC0415
-
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

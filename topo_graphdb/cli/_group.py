@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..connection import settings_from
 from ..errors import TopoGraphError
 from ._progress import end_line
 
@@ -105,8 +106,6 @@ def connection_options(func: Callable) -> Callable:
     @click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Database name (env NEO4J_DATABASE; default neo4j).")
     @functools.wraps(func)
     def wrapper(*args: Any, uri: str | None, user: str | None, password: str | None, database: str | None, **kwargs: Any) -> Any:
-        from ..connection import settings_from  # noqa: PLC0415
-
         kwargs["conn"] = settings_from(uri=uri, user=user, password=password, database=database)
         return func(*args, **kwargs)
 

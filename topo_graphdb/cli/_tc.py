@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-import click
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
 
+import click
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
 from ..units import parse_size
 from ._group import fail, main
 
@@ -53,8 +63,6 @@ def tc(
     row per node sorted by id, with an empty tc where TC is undefined (no
     evaluation neighbour; degree <= 1 in the train variant, 0 otherwise).
     """
-    import sys  # noqa: PLC0415
-
     if (dim is not None or seed is not None) and not approx:
         fail("--dim and --seed apply to --approx only", 2)
     if output_path is None and not estimate:
@@ -80,9 +88,6 @@ _DEFAULT_SEED = 0
 
 def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None) -> dict:
     """Read the files; dense indices follow the sorted node ids."""
-    import time  # noqa: PLC0415
-
-    import numpy as np  # noqa: PLC0415
 
     from ..edgefile import read_edge_csv, read_node_list  # noqa: PLC0415
     from ..snapshot import GraphSnapshot  # noqa: PLC0415
@@ -138,8 +143,6 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
             backend=backend, num_nodes=snap.num_nodes,
         )
     elif scheduler is not None:
-        import logging  # noqa: PLC0415
-
         from ..kernels.distributed import dask_client, distributed_tc  # noqa: PLC0415
 
         logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())  # Dask's INFO lines with -v only
@@ -159,15 +162,6 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
 
 def _write_outputs(output_path: str, inputs: dict, result: object, settings: dict) -> None:
     """``node,tc`` rows sorted by id (round-trip float64 text; empty where undefined) and the JSON sidecar."""
-    import json  # noqa: PLC0415
-    import math  # noqa: PLC0415
-    import time  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    import numpy as np  # noqa: PLC0415
-
-    from .. import __version__  # noqa: PLC0415
-    from ..errors import InputError  # noqa: PLC0415
 
     t0 = time.perf_counter()
     snap = inputs["snapshot"]

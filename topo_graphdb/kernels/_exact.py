@@ -16,6 +16,7 @@ from numbers import Real
 
 import numpy as np
 
+from ..backend import free_memory_bytes, resolve_backend
 from ..errors import BudgetExceeded, EmptyGraphError, InputError
 from ..units import format_size, parse_size
 
@@ -46,8 +47,6 @@ def validate_settings(
     bytes (or a size string) > 0, default :data:`BUDGET_SHARE` of the free
     memory of the backend. Raises :class:`InputError` naming the parameter.
     """
-    from ..backend import free_memory_bytes, resolve_backend  # noqa: PLC0415
-
     if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or not 1 <= int(hops) <= MAX_HOPS:
         raise InputError(f"hops must be an integer in 1..{MAX_HOPS}; got {hops!r}")
     if beta is not None:

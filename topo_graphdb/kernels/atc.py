@@ -29,7 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import resolve_backend
 from ..errors import EmptyGraphError, InputError
+from ..snapshot import GraphSnapshot
+from ._atc_gpu import gpu_ops
 from ._beta import default_beta
 
 __all__ = ["ATCResult", "approximate_tc"]
@@ -111,8 +114,6 @@ def _int_in(name: str, value: object, low: int, high: int | None = None) -> int:
 def _validate(
     hops: object, beta: object, dim: object, seed: object, sketch_size: object, exact_hop1: object, backend: object
 ) -> tuple[int, float | None, int, int, int, bool, str]:
-    from ..backend import resolve_backend  # noqa: PLC0415
-
     hops = _int_in("hops", hops, 1, MAX_HOPS)
     dim = _int_in("dim", dim, 1, 1 << 16)
     seed = _int_in("seed", seed, 0, 2**63 - 1)
@@ -322,8 +323,6 @@ def approximate_tc(
     if beta is None:
         beta = default_beta(train, num_nodes, num_edges=int(prep.degree.sum()) // 2)
     if backend == "gpu":
-        from ._atc_gpu import gpu_ops  # noqa: PLC0415
-
         ops = gpu_ops()
     else:
         from ._atc_cpu import CpuOps  # noqa: PLC0415
@@ -374,8 +373,6 @@ class _Prepared:
 
 
 def _edges_of(edges: object) -> object:
-    from ..snapshot import GraphSnapshot  # noqa: PLC0415
-
     return edges.edge_index if isinstance(edges, GraphSnapshot) else edges
 
 

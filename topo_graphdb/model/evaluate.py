@@ -24,17 +24,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..kernels import default_beta, topological_concentration
+from ..kernels.atc import approximate_tc
+from .factory import MODEL_DEFAULTS, edge_predictor_factory, make_predictor
+from .holdout import PAIR_TC_MAX_HOPS, calibrate, sample_sources
+from .indicator import computable_properties, indicator_report
 from .metrics import NODE_KS, PER_POSITIVE_KS, correlation, edge_metrics, node_ranking_metrics, per_positive_metrics
-from .names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from .names import GNN_MODELS, PREDICTORS
 from .negatives import Negatives, index_negatives, read_negatives, with_negatives
-from .report import json_ready
-from .splits import EdgeSplit, random_split
+from .predict import predict_links
+from .report import json_ready, write_report
+from .splits import EdgeSplit, split_from_files
 
 __all__ = [
     "PREDICTORS",
@@ -52,53 +58,7 @@ __all__ = [
 ]
 
 
-#: Settings per learned model, on top of the LinkPredictor defaults (which
-#: were chosen on Cora, random 70/10/20 split: one layer, width 256, lr 0.01,
-#: dropout 0.4, target-link masking, at most 200 epochs, patience 40).
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {name: {} for name in GNN_MODELS}
-
 _DEFAULT_BUDGET = 256 * 2**20
-
-
-def make_predictor(model: str = "gcn", **settings: Any):
-    """A :class:`~topo_graphdb.model.predictor.LinkPredictor` (``gcn``, ``sage``,
-    ``ncn``; :data:`MODEL_DEFAULTS` overridden by ``settings``) or a
-    :class:`~topo_graphdb.model.heuristics.HeuristicPredictor` (``cn``, ``aa``, ``ra``)."""
-    if model not in PREDICTORS:
-        raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
-    if model in HEURISTIC_MODELS:
-        from .heuristics import HeuristicPredictor  # noqa: PLC0415
-
-        return HeuristicPredictor(model)
-    from .predictor import LinkPredictor  # noqa: PLC0415  (imports torch)
-
-    params = {**MODEL_DEFAULTS[model], **{k: v for k, v in settings.items() if v is not None}}
-    return LinkPredictor(model, **params)
-
-
-def edge_predictor_factory(model: str = "ra", *, x: Any = None, seed: int = 0, valid_fraction: float = 0.1, **settings: Any) -> Callable:
-    """``factory(train_edges, num_nodes)`` returning a fitted predictor (for
-    :func:`topo_graphdb.model.holdout.trust_protocol`).
-
-    Heuristics (``cn``, ``aa``, ``ra``) use every training edge. Learned
-    models (``gcn``, ``sage``, ``ncn``) hold out ``valid_fraction`` of the
-    training edges for early stopping, then score with all of them
-    (``use_edges``), as :func:`topo_graphdb.model.predict.predict_from_file`
-    does. ``settings`` go to :func:`make_predictor`; ``x``: node features (n, f).
-    """
-    if model not in PREDICTORS:
-        raise InputError(f"model must be one of {', '.join(PREDICTORS)}; got {model!r}")
-    heuristic = model in ("cn", "aa", "ra")
-
-    def factory(train_edges: np.ndarray, num_nodes: int):
-        split = random_split(train_edges, num_nodes, valid_fraction=0.0 if heuristic else valid_fraction, test_fraction=0.0, seed=seed, x=x)
-        predictor = make_predictor(model, **({} if heuristic else {"seed": seed, **settings}))
-        predictor.fit(split)
-        if not heuristic:
-            predictor.use_edges(np.concatenate([split.train_pos, split.valid_pos], axis=1))
-        return predictor
-
-    return factory
 
 
 # -------------------------------------------------------------- edge level
@@ -178,7 +138,7 @@ def evaluate_nodes(
     """
     if target not in ("test", "valid"):
         raise InputError(f"target must be 'test' or 'valid'; got {target!r}")
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm  # noqa: PLC0415  (tqdm.auto takes ~0.1 s to import; only the node pass shows a bar)
 
     ks = tuple(int(k) for k in ks)
     n = split.num_nodes
@@ -226,9 +186,6 @@ def node_properties(
     ``recent_fraction`` of training edges against the older ones (what a
     database can compute without future links).
     """
-    from ..kernels import default_beta, topological_concentration  # noqa: PLC0415
-    from .indicator import computable_properties  # noqa: PLC0415
-
     timings = {} if timings is None else timings
     n = split.num_nodes
     train = split.train_pos
@@ -332,22 +289,14 @@ def run_evaluation(
         ``trust``.
     figures : dict of PNG bytes (``reliability``, ``lift``) with ``trust``.
     """
+    # Long: the docstring lists the report's keys; the body runs the phases one after another.
     hops = tuple(sorted({int(k) for k in hops}))
     if not hops or min(hops) < 1 or max(hops) > 4:
         raise InputError(f"hops must be integers in 1..4; got {hops}")
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     split = with_negatives(split, valid=valid_negatives, test=test_negatives)
-    settings = dict(predictor_settings or {})
-    if model in GNN_MODELS:
-        settings.setdefault("seed", seed)
-        settings.setdefault("progress", progress)
-        if epochs is not None:
-            settings["epochs"] = epochs
-    predictor = make_predictor(model, **settings)
-    t = time.perf_counter()
-    predictor.fit(split)
-    timings["fit"] = time.perf_counter() - t
+    predictor = _fitted(split, model, seed=seed, epochs=epochs, settings=predictor_settings, progress=progress, timings=timings)
     t = time.perf_counter()
     edges = evaluate_edges(predictor, split, valid_negatives=valid_negatives, test_negatives=test_negatives)
     timings["edge_metrics"] = time.perf_counter() - t
@@ -374,15 +323,8 @@ def run_evaluation(
         "correlations_all": corr_all,
         "shift": shift_check(props, hops=hops),
     }
-    table: dict[str, np.ndarray] = {"node": split.node_ids if split.node_ids is not None else np.arange(split.num_nodes)}
-    table.update({k: v for k, v in perf.items()})
-    if perf_valid is not None:
-        table["valid_precision@10"] = perf_valid["precision@10"]
-        table["num_valid_targets"] = perf_valid["num_targets"]
-    table.update(props)
+    table = _node_table(split, perf, perf_valid, props)
     if indicator and perf_valid is not None:
-        from .indicator import indicator_report  # noqa: PLC0415
-
         t = time.perf_counter()
         ind_report, values = indicator_report(props, perf_valid["precision@10"], perf["precision@10"])
         report["indicator"] = ind_report
@@ -403,6 +345,36 @@ def run_evaluation(
     return json_ready(report), table, figures
 
 
+def _fitted(
+    split: EdgeSplit, model: str, *, seed: int, epochs: int | None, settings: dict[str, Any] | None, progress: bool,
+    timings: dict[str, float],
+):
+    """``model`` fitted on ``split`` (learned models get ``seed``, ``progress`` and ``epochs``); seconds into ``timings``."""
+    settings = dict(settings or {})
+    if model in GNN_MODELS:
+        settings.setdefault("seed", seed)
+        settings.setdefault("progress", progress)
+        if epochs is not None:
+            settings["epochs"] = epochs
+    predictor = make_predictor(model, **settings)
+    t = time.perf_counter()
+    predictor.fit(split)
+    timings["fit"] = time.perf_counter() - t
+    return predictor
+
+
+def _node_table(split: EdgeSplit, perf: dict[str, np.ndarray], perf_valid: dict[str, np.ndarray] | None,
+                props: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-node table: external id, test metrics, validation Precision@10 and targets, properties."""
+    table: dict[str, np.ndarray] = {"node": split.node_ids if split.node_ids is not None else np.arange(split.num_nodes)}
+    table.update({k: v for k, v in perf.items()})
+    if perf_valid is not None:
+        table["valid_precision@10"] = perf_valid["precision@10"]
+        table["num_valid_targets"] = perf_valid["num_targets"]
+    table.update(props)
+    return table
+
+
 def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2, 3), k: int = 10, seed: int = 0, backend: str = "auto") -> Any:
     """Calibrated link probabilities checked on the test edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
@@ -413,10 +385,6 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
     (K = 1..max(hops), on the training and validation edges) and ATC on the
     same nodes. None when the split has fewer than 10 test edges.
     """
-    from ..kernels import default_beta, topological_concentration  # noqa: PLC0415
-    from .holdout import PAIR_TC_MAX_HOPS, calibrate, sample_sources  # noqa: PLC0415
-    from .predict import predict_links  # noqa: PLC0415
-
     if split.test_pos.shape[1] < 10:
         return None
     n = split.num_nodes
@@ -429,8 +397,6 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
         for h in sorted(set(hops)) if h > PAIR_TC_MAX_HOPS
     }  # fmt: skip
     try:
-        from ..kernels.atc import approximate_tc  # noqa: PLC0415
-
         extra["atc_k2"] = np.asarray(approximate_tc(known, hops=2, beta=beta, num_nodes=n, seed=seed, backend=backend).tc, dtype=np.float64)
     except InputError:
         pass
@@ -465,9 +431,6 @@ def evaluate_files(
     Returns the report (also written as ``output_dir/report.json`` with
     ``node_metrics.csv`` and the plots).
     """
-    from .report import write_report  # noqa: PLC0415
-    from .splits import split_from_files  # noqa: PLC0415
-
     if model not in PREDICTORS:
         raise InputError(f"--model must be one of {', '.join(PREDICTORS)}; got {model!r}")
     t = time.perf_counter()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..kernels.metrics import PairHeuristics, pair_heuristics
 from .names import HEURISTIC_MODELS
 
 __all__ = ["HEURISTICS", "HeuristicPredictor", "heuristic_pair_scores"]
@@ -38,8 +39,6 @@ def heuristic_pair_scores(adj, pairs: np.ndarray, *, method: str = "cn") -> np.n
     >>> heuristic_pair_scores(a, np.array([[0], [3]]), method="cn").tolist()
     [2.0]
     """
-    from ..kernels.metrics import pair_heuristics  # noqa: PLC0415  (imports Numba)
-
     if method not in HEURISTICS:
         raise InputError(f"method must be one of {', '.join(HEURISTICS)}; got {method!r}")
     coo = adj.tocoo()
@@ -74,7 +73,6 @@ class HeuristicPredictor:
         """Remember the training adjacency of ``split`` (an :class:`~topo_graphdb.model.splits.EdgeSplit`)."""
         import scipy.sparse as sp  # noqa: PLC0415
 
-        from ..kernels.metrics import PairHeuristics  # noqa: PLC0415  (imports Numba)
 
         self.adj_ = split.adjacency("train")
         self.num_nodes_ = int(split.num_nodes)

@@ -20,6 +20,8 @@ degree alone and each single property.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..kernels import clustering_coefficient, default_beta, degree, topological_concentration
 from .metrics import correlation
 
 __all__ = ["Indicator", "fit_indicator", "isotonic_fit", "indicator_report", "computable_properties", "COMPUTABLE"]
@@ -57,11 +60,6 @@ def computable_properties(
     shape (n,), NaN where undefined. These are the inputs of an
     :class:`Indicator`.
     """
-    import logging  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    from ..kernels import clustering_coefficient, default_beta, degree, topological_concentration  # noqa: PLC0415
-
     timings = {} if timings is None else timings
     n = int(num_nodes)
     train = np.asarray(edge_index, dtype=np.int64)
@@ -80,7 +78,7 @@ def computable_properties(
         timings[f"tc_train_k{k}"] = time.perf_counter() - t
     if atc:
         try:
-            from ..kernels.atc import approximate_tc  # noqa: PLC0415
+            from ..kernels.atc import approximate_tc  # noqa: PLC0415  (optional: skipped where ATC cannot be imported)
         except ImportError:
             logging.getLogger(__name__).info("ATC is not available in this installation; skipped")
         else:

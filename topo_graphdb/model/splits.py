@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..edgefile import read_edge_csv
 from ..errors import EmptyGraphError, InputError
 from ..snapshot import adjacency_matrix, simple_undirected
 
@@ -524,8 +525,6 @@ def split_from_files(
     is every id in the three files, in sorted order (``node_ids`` keeps them).
     ``extra_ids`` (e.g. the nodes of given negatives) join the node set.
     """
-    from ..edgefile import read_edge_csv  # noqa: PLC0415
-
     # the validation file may be empty (nothing to stop early on); the test file may not (nothing to evaluate)
     tables = [read_edge_csv(p, allow_empty=(i == 1)) for i, p in enumerate((train_path, valid_path, test_path))]
     edges, n, node_ids, x = index_edge_tables(tables, features, extra_ids)

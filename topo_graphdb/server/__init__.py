@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from .._cypher import load_query
 from ..connection import check_password
 from ..errors import InputError, Neo4jUnavailable, ServerError
@@ -408,7 +410,6 @@ def start(
             raise InputError(f"the password must have at least 8 characters (Neo4j's minimum); got {len(password)}")
     heap_bytes = parse_size(heap, name="heap")
     pagecache_bytes = parse_size(pagecache, name="pagecache")
-    import psutil  # noqa: PLC0415
 
     check_memory(heap_bytes, pagecache_bytes, total=psutil.virtual_memory().total)
     paths = _paths(data_dir)

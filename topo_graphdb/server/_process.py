@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 from ..errors import ServerError
 from ..units import format_size
 from ._conf import InstancePaths
@@ -100,8 +102,6 @@ def read_pid(paths: InstancePaths) -> int | None:
 
 def alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie counts as gone)."""
-    import psutil  # noqa: PLC0415
-
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
@@ -110,8 +110,6 @@ def alive(pid: int) -> bool:
 
 def is_server_process(pid: int, paths: InstancePaths) -> bool:
     """True when ``pid`` is a running Neo4j server of this instance (not a recycled pid)."""
-    import psutil  # noqa: PLC0415
-
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:

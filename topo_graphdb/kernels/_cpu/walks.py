@@ -1,284 +1,24 @@
-"""Numba kernels behind the CPU backend (compiled on first use, cached on disk).
+"""Walk-count sums over reach sets (K >= 2): per evaluation edge of each source, and per node pair.
 
-All kernels take a sorted symmetric CSR (``indptr``, ``indices``) and spread
-their work over ``nthreads`` threads by dealing items round-robin from a list
-sorted by decreasing estimated cost, which keeps the threads balanced on
-power-law graphs without dynamic scheduling.
+:func:`hop_pair_sums` gives ``sum_{j in N_ev(i)} sum_{v in S_k2(j)} (A^k1)[i, v]``
+for each source ``i`` (exact TC); :func:`pair_hop_sums` gives
+``sum_{v in S_k2(j)} (A^k1)[i, v]`` for each pair ``(i, j)`` (pair TC). Both
+build the dense rows of ``A^1..A^K`` for one source at a time in a per-thread
+workspace from :func:`walk_buffers`. The two share the inlined walk helpers,
+which stay in this module: Numba's on-disk cache of a function is renewed
+only when its own file changes, not when an inlined callee in another file does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
-from numba import get_num_threads, njit, prange, set_num_threads
+from numba import njit, prange
 
-__all__ = [
-    "common_neighbour_scores",
-    "reach_sets",
-    "reach_counts",
-    "hop_pair_sums",
-    "pair_hop_sums",
-    "walk_buffers",
-    "walk_bytes_per_thread",
-    "greedy_batches",
-    "num_threads",
-    "threads_for",
-    "deal_order",
-    "chunk_bounds",
-]
+from .threads import chunk_bounds, num_threads
+
+__all__ = ["hop_pair_sums", "pair_hop_sums", "walk_buffers", "walk_bytes_per_thread"]
 
 
-def num_threads() -> int:
-    """Threads Numba's parallel loops use."""
-    return int(get_num_threads())
-
-
-SMALL_WORK = 2e5  # below this many edge visits, one thread beats waking the others
-
-
-@contextmanager
-def threads_for(work: float) -> Iterator[int]:
-    """Run the enclosed kernels on one thread when ``work`` is small (thread start-up dominates)."""
-    before = get_num_threads()
-    if work < SMALL_WORK and before > 1:
-        set_num_threads(1)
-        try:
-            yield 1
-        finally:
-            set_num_threads(before)
-    else:
-        yield before
-
-
-def deal_order(cost: np.ndarray) -> np.ndarray:
-    """Item order by decreasing cost (stable), for round-robin dealing to threads."""
-    return np.argsort(-np.asarray(cost, np.float64), kind="stable")
-
-
-# ----------------------------------------------------------------------------- 1 hop
-@njit(cache=True, parallel=True)
-def _common_grouped(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    small: np.ndarray,
-    pair_order: np.ndarray,
-    group_start: np.ndarray,
-    group_node: np.ndarray,
-    group_order: np.ndarray,
-    weights: np.ndarray,
-    nthreads: int,
-    cn: np.ndarray,
-    sums: np.ndarray,
-) -> None:
-    # The pairs pair_order[group_start[g]:group_start[g+1]] share their
-    # larger-degree endpoint group_node[g]: mark its neighbours once, then scan
-    # the smaller endpoint's row of every pair of the group.
-    n = indptr.size - 1
-    q = weights.shape[0]
-    num_groups = group_node.size
-    for t in prange(nthreads):
-        mark = np.zeros(n, np.uint8)
-        for idx in range(t, num_groups, nthreads):
-            g = group_order[idx]
-            b = group_node[g]
-            for p in range(indptr[b], indptr[b + 1]):
-                mark[indices[p]] = 1
-            for r in range(group_start[g], group_start[g + 1]):
-                pair = pair_order[r]
-                a = small[pair]
-                count = 0
-                for s in range(indptr[a], indptr[a + 1]):
-                    w = indices[s]
-                    if mark[w]:
-                        count += 1
-                        for z in range(q):
-                            sums[z, pair] += weights[z, w]
-                cn[pair] = count
-            for p in range(indptr[b], indptr[b + 1]):
-                mark[indices[p]] = 0
-
-
-def common_neighbour_scores(
-    indptr: np.ndarray, indices: np.ndarray, u: np.ndarray, v: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Common-neighbour count of each pair ``(u[p], v[p])`` and weighted sums over the common neighbours.
-
-    Parameters
-    ----------
-    indptr, indices : symmetric CSR
-    u, v : ndarray, shape (P,), int64
-    weights : ndarray, shape (q, n), float64
-        ``sums[r, p] = sum_{w in N(u[p]) ∩ N(v[p])} weights[r, w]`` (``q`` may be 0).
-
-    Returns
-    -------
-    cn : ndarray, shape (P,), float64
-    sums : ndarray, shape (q, P), float64
-
-    Pairs are grouped by their larger-degree endpoint, whose neighbours are
-    marked once per group; each pair then costs ``min(deg(u), deg(v))``.
-    """
-    u = np.asarray(u, np.int64)
-    v = np.asarray(v, np.int64)
-    num_pairs = u.size
-    cn = np.zeros(num_pairs, np.float64)
-    sums = np.zeros((weights.shape[0], num_pairs), np.float64)
-    if num_pairs == 0:
-        return cn, sums
-    deg = np.diff(indptr)
-    swap = deg[u] < deg[v]
-    big = np.where(swap, v, u)
-    small = np.where(swap, u, v)
-    pair_order = np.argsort(big, kind="stable")
-    sorted_big = big[pair_order]
-    heads = np.concatenate(([0], np.flatnonzero(sorted_big[1:] != sorted_big[:-1]) + 1))
-    group_start = np.append(heads, num_pairs).astype(np.int64)
-    group_node = sorted_big[heads]
-    cost = deg[group_node] + np.add.reduceat(deg[small[pair_order]], heads)
-    _common_grouped(
-        indptr, indices, small, pair_order, group_start, group_node, deal_order(cost),
-        np.ascontiguousarray(weights, np.float64), num_threads(), cn, sums,
-    )
-    return cn, sums
-
-
-# ----------------------------------------------------------------------------- reach sets
-DENSE_SHARE = 1.0 / 16.0  # a reach set of at least this share of n is kept as a dense 0/1 row
-
-
-@njit(cache=True, parallel=True)
-def _reach(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    nodes: np.ndarray,
-    hops: int,
-    order: np.ndarray,
-    nthreads: int,
-    rstart: np.ndarray,
-    ridx: np.ndarray,
-    dslot: np.ndarray,
-    dense: np.ndarray,
-    fill: bool,
-) -> np.ndarray:
-    # Level by level from S_1(j) = N(j): S_{k+1}(j) = union of N(x) for x in S_k(j).
-    # With fill, a level goes to its dense row (dslot >= 0) or to its slot of
-    # ridx; the last level of a dense row needs no list, just byte stores.
-    n = indptr.size - 1
-    m = nodes.size
-    counts = np.zeros((hops - 1, m), np.int64)
-    for t in prange(nthreads):
-        mark = np.full(n, -1, np.int64)
-        cur = np.empty(n, indices.dtype)
-        nxt = np.empty(n, indices.dtype)
-        for idx in range(t, m, nthreads):
-            jj = order[idx]
-            j = nodes[jj]
-            size = indptr[j + 1] - indptr[j]
-            for s in range(size):
-                cur[s] = indices[indptr[j] + s]
-            for level in range(hops - 1):  # level 0 builds S_2
-                row = dslot[level, jj] if fill else -1
-                if row >= 0 and level == hops - 2:
-                    line = dense[row]
-                    for s in range(size):
-                        x = cur[s]
-                        for p in range(indptr[x], indptr[x + 1]):
-                            line[indices[p]] = 1
-                    break
-                stamp = jj * hops + level
-                new = 0
-                for s in range(size):
-                    x = cur[s]
-                    for p in range(indptr[x], indptr[x + 1]):
-                        y = indices[p]
-                        if mark[y] != stamp:
-                            mark[y] = stamp
-                            nxt[new] = y
-                            new += 1
-                counts[level, jj] = new
-                if row >= 0:
-                    line = dense[row]
-                    for s in range(new):
-                        line[nxt[s]] = 1
-                elif fill:
-                    start = rstart[level, jj]
-                    for s in range(new):
-                        ridx[start + s] = nxt[s]
-                cur, nxt = nxt, cur
-                size = new
-    return counts
-
-
-def _no_table(hops: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.zeros((hops - 1, 1), np.int64),
-        np.zeros(0, dtype),
-        np.full((hops - 1, 1), -1, np.int64),
-        np.zeros((0, 1), np.uint8),
-    )
-
-
-def reach_sets(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    nodes: np.ndarray,
-    hops: int,
-    cost: np.ndarray | None = None,
-    capacity: np.ndarray | None = None,
-    max_bytes: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Reach sets ``S_k(j)``, ``k = 2..hops``, of each node ``j = nodes[jj]``.
-
-    ``capacity`` (shape (hops - 1, len(nodes))) bounds each set's size; exact
-    sizes come from a counting pass when it is ``None``. A set is stored as a
-    list, ``ridx[rstart[k-2, jj] : rstart[k-2, jj] + rcount[k-2, jj]]``
-    (unsorted), or, when its capacity reaches ``DENSE_SHARE * n``, as a dense
-    0/1 row of n bytes: adding a dense row to a counter vector is much faster
-    than as many scattered lookups. Rows are chosen largest first while the
-    whole table stays within ``max_bytes``.
-
-    Returns
-    -------
-    (rstart, rcount, ridx, dslot, dense)
-        ``dslot[k-2, jj]`` is the row of ``dense`` (uint8, shape (rows, n))
-        holding ``S_k(nodes[jj])``, or -1.
-    """
-    nodes = np.asarray(nodes, np.int64)
-    n = indptr.size - 1
-    order = deal_order(cost if cost is not None else np.zeros(nodes.size))
-    nt = num_threads()
-    if capacity is None:
-        capacity = _reach(indptr, indices, nodes, hops, order, nt, *_no_table(hops, indices.dtype), False)
-    flat = np.ascontiguousarray(capacity, np.int64).ravel().copy()
-    dslot = np.full(flat.size, -1, np.int64)
-    big = np.flatnonzero(flat >= max(DENSE_SHARE * n, 1.0))
-    big = big[np.argsort(-flat[big], kind="stable")]
-    total = float(flat.sum()) * indices.itemsize + 16.0 * flat.size
-    running = total + np.cumsum(n - flat[big] * float(indices.itemsize))  # table size after densifying each prefix
-    over = np.flatnonzero(running > max_bytes)
-    big = np.sort(big[: over[0] if over.size else big.size])
-    dslot[big] = np.arange(big.size)
-    flat[big] = 0
-    rstart = (np.cumsum(flat) - flat).reshape(capacity.shape)
-    ridx = np.empty(int(flat.sum()), indices.dtype)
-    dense = np.zeros((big.size, n), np.uint8)
-    dslot = dslot.reshape(capacity.shape)
-    rcount = _reach(indptr, indices, nodes, hops, order, nt, rstart, ridx, dslot, dense, True)
-    return rstart, rcount, ridx, dslot, dense
-
-
-def reach_counts(
-    indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, hops: int, cost: np.ndarray | None = None
-) -> np.ndarray:
-    """Sizes ``|S_k(j)|`` for ``k = 2..hops`` of each node in ``nodes``; shape (hops - 1, len(nodes))."""
-    nodes = np.asarray(nodes, np.int64)
-    order = deal_order(cost if cost is not None else np.zeros(nodes.size))
-    return _reach(indptr, indices, nodes, hops, order, num_threads(), *_no_table(hops, indices.dtype), False)
-
-
-# ----------------------------------------------------------------------------- K >= 2
 @njit(cache=True, inline="always")
 def _positions(t: int, nthreads: int, bounds: np.ndarray) -> np.ndarray:
     # positions of the chunks t, t + nthreads, ... (chunks are contiguous runs of sources)
@@ -418,6 +158,7 @@ def _hop2_packed(
     count_buffers: np.ndarray,
     parts: np.ndarray,
 ) -> None:
+    # Long: one fused per-source pass whose phases share the packed walk row, the sweep choice and the counters.
     # hops == 2 with both walk counts of a node packed in one int64:
     # walks[v] = A[i, v] + (A^2)[i, v] * 2^32. Summing packed words over a set
     # gives both sums at once (the low half stays below 2^32 because a set has
@@ -757,50 +498,3 @@ def pair_hop_sums(
         walks, support, out,
     )
 
-
-def chunk_bounds(cost: np.ndarray, pieces: int) -> np.ndarray:
-    """Cut a sequence into about ``pieces`` contiguous runs of similar total ``cost``; run boundaries."""
-    size = int(np.size(cost))
-    if size == 0:
-        return np.zeros(1, np.int64)
-    cum = np.cumsum(np.asarray(cost, np.float64))
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, pieces) / pieces, side="right")
-    return np.unique(np.concatenate(([0], np.minimum(cuts, size), [size]))).astype(np.int64)
-
-
-# ----------------------------------------------------------------------------- batching
-@njit(cache=True)
-def greedy_batches(
-    sources: np.ndarray, own: np.ndarray, ev_indptr: np.ndarray, ev_indices: np.ndarray, size: np.ndarray, cap: float
-) -> np.ndarray:
-    """Batch number of each source (in the given order) so that every batch fits ``cap``.
-
-    A batch needs ``own[i]`` for each of its sources ``i`` plus ``size[j]`` once
-    for each node ``j`` in the union of its sources' evaluation neighbours.
-    Sources that alone exceed ``cap`` get ``-1``.
-    """
-    stamp = np.full(size.size, -1, np.int64)
-    out = np.empty(sources.size, np.int64)
-    batch = 0
-    used = 0.0
-    for s in range(sources.size):
-        i = sources[s]
-        need = own[i]
-        for q in range(ev_indptr[i], ev_indptr[i + 1]):
-            j = ev_indices[q]
-            if stamp[j] != batch:
-                need += size[j]
-        if used > 0.0 and used + need > cap:
-            batch += 1
-            used = 0.0
-            need = own[i]
-            for q in range(ev_indptr[i], ev_indptr[i + 1]):
-                need += size[ev_indices[q]]
-        if need > cap:
-            out[s] = -1
-            continue
-        for q in range(ev_indptr[i], ev_indptr[i + 1]):
-            stamp[ev_indices[q]] = batch
-        used += need
-        out[s] = batch
-    return out
