@@ -269,7 +269,7 @@ def test_array_module_pipeline_matches_cpu(cora, hops):
     edges, n = cora
     train, held = split(edges, 0.15, 1)
     for tr, ev in ((edges, None), (train, held)):
-        prep = atc._prepare(tr, ev, n, hops)
+        prep = atc.prepare_graph(tr, ev, n, hops)
         beta = n / prep.degree.sum()
         args = (prep, hops, beta, 64, 5, 32, True)
         cpu = atc._estimate(_atc_cpu.CpuOps(), *args)[0]

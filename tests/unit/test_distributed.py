@@ -1,4 +1,4 @@
-"""Exact TC and pair TC on a Dask cluster: the numbers of one process, a lost worker, the --scheduler option."""
+"""Exact TC, pair TC and ATC on a Dask cluster: the numbers of one process, a lost worker, the --scheduler option."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ from graphs import DATASETS, uniform_edges
 
 from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
-from topo_graphdb.kernels import pair_topological_concentration, topological_concentration
-from topo_graphdb.kernels.distributed import dask_client, distributed_pair_tc, distributed_tc, parse_scheduler
+from topo_graphdb.kernels import _atc_cpu, approximate_tc, atc, pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels.distributed import (
+    dask_client,
+    distributed_atc,
+    distributed_pair_tc,
+    distributed_tc,
+    parse_scheduler,
+)
 from topo_graphdb.kernels.pairs import pair_source_costs
 from topo_graphdb.kernels.tc import source_costs
 from topo_graphdb.snapshot import GraphSnapshot
@@ -140,6 +146,66 @@ def test_settings_are_checked_before_any_task(client):
         distributed_tc(train, client=client, hops=2, beta=-1.0)
     with pytest.raises(InputError, match="pairs"):
         distributed_pair_tc(train, None, client=client)
+
+
+# ----------------------------------------------------------------------------- ATC, split over the columns of R
+def assert_identical_atc(got, want) -> None:
+    np.testing.assert_array_equal(got.tc, want.tc)  # NaN where NaN, every other value bit for bit
+    np.testing.assert_array_equal(got.denominator, want.denominator)
+    assert (got.beta, got.hops, got.dim, got.seed, got.variant, got.num_nodes, got.train_edges, got.eval_edges) == (
+        want.beta, want.hops, want.dim, want.seed, want.variant, want.num_nodes, want.train_edges, want.eval_edges
+    )
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_atc_on_random_graphs_equals_one_process(client, hops):
+    rng = np.random.default_rng(300 + hops)
+    for case in range(8):
+        train, ev = random_graph(rng, with_eval=bool(case % 2))
+        beta = None if case % 4 < 2 else float(rng.uniform(0.2, 2.0))
+        settings = {"hops": hops, "beta": beta, "dim": int(rng.choice([8, 40, 64])), "seed": case,
+                    "exact_hop1": case != 3}
+        got = distributed_atc(train, ev, client=client, **settings)
+        assert_identical_atc(got, approximate_tc(train, ev, backend="cpu", **settings))
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_atc_on_a_real_graph_equals_one_process(client, hops, monkeypatch):
+    everything, early, late = reptile()
+    monkeypatch.setattr(atc, "_PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
+    for train, ev in ((everything, None), (early, late)):
+        want = approximate_tc(train, ev, hops=hops, dim=128, seed=5, backend="cpu")
+        got = distributed_atc(train, ev, client=client, hops=hops, dim=128, seed=5)
+        assert_identical_atc(got, want)
+        assert np.isfinite(got.tc).sum() > 100
+
+
+def test_a_column_range_holds_the_columns_of_the_whole_projection():
+    train = uniform_edges(60, 300, 11)
+    prep = atc.prepare_graph(train, None, None, 3)
+    ops = _atc_cpu.CpuOps()
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    side = atc.side_arrays(prep, 3, True, ops.common_neighbours(graph, prep.lo, prep.hi), None,
+                           atc.set_ratios(ops, graph, prep, 3, 4, 16))
+    whole = atc.project_columns(ops, graph, prep, 3, 70, 4, side, (0, 70))
+    for columns in ((0, 16), (16, 48), (48, 70), (64, 70)):
+        part = atc.project_columns(ops, graph, prep, 3, 70, 4, side, columns)
+        for got, want in zip(part, whole):
+            np.testing.assert_array_equal(got, want[:, :, columns[0]:columns[1]])
+    np.testing.assert_array_equal(atc._rademacher(np, 60, 70, 4, (20, 70)), atc._rademacher(np, 60, 70, 4)[:, 20:])
+
+
+def test_atc_partials_summed_over_column_ranges_equal_the_whole_rows():
+    rng = np.random.default_rng(2)
+    xs, ys = rng.standard_normal((2, 3, 50, 40)).astype(np.float32)
+    a, b = rng.integers(0, 50, 200), rng.integers(0, 50, 200)
+    x_sel, y_sel = np.array([[-1, 0], [1, 2]]), np.array([[-1, 1], [0, 2]])
+    whole = _atc_cpu.pair_dots(xs, ys, a, b, x_sel, y_sel)
+    split = _atc_cpu.sum_chunks([_atc_cpu.pair_dot_chunks(xs[:, :, s], ys[:, :, s], a, b, x_sel, y_sel)
+                                 for s in (slice(0, 16), slice(16, 40))])
+    np.testing.assert_array_equal(split, whole)
+    np.testing.assert_allclose(whole[:, 1, 0], (xs[1, a].astype(np.float64) * ys[0, b]).sum(axis=1), rtol=1e-5)
+    assert (whole[:, 0, 0] == 0).all()
 
 
 # ----------------------------------------------------------------------------- the block hooks of the kernels
