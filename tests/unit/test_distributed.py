@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from distributed import Client, Event, LocalCluster, Variable
-from graphs import DATASETS, uniform_edges
+from graphs import DATASETS, uniform_edges, write_reptile_split
 
 from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
 from topo_graphdb.kernels import _atc_cpu, approximate_tc, atc, pair_topological_concentration, topological_concentration
 from topo_graphdb.kernels.distributed import (
+    compute_on,
     dask_client,
     distributed_atc,
     distributed_pair_tc,
@@ -334,7 +335,6 @@ def test_cli_unreachable_scheduler_is_exit_7(tmp_path):
 def test_cli_bad_scheduler_settings(tmp_path):
     out = str(tmp_path / "out.csv")
     assert_one_line_error(run_tc(tmp_path, "--scheduler", "local:0", "--output", out), 3, "local:N")
-    assert_one_line_error(run_tc(tmp_path, "--approx", "--output", out, env={"TOPO_DASK_SCHEDULER": "local:2"}), 2, "--approx")
     assert_one_line_error(run_tc(tmp_path, "--backend", "gpu", "--scheduler", "local", "--output", out), 2, "--backend gpu")
 
 
@@ -354,3 +354,49 @@ def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
     result = run_tc(tmp_path, "--hops", "3", "--scheduler", "local:1", "--output", str(spread))
     assert result.exit_code == 0, result.output
     assert spread.read_text() == alone.read_text()
+
+
+def test_cli_atc_on_the_cluster_writes_what_one_process_writes(client, tmp_path):
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    args = ("--approx", "--hops", "3", "--dim", "48", "--seed", "4")
+    assert run_tc(tmp_path, *args, "--output", str(alone)).exit_code == 0
+    result = run_tc(tmp_path, *args, "--scheduler", client.scheduler.address, "--output", str(spread))
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
+    assert "project_and_pairs" in Path(f"{spread}.json").read_text()  # the cluster's timings: it ran there
+
+
+# ----------------------------------------------------------------------------- TC computed inside other stages
+def test_kernels_called_inside_compute_on_run_on_the_cluster(client):
+    train, ev = reptile()[1:]
+    with compute_on(client):
+        got = topological_concentration(train, ev, hops=2)
+        got_pairs = pair_topological_concentration(train, ev, hops=2)
+        got_atc = approximate_tc(train, ev, hops=2, seed=1)
+    assert "scatter" in got.timings and "scatter" in got_pairs.timings and "project_and_pairs" in got_atc.timings
+    assert_same_tc(got, topological_concentration(train, ev, hops=2, backend="cpu"))
+    assert_same(got_pairs.tc_by_hops, pair_topological_concentration(train, ev, hops=2).tc_by_hops)
+    assert_identical_atc(got_atc, approximate_tc(train, ev, hops=2, seed=1, backend="cpu"))
+    assert "scatter" not in topological_concentration(train, ev, hops=2, backend="cpu").timings  # outside: here
+
+
+def test_cli_evaluate_on_the_cluster_reports_what_one_process_reports(client, tmp_path):
+    write_reptile_split(tmp_path)
+    reports = []
+    for name, env in (("alone", {}), ("spread", {"TOPO_DASK_SCHEDULER": client.scheduler.address})):
+        args = ["evaluate", "--train-edges", str(tmp_path / "train.csv"), "--valid-edges", str(tmp_path / "valid.csv"),
+                "--test-edges", str(tmp_path / "test.csv"), "--output-dir", str(tmp_path / name), "--model", "ra",
+                "--hops", "1,2", "--no-plots", "--no-progress"]
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 0, result.output
+        reports.append((tmp_path / name / "node_metrics.csv").read_text())
+    assert reports[0] == reports[1]
+
+
+def test_cli_evaluate_unreachable_scheduler_is_exit_7(tmp_path):
+    write_reptile_split(tmp_path)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    args = ["evaluate", "--train-edges", str(tmp_path / "train.csv"), "--valid-edges", str(tmp_path / "valid.csv"),
+            "--test-edges", str(tmp_path / "test.csv"), "--output-dir", str(tmp_path / "out"), "--model", "ra",
+            "--scheduler", address]
+    assert_one_line_error(CliRunner().invoke(main, args), 7, f"cannot reach the Dask scheduler at {address}")

@@ -6,6 +6,7 @@ import click
 
 from ..units import parse_size
 from ._group import fail, main
+from ._scheduler import compute_scheduled, refuse_gpu_with_scheduler, scheduler_option
 
 __all__ = ["tc"]
 
@@ -23,11 +24,7 @@ __all__ = ["tc"]
     "--backend", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "gpu"]), help="Where to compute."
 )
 @click.option("--memory-budget", default=None, help="Memory the computation may use, e.g. 512M or 8G (default: half the free memory).")
-@click.option(
-    "--scheduler", default=None, envvar="TOPO_DASK_SCHEDULER",
-    help="Exact TC on a Dask cluster: local, local:N (N single-threaded worker processes) or a scheduler address "
-    "tcp://host:port (env TOPO_DASK_SCHEDULER; needs the dask extra). Default: this process.",
-)
+@scheduler_option
 @click.option("--estimate", is_flag=True, help="Print the expected memory and work, and exit without computing.")
 @click.option("--output", "output_path", default=None, help="Output CSV (node,tc); settings go to OUT.csv.json.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
@@ -59,9 +56,7 @@ def tc(
         fail("--dim and --seed apply to --approx only", 2)
     if output_path is None and not estimate:
         fail("--output is required (unless --estimate)", 2)
-    if scheduler and (approx or backend == "gpu"):
-        fail("--scheduler (or $TOPO_DASK_SCHEDULER) runs exact TC on the CPU; it does not combine with "
-             + ("--approx" if approx else "--backend gpu"), 2)
+    refuse_gpu_with_scheduler(scheduler, backend)
     inputs = _load_inputs(edges_path, eval_path, nodes_path)
     if estimate:
         click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget))
@@ -125,34 +120,22 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
     if beta is None:
         beta = default_beta(snap.edge_index, num_nodes=inputs["beta_nodes"])
     settings: dict = {"hops": hops, "beta": beta, "approx": approx, "dim": None, "seed": None, "scheduler": scheduler}
-    if approx:
-        from ..kernels import atc  # noqa: PLC0415
+    with compute_scheduled(scheduler):  # None: this process
+        if approx:
+            from ..kernels.atc import approximate_tc  # noqa: PLC0415
 
-        approximate_tc = getattr(atc, "approximate_tc", None)
-        if approximate_tc is None:
-            fail("--approx is not available in this installation (topo_graphdb.kernels.atc has no approximate_tc)", 1)
-        settings["dim"] = _DEFAULT_DIM if dim is None else dim
-        settings["seed"] = _DEFAULT_SEED if seed is None else seed
-        result = approximate_tc(
-            snap.edge_index, inputs["eval"], hops=hops, beta=beta, dim=settings["dim"], seed=settings["seed"],
-            backend=backend, num_nodes=snap.num_nodes,
-        )
-    elif scheduler is not None:
-        import logging  # noqa: PLC0415
-
-        from ..kernels.distributed import dask_client, distributed_tc  # noqa: PLC0415
-
-        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())  # Dask's INFO lines with -v only
-        with dask_client(scheduler) as client:
-            result = distributed_tc(
-                snap, inputs["eval"], client=client, hops=hops, beta=beta, memory_budget=budget, progress=progress
+            settings["dim"] = _DEFAULT_DIM if dim is None else dim
+            settings["seed"] = _DEFAULT_SEED if seed is None else seed
+            result = approximate_tc(
+                snap.edge_index, inputs["eval"], hops=hops, beta=beta, dim=settings["dim"], seed=settings["seed"],
+                backend=backend, num_nodes=snap.num_nodes,
             )
-    else:
-        from ..kernels.tc import topological_concentration  # noqa: PLC0415
+        else:
+            from ..kernels.tc import topological_concentration  # noqa: PLC0415
 
-        result = topological_concentration(
-            snap, inputs["eval"], hops=hops, beta=beta, backend=backend, memory_budget=budget, progress=progress
-        )
+            result = topological_concentration(
+                snap, inputs["eval"], hops=hops, beta=beta, backend=backend, memory_budget=budget, progress=progress
+            )
     settings["memory_budget"] = budget
     return result, settings
 

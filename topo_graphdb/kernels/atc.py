@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import EmptyGraphError, InputError
 from ._beta import default_beta
+from ._runner import current_runner
 
 __all__ = ["ATCResult", "approximate_tc"]
 
@@ -324,6 +325,10 @@ def approximate_tc(
     (True, 0.5)
     """
     t_start = time.perf_counter()
+    runner = current_runner()
+    if runner is not None and backend != "gpu":  # a Dask cluster was chosen for this work
+        return runner.atc(train, eval, hops=hops, beta=beta, dim=dim, seed=seed, num_nodes=num_nodes,
+                          exact_hop1=exact_hop1, sketch_size=sketch_size)
     hops, beta, dim, seed, sketch_size, exact_hop1, backend = validate_atc(
         hops, beta, dim, seed, sketch_size, exact_hop1, backend
     )

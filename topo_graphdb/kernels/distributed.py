@@ -35,6 +35,7 @@ from ..snapshot import GraphSnapshot
 from ._atc_cpu import COLUMN_CHUNK, CpuOps, pair_dot_chunks, sum_chunks
 from ._beta import default_beta
 from ._exact import cost_slices, progress_bar, validate_settings
+from ._runner import running_on
 from .atc import (
     ATCResult,
     concentration,
@@ -58,6 +59,7 @@ __all__ = [
     "distributed_tc",
     "distributed_pair_tc",
     "distributed_atc",
+    "compute_on",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -130,6 +132,35 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator
         yield client
     finally:
         client.close()
+
+
+@contextmanager
+def compute_on(client: Any) -> Iterator[Any]:
+    """Within the block, exact TC, pair TC and ATC called anywhere in this thread (CPU or ``auto``
+    backend) run on ``client``'s workers (:func:`distributed_tc`, :func:`distributed_pair_tc`,
+    :func:`distributed_atc`), with the same results.
+
+    >>> with dask_client("local:2") as client, compute_on(client):  # doctest: +SKIP
+    ...     report = run_evaluation(split)   # its TC columns computed on the cluster
+    """
+    with running_on(_ClusterRunner(client)) as runner:
+        yield runner
+
+
+class _ClusterRunner:
+    """The kernels' runner protocol (:mod:`._runner`) on a Dask client."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def tc(self, *args: Any, **kwargs: Any) -> TCResult:
+        return distributed_tc(*args, client=self.client, **kwargs)
+
+    def pair_tc(self, *args: Any, **kwargs: Any) -> PairTCResult:
+        return distributed_pair_tc(*args, client=self.client, **kwargs)
+
+    def atc(self, *args: Any, **kwargs: Any) -> ATCResult:
+        return distributed_atc(*args, client=self.client, **kwargs)
 
 
 def _import_distributed():
