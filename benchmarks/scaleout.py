@@ -14,7 +14,7 @@ the one-process result (0 expected). With ``--kernel atc`` the same for
 :func:`topo_graphdb.kernels.approximate_tc` against
 :func:`topo_graphdb.kernels.distributed.distributed_atc` (split over the
 columns of the projection), and the peak resident memory of each worker
-process (``getrusage`` in the worker, warm-up included; a fresh cluster per N).
+process (``VmHWM`` in the worker, warm-up included; a fresh cluster per N).
 Prints a table and writes JSON.
 
 Example::
@@ -47,7 +47,19 @@ def _largest_relative_difference(got, want) -> float:
 
 
 def _peak_rss_bytes() -> int:
-    """Peak resident memory of the calling process (run in each worker); Linux reports KiB."""
+    """Peak resident memory of the calling process since it started (run in each worker).
+
+    ``VmHWM`` of ``/proc/self/status`` (Linux): the peak of this process's own address space.
+    Not ``getrusage``'s ``ru_maxrss``, which a process started by fork and exec inherits from its
+    parent (a worker would report this benchmark process's peak). Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

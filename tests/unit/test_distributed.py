@@ -173,7 +173,7 @@ def test_atc_on_random_graphs_equals_one_process(client, hops):
 @pytest.mark.parametrize("hops", [1, 2, 3])
 def test_atc_on_a_real_graph_equals_one_process(client, hops, monkeypatch):
     everything, early, late = reptile()
-    monkeypatch.setattr(atc, "_PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
+    monkeypatch.setattr(atc, "PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
     for train, ev in ((everything, None), (early, late)):
         want = approximate_tc(train, ev, hops=hops, dim=128, seed=5, backend="cpu")
         got = distributed_atc(train, ev, client=client, hops=hops, dim=128, seed=5)

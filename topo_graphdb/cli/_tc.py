@@ -26,6 +26,8 @@ __all__ = ["tc"]
 @click.option("--memory-budget", default=None, help="Memory the computation may use, e.g. 512M or 8G (default: half the free memory).")
 @scheduler_option
 @click.option("--estimate", is_flag=True, help="Print the expected memory and work, and exit without computing.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="With --estimate: memory per worker and expected time on N single-threaded Dask workers.")
 @click.option("--output", "output_path", default=None, help="Output CSV (node,tc); settings go to OUT.csv.json.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 def tc(
@@ -41,6 +43,7 @@ def tc(
     memory_budget: str | None,
     scheduler: str | None,
     estimate: bool,
+    workers: int | None,
     output_path: str | None,
     progress: bool | None,
 ) -> None:
@@ -54,12 +57,15 @@ def tc(
 
     if (dim is not None or seed is not None) and not approx:
         fail("--dim and --seed apply to --approx only", 2)
+    if workers is not None and not estimate:
+        fail("--workers applies to --estimate only", 2)
     if output_path is None and not estimate:
         fail("--output is required (unless --estimate)", 2)
     refuse_gpu_with_scheduler(scheduler, backend)
     inputs = _load_inputs(edges_path, eval_path, nodes_path)
     if estimate:
-        click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget))
+        click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget, workers=workers,
+                             approx=approx, dim=_DEFAULT_DIM if dim is None else dim))
         return
     show = sys.stderr.isatty() if progress is None else progress
     result, settings = _run(
@@ -102,13 +108,17 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
     }
 
 
-def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | None) -> str:
-    from ..kernels.estimate import estimate_tc  # noqa: PLC0415
+def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | None, workers: int | None,
+              approx: bool, dim: int) -> str:
+    from ..kernels.estimate import estimate_cluster, estimate_tc  # noqa: PLC0415
 
     budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]
-    est = estimate_tc(snap, inputs["eval"], hops=hops, backend=backend, memory_budget=budget)
-    return est.summary()
+    lines = [estimate_tc(snap, inputs["eval"], hops=hops, backend=backend, memory_budget=budget).summary()]
+    if workers is not None:
+        lines.append(estimate_cluster(snap, inputs["eval"], hops=hops, workers=workers, approx=approx, dim=dim,
+                                      memory_budget=budget).summary())
+    return "\n".join(lines)
 
 
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,

@@ -36,7 +36,8 @@ from ._runner import current_runner
 __all__ = ["ATCResult", "approximate_tc"]
 
 MAX_HOPS = 4
-_PAIR_BLOCK = 1 << 16  # evaluation pairs per block (bounds the (P, K, K) and (P, C, K, K) temporaries)
+PAIR_BLOCK = 1 << 16  # evaluation pairs per block (bounds the (P, K, K) and (P, C, K, K) temporaries)
+PAIR_BLOCKS_PER_TASK = 4  # on a Dask cluster: pair blocks per dot-product task (bounds its float32 partials)
 _PATH_BUDGET = 16  # exact (1, 2)/(2, 1) terms where deg(i) * deg(j) <= _PATH_BUDGET * dim
 _PATH_BUDGET_TRAIN_EDGES = 1  # ... and deg(i) * deg(j) <= dim for train edges
 _STREAM_PROJECTION = 0x5DEECE66D
@@ -594,8 +595,8 @@ def project_columns(ops: Any, graph: Any, prep: PreparedGraph, hops: int, dim: i
 
 
 def pair_blocks(num_pairs: int) -> list[slice]:
-    """The evaluation pairs in blocks of :data:`_PAIR_BLOCK` (the unit of every per-pair step)."""
-    return [slice(s, min(s + _PAIR_BLOCK, num_pairs)) for s in range(0, num_pairs, _PAIR_BLOCK)]
+    """The evaluation pairs in blocks of :data:`PAIR_BLOCK` (the unit of every per-pair step)."""
+    return [slice(s, min(s + PAIR_BLOCK, num_pairs)) for s in range(0, num_pairs, PAIR_BLOCK)]
 
 
 def pair_values(ops: Any, graph: Any, prep: PreparedGraph, hops: int, beta: float, dim: int, exact_hop1: bool,

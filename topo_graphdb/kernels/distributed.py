@@ -37,6 +37,7 @@ from ._beta import default_beta
 from ._exact import cost_slices, progress_bar, validate_settings
 from ._runner import running_on
 from .atc import (
+    PAIR_BLOCKS_PER_TASK,
     ATCResult,
     concentration,
     pair_blocks,
@@ -64,7 +65,6 @@ __all__ = [
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
 TASKS_PER_WORKER_THREAD = 4  # blocks per worker thread: balance, and little to redo when a worker is lost
-PAIR_BLOCKS_PER_TASK = 4  # ATC: pair blocks per dot-product task (bounds its float32 partials)
 
 
 # ----------------------------------------------------------------------------- the cluster
@@ -344,8 +344,9 @@ def distributed_atc(
     Every block of pairs and column chunk goes through the same arithmetic on
     the same shapes as in one process, so the values are equal bit for bit
     (on workers of the same CPU type: the Numba kernels are compiled for it).
-    Per worker: the graph (every worker gets it once) plus ``(2K + 4)·n``
-    float32 per column it holds. ``timings``: ``prepare``, ``scatter``,
+    Per worker: the graph (every worker gets it once) plus, per column it
+    holds, ``(3K + 6)·n`` float32 while propagating and ``(2K + 4)·n`` kept
+    (:func:`~topo_graphdb.kernels.estimate.atc_memory`). ``timings``: ``prepare``, ``scatter``,
     ``exact_and_sketch`` and ``project_and_pairs`` (wall seconds of the steps),
     ``propagate``, ``pairs``, ``paths`` and ``cpu`` (task seconds, summed).
     """
@@ -389,7 +390,7 @@ def distributed_atc(
     runs = np.array_split(np.arange(len(blocks)), max(min(len(blocks), TASKS_PER_WORKER_THREAD * threads),
                                                        -(-len(blocks) // PAIR_BLOCKS_PER_TASK)))
     runs = [[blocks[b] for b in run] for run in runs if run.size]
-    combined = []
+    combined, dots = [], []
     for run in runs:
         dots = [client.submit(_dots_task, projection, graph, sel, run) for projection in projections]
         combined.append(client.submit(_combine_task, graph, side_f, settings, sel, run, *dots))
@@ -397,7 +398,7 @@ def distributed_atc(
     parts = _gather(client, combined, sizes, progress, f"ATC (hops={hops}, d={dim})") if runs else []
     projected = client.gather([client.submit(_timings_of, projection) for projection in projections])
     t_done = time.perf_counter()
-    client.cancel(projections)  # frees the workers' columns now
+    del projections, dots, combined  # the last references: the workers release their columns
 
     numerator = np.zeros(prep.num_nodes)
     for run, part in zip(runs, parts):
