@@ -7,7 +7,7 @@ are taken to have the same shape (nodes per edge, work per edge: optimistic for
 exact TC with ``K >= 2`` on graphs with bigger hubs, whose work grows faster than
 the edges). ATC memory and work come from the formulas
 (:func:`~topo_graphdb.kernels.estimate.atc_memory`,
-:func:`~topo_graphdb.kernels.estimate.atc_work`) with the scaled node count.
+:func:`~topo_graphdb.kernels.estimate.atc_seconds`) with the scaled node count.
 Times multiply the work by the measured per-unit CPU costs in
 :mod:`topo_graphdb.kernels.estimate` and divide among the workers. Prints a
 table and writes JSON.
@@ -41,10 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from topo_graphdb.edgefile import read_edge_csv
     from topo_graphdb.kernels.estimate import (
-        ATC_SECONDS_PER_UNIT,
         CLUSTER_CPU_FACTOR,
         atc_memory,
-        atc_work,
+        atc_seconds,
         estimate_cluster,
     )
     from topo_graphdb.snapshot import GraphSnapshot
@@ -68,11 +67,13 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         memory = atc_memory(nodes, edges, edges, hops, args.dim, workers=n_workers)
                         graph, worker = memory["graph"], memory["peak"]
-                        one = atc_work(nodes, edges, 2 * edges, hops, args.dim) * ATC_SECONDS_PER_UNIT
-                    factor = CLUSTER_CPU_FACTOR[kernel] if n_workers > 1 else 1.0
+                        one = atc_seconds(edges, 2 * edges, hops, args.dim)
+                        seconds = atc_seconds(edges, 2 * edges, hops, args.dim, workers=n_workers)
+                    if kernel == "exact":
+                        seconds = one * (CLUSTER_CPU_FACTOR[kernel] if n_workers > 1 else 1.0) / n_workers
                     rows.append({"edges": edges, "nodes": nodes, "hops": hops, "kernel": kernel, "workers": n_workers,
                                  "graph_bytes": int(graph), "worker_bytes": int(worker),
-                                 "cpu_hours_one_thread": one / 3600, "hours": one * factor / n_workers / 3600})
+                                 "hours_one_thread": one / 3600, "hours": seconds / 3600})
     print(f"reference {args.graph}: per-edge work and graph bytes scaled; ATC d={args.dim}")
     print("edges | K | kernel | workers | graph GiB (each worker) | peak GiB per worker | hours")
     for r in rows:

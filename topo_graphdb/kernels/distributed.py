@@ -378,7 +378,7 @@ def distributed_atc(
     t_side = time.perf_counter()
 
     [side_f] = client.scatter([side], broadcast=True)
-    projections = []
+    projections, homes = [], []  # each column range, and the worker it is meant to stay on
     if sel.projected:
         workers = list(client.scheduler_info()["workers"])
         chunks = np.array_split(np.arange(-(-dim // COLUMN_CHUNK)), min(len(workers), -(-dim // COLUMN_CHUNK)))
@@ -386,13 +386,15 @@ def distributed_atc(
             columns = (int(part[0]) * COLUMN_CHUNK, min(int(part[-1] + 1) * COLUMN_CHUNK, dim))
             projections.append(client.submit(_project_task, graph, side_f, settings, columns,
                                              workers=[worker], allow_other_workers=True))
+            homes.append(worker)
     blocks = pair_blocks(int(prep.src.size))
     runs = np.array_split(np.arange(len(blocks)), max(min(len(blocks), TASKS_PER_WORKER_THREAD * threads),
                                                        -(-len(blocks) // PAIR_BLOCKS_PER_TASK)))
     runs = [[blocks[b] for b in run] for run in runs if run.size]
     combined, dots = [], []
     for run in runs:
-        dots = [client.submit(_dots_task, projection, graph, sel, run) for projection in projections]
+        dots = [client.submit(_dots_task, projection, graph, sel, run, workers=[home], allow_other_workers=True)
+                for projection, home in zip(projections, homes)]  # where the columns are: they never move
         combined.append(client.submit(_combine_task, graph, side_f, settings, sel, run, *dots))
     sizes = [float(sum(b.stop - b.start for b in run)) for run in runs]
     parts = _gather(client, combined, sizes, progress, f"ATC (hops={hops}, d={dim})") if runs else []

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..units import format_size
 
-__all__ = ["TCEstimate", "estimate_tc", "ClusterEstimate", "estimate_cluster", "atc_memory", "atc_work"]
+__all__ = ["TCEstimate", "estimate_tc", "ClusterEstimate", "estimate_cluster", "atc_memory", "atc_work", "atc_seconds"]
 
 @dataclass(frozen=True)
 class TCEstimate:
@@ -222,20 +222,46 @@ def _cpu_threads() -> int:
 # - exact TC K = 2: 9.43 s / 3.20e10 bound lookups and walk visits ("one process, 1 thread" of
 #   benchmarks/measured/cpu/scaleout-slashdot-k2.json); the bound is loose by a factor that grows
 #   with K, so K >= 3 (costed as K = 2) is optimistic;
-# - ATC d = 128: 1.21 s / 3.24e8 (K = 1) and 3.29 s / 9.06e8 (K = 2) units of `atc_work`.
+# - ATC d = 128: 1.21 s / 3.24e8 (K = 1), 3.29 s / 9.06e8 (K = 2) and 4.77 s / 1.75e9 (K = 3, the
+#   "one process, 1 thread" row of scaleout-slashdot-atc-k3-d128.json) units of `atc_work`; the
+#   largest of the three.
 EXACT_SECONDS_PER_UNIT = {1: 1.08e-8, 2: 2.95e-10}
 ATC_SECONDS_PER_UNIT = 3.7e-9
 # CPU seconds of a cluster over those of one thread for the same work (local:2 against one thread, the
 # same runs of benchmarks/scaleout.py): the blocks' repeated work (exact TC: each block builds the
 # reach sets of its own neighbours) and two processes sharing one memory bus. Pessimistic for workers
 # on separate machines.
-CLUSTER_CPU_FACTOR = {"exact": 14.95 / 9.43, "atc": 1.0}
+CLUSTER_CPU_FACTOR = {"exact": 14.95 / 9.43, "atc": 6.54 / 4.77}
 
 
 def atc_work(num_nodes: int, train_edges: int, eval_pairs: int, hops: int, dim: int, sketch_size: int = 64) -> float:
     """Float operations of ATC: ``K·(d + sketch_size)·2|E|`` to propagate, ``K²·d·P`` for the ``P``
     evaluation pairs (both directions), ``2|E|`` per hop for the walk totals."""
-    return hops * (dim + sketch_size) * 2.0 * train_edges + hops * hops * dim * float(eval_pairs) + hops * 2.0 * train_edges
+    return sum(_atc_work_parts(train_edges, eval_pairs, hops, dim, sketch_size).values())
+
+
+def _atc_work_parts(train_edges: int, eval_pairs: int, hops: int, dim: int, sketch_size: int) -> dict[str, float]:
+    return {"sketch": hops * sketch_size * 2.0 * train_edges, "columns": hops * dim * 2.0 * train_edges,
+            "pairs": hops * hops * dim * float(eval_pairs), "walks": hops * 2.0 * train_edges}
+
+
+def atc_seconds(train_edges: int, eval_pairs: int, hops: int, dim: int, *, sketch_size: int = 64,
+                workers: int = 1) -> float:
+    """Expected seconds of ATC on ``workers`` single-threaded workers (1: one thread).
+
+    The sketches are one task, the columns are dealt in chunks of 16 (at most
+    ``ceil(d / 16)`` workers share them), the per-pair work spreads over all
+    workers; :data:`ATC_SECONDS_PER_UNIT` each, times :data:`CLUSTER_CPU_FACTOR`
+    on a cluster.
+    """
+    from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
+
+    parts = _atc_work_parts(train_edges, eval_pairs, hops, dim, sketch_size)
+    if workers == 1:
+        return sum(parts.values()) * ATC_SECONDS_PER_UNIT
+    share = (parts["sketch"] + parts["walks"] + parts["columns"] / min(workers, -(-dim // COLUMN_CHUNK))
+             + parts["pairs"] / workers)
+    return share * ATC_SECONDS_PER_UNIT * CLUSTER_CPU_FACTOR["atc"]
 
 
 def atc_memory(num_nodes: int, train_edges: int, eval_edges: int, hops: int, dim: int, *, sketch_size: int = 64,
@@ -274,7 +300,7 @@ class ClusterEstimate:
     worker); ``seconds_one_thread`` is the work times the measured cost of one
     unit (:data:`EXACT_SECONDS_PER_UNIT`, :data:`ATC_SECONDS_PER_UNIT`);
     ``seconds`` that times :data:`CLUSTER_CPU_FACTOR`, divided among the
-    workers (start-up and transfers not counted).
+    workers (ATC: :func:`atc_seconds`; start-up and transfers not counted).
     """
 
     kernel: str
@@ -333,18 +359,19 @@ def estimate_cluster(
                             workers=workers)
         graph, worker = memory["graph"], memory["peak"]
         work = atc_work(est.num_nodes, est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size)
-        one = work * ATC_SECONDS_PER_UNIT
-        factor = CLUSTER_CPU_FACTOR["atc"]
+        one = atc_seconds(est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size=sketch_size)
+        seconds = atc_seconds(est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size=sketch_size,
+                              workers=workers)
     else:
         per_thread = est.working_bytes // max(est.threads, 1)
         room = max(est.memory_budget - est.graph_bytes - per_thread, 0)
         graph, worker = est.graph_bytes, est.graph_bytes + per_thread + min(est.reach_bytes_bound, room)
         work = est.lookup_bound + est.walk_ops_bound
         one = work * EXACT_SECONDS_PER_UNIT[min(est.hops, 2)]
-        factor = CLUSTER_CPU_FACTOR["exact"]
+        seconds = one * (CLUSTER_CPU_FACTOR["exact"] if workers > 1 else 1.0) / workers
     return ClusterEstimate(
         kernel="atc" if approx else "exact", workers=int(workers), num_nodes=est.num_nodes,
         train_edges=est.train_edges, eval_edges=est.eval_edges, hops=est.hops, dim=dim if approx else None,
         graph_bytes=int(graph), worker_bytes=int(worker), work=float(work), seconds_one_thread=float(one),
-        seconds=float(one * (factor if workers > 1 else 1.0) / workers),
+        seconds=float(seconds),
     )
