@@ -38,6 +38,7 @@ __all__ = ["ATCResult", "approximate_tc"]
 MAX_HOPS = 4
 PAIR_BLOCK = 1 << 16  # evaluation pairs per block (bounds the (P, K, K) and (P, C, K, K) temporaries)
 PAIR_BLOCKS_PER_TASK = 4  # on a Dask cluster: pair blocks per dot-product task (bounds its float32 partials)
+_GPU_PAIR_BLOCK = 1 << 20  # the GPU's pair blocks: fewer, larger kernel launches
 _PATH_BUDGET = 16  # exact (1, 2)/(2, 1) terms where deg(i) * deg(j) <= _PATH_BUDGET * dim
 _PATH_BUDGET_TRAIN_EDGES = 1  # ... and deg(i) * deg(j) <= dim for train edges
 _STREAM_PROJECTION = 0x5DEECE66D
@@ -594,29 +595,57 @@ def project_columns(ops: Any, graph: Any, prep: PreparedGraph, hops: int, dim: i
     return xs, ys
 
 
-def pair_blocks(num_pairs: int) -> list[slice]:
-    """The evaluation pairs in blocks of :data:`PAIR_BLOCK` (the unit of every per-pair step)."""
-    return [slice(s, min(s + PAIR_BLOCK, num_pairs)) for s in range(0, num_pairs, PAIR_BLOCK)]
+def pair_blocks(num_pairs: int, size: int | None = None) -> list[slice]:
+    """The evaluation pairs in blocks of ``size`` (default :data:`PAIR_BLOCK`: the unit of every
+    per-pair step on the CPU, in one process and on a Dask cluster alike)."""
+    size = PAIR_BLOCK if size is None else size
+    return [slice(s, min(s + size, num_pairs)) for s in range(0, num_pairs, size)]
 
 
-def pair_values(ops: Any, graph: Any, prep: PreparedGraph, hops: int, beta: float, dim: int, exact_hop1: bool,
-                 sel: RowSelection, side: SideArrays, terms: Any, block: slice) -> tuple[Any, float]:
+@dataclass(frozen=True, eq=False)
+class PairContext:
+    """The per-pair and per-node arrays of the pair steps, on the backend's device (converted once)."""
+
+    src: Any
+    dst: Any
+    adjacent: Any  # float64 0/1
+    t11: Any | None
+    rho2: Any | None
+    walk_diag: dict
+    set_diag: dict
+    walks: Any  # (K, n) w_k
+    weights: Any  # (K,) beta^(k-1)
+
+
+def pair_context(ops: Any, prep: PreparedGraph, side: SideArrays, hops: int, beta: float) -> PairContext:
+    """:class:`PairContext` of ``prep`` and ``side`` on ``ops``'s device."""
+    return PairContext(
+        src=ops.asarray(prep.src), dst=ops.asarray(prep.dst), adjacent=ops.asarray(prep.adjacent).astype(ops.xp.float64),
+        t11=None if side.t11 is None else ops.asarray(side.t11),
+        rho2=ops.asarray(side.rho[2]) if 2 in side.rho else None,
+        walk_diag={k: ops.asarray(v) for k, v in side.walk_diag.items()},
+        set_diag={k: ops.asarray(v) for k, v in side.set_diag.items()},
+        walks=ops.asarray(prep.walks), weights=ops.asarray(beta ** np.arange(hops, dtype=np.float64)),
+    )
+
+
+def pair_values(ops: Any, graph: Any, prep: PreparedGraph, ctx: PairContext, hops: int, dim: int, exact_hop1: bool,
+                sel: RowSelection, terms: Any, block: slice) -> tuple[Any, float]:
     """``sum_{k1,k2} b_k1 b_k2 T^_k1k2(i, j)`` for the pairs of ``block``, from their projected dot
     products ``terms`` (P, K, K): known products added back, exact terms, identities, clipping.
     Also the seconds spent on the exact (1, 2)/(2, 1) terms."""
     xp = ops.xp
-    i, j = ops.asarray(prep.src[block]), ops.asarray(prep.dst[block])
-    adj = ops.asarray(prep.adjacent[block]).astype(xp.float64)
+    i, j, adj = ctx.src[block], ctx.dst[block], ctx.adjacent[block]
     known = {"walk": {1: adj}, "set": {1: adj}}
     if exact_hop1:
-        t11 = ops.asarray(side.t11[block])
+        t11 = ctx.t11[block]
         known["walk"][2] = t11  # W_2[i, j]
         if hops >= 2:
-            known["set"][2] = ops.asarray(side.rho[2])[j] * t11  # Ŝ_2[j, i] = rho_2(j) B_2[j, i]
+            known["set"][2] = ctx.rho2[j] * t11  # Ŝ_2[j, i] = rho_2(j) B_2[j, i]
     for a, b in sel.walk_back:
-        terms[:, a, b] += ops.asarray(side.walk_diag[a + 1])[i] * known["set"][b + 1]
+        terms[:, a, b] += ctx.walk_diag[a + 1][i] * known["set"][b + 1]
     for a, b in sel.set_back:
-        terms[:, a, b] += known["walk"][a + 1] * ops.asarray(side.set_diag[b + 1])[j]
+        terms[:, a, b] += known["walk"][a + 1] * ctx.set_diag[b + 1][j]
     if exact_hop1:
         terms[:, 0, 0] = t11
     t0 = time.perf_counter()
@@ -634,13 +663,12 @@ def pair_values(ops: Any, graph: Any, prep: PreparedGraph, hops: int, beta: floa
             terms[at, 0, 1] = hits  # |N(i) ∩ S_2(j)|
     paths = time.perf_counter() - t0
     # exact identities for train neighbours, range clipping, weights
-    upper = ops.asarray(prep.walks)[:, i].T  # (P, K): w_k1(i)
+    upper = ctx.walks[:, i].T  # (P, K): w_k1(i)
     identity = _identity_terms(hops)
     for a, b in zip(*np.nonzero(identity)):
         terms[:, a, b] = xp.where(adj > 0, upper[:, a], terms[:, a, b])
     terms = xp.clip(terms, 0.0, upper[:, :, None])
-    weights = ops.asarray(beta ** np.arange(hops, dtype=np.float64))
-    return xp.einsum("pab,a,b->p", terms, weights, weights), paths
+    return xp.einsum("pab,a,b->p", terms, ctx.weights, ctx.weights), paths
 
 
 def concentration(prep: PreparedGraph, hops: int, beta: float, numerator: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -682,11 +710,12 @@ def _estimate(
 
     numerator = xp.zeros(n, dtype=xp.float64)
     timings["pairs"] = timings["paths"] = 0.0
-    for block in pair_blocks(int(prep.src.size)):
+    ctx = pair_context(ops, prep, side, hops, beta)
+    for block in pair_blocks(int(prep.src.size), PAIR_BLOCK if ops.name == "cpu" else _GPU_PAIR_BLOCK):
         t0 = time.perf_counter()
-        i, j = ops.asarray(prep.src[block]), ops.asarray(prep.dst[block])
+        i, j = ctx.src[block], ctx.dst[block]
         terms = ops.pair_dots(xs, ys, i, j, sel.x_sel, sel.y_sel)  # (P, K, K)
-        values, paths = pair_values(ops, graph, prep, hops, beta, dim, exact_hop1, sel, side, terms, block)
+        values, paths = pair_values(ops, graph, prep, ctx, hops, dim, exact_hop1, sel, terms, block)
         numerator += xp.bincount(i, weights=values, minlength=n)
         timings["pairs"] += time.perf_counter() - t0 - paths
         timings["paths"] += paths

@@ -41,6 +41,7 @@ from .atc import (
     ATCResult,
     concentration,
     pair_blocks,
+    pair_context,
     pair_values,
     prepare_graph,
     project_columns,
@@ -462,14 +463,14 @@ def _combine_task(prep: Any, side: Any, settings: dict, sel: Any, run: list[slic
     ops = CpuOps()
     graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
     hops = settings["hops"]
+    ctx = pair_context(ops, prep, side, hops, settings["beta"])
     values, paths = [], 0.0
     for m, block in enumerate(run):
         if dots:
             terms = sum_chunks([d["dots"][m] for d in dots])
         else:  # nothing projected (K = 1 with the exact hop-1 term)
             terms = np.zeros((block.stop - block.start, hops, hops))
-        v, seconds = pair_values(ops, graph, prep, hops, settings["beta"], settings["dim"], settings["exact_hop1"],
-                                 sel, side, terms, block)
+        v, seconds = pair_values(ops, graph, prep, ctx, hops, settings["dim"], settings["exact_hop1"], sel, terms, block)
         values.append(v)
         paths += seconds
     timings = {"pairs": time.perf_counter() - t0 - paths, "paths": paths, "cpu": time.process_time() - c0}
