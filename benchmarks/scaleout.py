@@ -1,4 +1,4 @@
-"""Benchmark exact TC on a local Dask cluster against one process: the same numbers, and the speed-up.
+"""Benchmark exact TC or ATC on a local Dask cluster against one process: the same numbers, the speed-up, the memory.
 
 Runs :func:`topo_graphdb.kernels.topological_concentration` in this process
 (Numba's default threads, and one thread), then
@@ -10,11 +10,17 @@ every worker too), then once timed; cluster start-up is not timed. Reports wall-
 the smallest cluster, CPU seconds (of this process's call, or of the worker
 processes summed over the tasks: less disturbed by other load on the machine,
 and the cost of splitting the work), and the largest relative difference from
-the one-process result (0 expected). Prints a table and writes JSON.
+the one-process result (0 expected). With ``--kernel atc`` the same for
+:func:`topo_graphdb.kernels.approximate_tc` against
+:func:`topo_graphdb.kernels.distributed.distributed_atc` (split over the
+columns of the projection), and the peak resident memory of each worker
+process (``VmHWM`` in the worker, warm-up included; a fresh cluster per N).
+Prints a table and writes JSON.
 
 Example::
 
     python benchmarks/scaleout.py --data-dir DATA --graph soc-slashdot0902 --hops 2 --workers 1,2 --json scaleout.json
+    python benchmarks/scaleout.py --data-dir DATA --kernel atc --hops 3 --dim 128 --workers 1,2 --json atc.json
 """
 
 from __future__ import annotations
@@ -40,6 +46,25 @@ def _largest_relative_difference(got, want) -> float:
     return float((np.abs(got[ok] - want[ok]) / scale).max(initial=0.0))
 
 
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of the calling process since it started (run in each worker).
+
+    ``VmHWM`` of ``/proc/self/status`` (Linux): the peak of this process's own address space.
+    Not ``getrusage``'s ``ru_maxrss``, which a process started by fork and exec inherits from its
+    parent (a worker would report this benchmark process's peak). Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
@@ -47,64 +72,89 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hops", type=int, default=2, help="K.")
     parser.add_argument("--workers", default="1,2", help="Comma-separated N of the local:N clusters.")
     parser.add_argument("--memory-budget", default="4G", help="Memory budget of each call (each task on a cluster).")
+    parser.add_argument("--kernel", choices=["exact", "atc"], default="exact", help="Exact TC or ATC.")
+    parser.add_argument("--dim", type=int, default=128, help="ATC projection dimension d.")
+    parser.add_argument("--seed", type=int, default=0, help="ATC seed.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
     args = parser.parse_args(argv)
     if args.data_dir is None:
         parser.error("--data-dir is required (or set TOPO_GRAPHDB_DATA)")
 
     import numba
+    import numpy as np
 
     from topo_graphdb.edgefile import read_edge_csv
-    from topo_graphdb.kernels import topological_concentration
-    from topo_graphdb.kernels.distributed import dask_client, distributed_tc
+    from topo_graphdb.kernels import approximate_tc, topological_concentration
+    from topo_graphdb.kernels.distributed import dask_client, distributed_atc, distributed_tc
     from topo_graphdb.snapshot import GraphSnapshot
 
     table = read_edge_csv(args.data_dir / args.graph / "edges.csv")
     snap = GraphSnapshot.from_edges(table.src, table.dst)
+    if args.kernel == "atc":
+        def alone():
+            return approximate_tc(snap, hops=args.hops, dim=args.dim, seed=args.seed, backend="cpu")
+
+        def spread(client):
+            return distributed_atc(snap, client=client, hops=args.hops, dim=args.dim, seed=args.seed)
+    else:
+        def alone():
+            return topological_concentration(snap, hops=args.hops, backend="cpu", memory_budget=args.memory_budget)
+
+        def spread(client):
+            return distributed_tc(snap, client=client, hops=args.hops, memory_budget=args.memory_budget)
     load_before = os.getloadavg()
     rows, reference = [], None
-    topological_concentration(snap, hops=args.hops, backend="cpu", memory_budget=args.memory_budget)  # warm-up
+    alone()  # warm-up
     threads = numba.get_num_threads()
     for label, count in ((f"one process, {threads} threads", threads), ("one process, 1 thread", 1)):
         numba.set_num_threads(count)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = topological_concentration(snap, hops=args.hops, backend="cpu", memory_budget=args.memory_budget)
+        res = alone()
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         reference = res if reference is None else reference
         rows.append({"run": label, "scheduler": None, "workers": 1, "threads": count, "seconds": seconds,
-                     "cpu_seconds": cpu_seconds, "batches": res.batches,
-                     "max_rel_diff": _largest_relative_difference(res.tc, reference.tc)})
+                     "cpu_seconds": cpu_seconds, "batches": getattr(res, "batches", None),
+                     "max_rel_diff": _largest_relative_difference(res.tc, reference.tc),
+                     "identical": bool(np.array_equal(res.tc, reference.tc, equal_nan=True))})
     numba.set_num_threads(threads)
     for workers in [int(w) for w in args.workers.split(",")]:
         with dask_client(f"local:{workers}") as client:
-            distributed_tc(snap, client=client, hops=args.hops, memory_budget=args.memory_budget)  # warm-up
+            rss_start = sorted(client.run(_peak_rss_bytes).values())
+            spread(client)  # warm-up
             t0 = time.perf_counter()
-            res = distributed_tc(snap, client=client, hops=args.hops, memory_budget=args.memory_budget)
+            res = spread(client)
             seconds = time.perf_counter() - t0
+            rss_peak = sorted(client.run(_peak_rss_bytes).values())
         rows.append({"run": f"local:{workers}", "scheduler": f"local:{workers}", "workers": workers, "threads": workers,
-                     "seconds": seconds, "cpu_seconds": res.timings["cpu"], "batches": res.batches,
+                     "seconds": seconds, "cpu_seconds": res.timings["cpu"], "batches": getattr(res, "batches", None),
                      "timings": {k: float(v) for k, v in res.timings.items()},
-                     "max_rel_diff": _largest_relative_difference(res.tc, reference.tc)})
+                     "worker_peak_rss_bytes": rss_peak, "worker_start_rss_bytes": rss_start,
+                     "max_rel_diff": _largest_relative_difference(res.tc, reference.tc),
+                     "identical": bool(np.array_equal(res.tc, reference.tc, equal_nan=True))})
     single = next(r for r in rows if r["run"] == "one process, 1 thread")["seconds"]
     clusters = [r for r in rows if r["scheduler"]]
     for r in rows:
         r["speedup_vs_one_thread"] = single / r["seconds"]
         r["speedup_vs_smallest_cluster"] = clusters[0]["seconds"] / r["seconds"] if r["scheduler"] else None
-    print(f"{args.graph}: {snap.num_nodes} nodes, {reference.train_edges} edges, exact TC K={args.hops}")
-    header = ["run", "seconds", "x one thread", f"x {clusters[0]['run']}", "CPU s", "batches", "max rel diff"]
+    what = f"ATC K={args.hops} d={args.dim}" if args.kernel == "atc" else f"exact TC K={args.hops}"
+    print(f"{args.graph}: {snap.num_nodes} nodes, {reference.train_edges} edges, {what}")
+    header = ["run", "seconds", "x one thread", f"x {clusters[0]['run']}", "CPU s", "batches", "identical",
+              "worker peak RSS MiB"]
     print(" | ".join(header))
     for r in rows:
         print(" | ".join([
             r["run"], f"{r['seconds']:.2f}", f"{r['speedup_vs_one_thread']:.2f}",
             "" if r["speedup_vs_smallest_cluster"] is None else f"{r['speedup_vs_smallest_cluster']:.2f}",
-            f"{r['cpu_seconds']:.2f}", str(r["batches"]), f"{r['max_rel_diff']:.1e}",
+            f"{r['cpu_seconds']:.2f}", str(r["batches"]), str(r["identical"]),
+            " ".join(f"{b / 2**20:.0f}" for b in r.get("worker_peak_rss_bytes", [])),
         ]))
     load_after = os.getloadavg()
     print(f"CPUs: {os.cpu_count()}; load average (1, 5, 15 min) before {load_before[0]:.1f} {load_before[1]:.1f} "
           f"{load_before[2]:.1f}, after {load_after[0]:.1f} {load_after[1]:.1f} {load_after[2]:.1f}")
     if args.json is not None:
         args.json.write_text(json.dumps({
-            "graph": args.graph, "hops": args.hops, "workers": args.workers, "memory_budget": args.memory_budget,
+            "graph": args.graph, "kernel": args.kernel, "hops": args.hops, "dim": args.dim if args.kernel == "atc" else None,
+            "workers": args.workers, "memory_budget": args.memory_budget,
             "cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after, "results": rows,
         }, indent=2) + "\n")
     return 0

@@ -7,6 +7,7 @@ reason, where Docker is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +43,22 @@ def test_compose_config_accepts_the_file():
     res = _config({"NEO4J_PASSWORD": "a-long-password"})
     assert res.returncode == 0, res.stderr
     assert '"neo4j:5.26-community"' in res.stdout and '"nvidia"' in res.stdout
+
+
+def test_compose_has_a_dask_scheduler_and_workers_from_the_project_image():
+    default = json.loads(_config({"NEO4J_PASSWORD": "a-long-password"}).stdout)["services"]
+    assert {"neo4j", "topo", "dask-scheduler", "dask-worker"} <= set(default) and "dask-worker-gpu" not in default
+    res = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "--profile", "gpu", "config", "--format", "json"],
+        capture_output=True, text=True, env=os.environ | {"NEO4J_PASSWORD": "a-long-password"},
+    )
+    assert res.returncode == 0, res.stderr
+    services = json.loads(res.stdout)["services"]
+    for name in ("dask-scheduler", "dask-worker", "dask-worker-gpu"):
+        assert services[name]["image"] == services["topo"]["image"]
+        assert services[name]["entrypoint"][0] == "dask"
+    assert "tcp://dask-scheduler:8786" in services["dask-worker"]["command"]
+    assert services["dask-worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
 
 
 def test_compose_requires_a_password():

@@ -156,7 +156,7 @@ def test_pair_blocks_do_not_change_the_result(cora, monkeypatch):
     edges, n = cora
     train, held = split(edges, 0.15, 2)
     whole = [approximate_tc(train, ev, hops=3, num_nodes=n, backend="cpu").tc for ev in (None, held)]
-    monkeypatch.setattr(atc, "_PAIR_BLOCK", 997)
+    monkeypatch.setattr(atc, "PAIR_BLOCK", 997)
     for ev, expected in zip((None, held), whole):
         got = approximate_tc(train, ev, hops=3, num_nodes=n, backend="cpu").tc
         np.testing.assert_allclose(got, expected, rtol=1e-12)
@@ -269,7 +269,7 @@ def test_array_module_pipeline_matches_cpu(cora, hops):
     edges, n = cora
     train, held = split(edges, 0.15, 1)
     for tr, ev in ((edges, None), (train, held)):
-        prep = atc._prepare(tr, ev, n, hops)
+        prep = atc.prepare_graph(tr, ev, n, hops)
         beta = n / prep.degree.sum()
         args = (prep, hops, beta, 64, 5, 32, True)
         cpu = atc._estimate(_atc_cpu.CpuOps(), *args)[0]

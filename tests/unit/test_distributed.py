@@ -1,4 +1,4 @@
-"""Exact TC and pair TC on a Dask cluster: the numbers of one process, a lost worker, the --scheduler option."""
+"""Exact TC, pair TC and ATC on a Dask cluster: the numbers of one process, a lost worker, the --scheduler option."""
 
 from __future__ import annotations
 
@@ -14,12 +14,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from distributed import Client, Event, LocalCluster, Variable
-from graphs import DATASETS, uniform_edges
+from graphs import DATASETS, uniform_edges, write_reptile_split
 
 from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
-from topo_graphdb.kernels import pair_topological_concentration, topological_concentration
-from topo_graphdb.kernels.distributed import dask_client, distributed_pair_tc, distributed_tc, parse_scheduler
+from topo_graphdb.kernels import _atc_cpu, approximate_tc, atc, pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels.distributed import (
+    compute_on,
+    dask_client,
+    distributed_atc,
+    distributed_pair_tc,
+    distributed_tc,
+    parse_scheduler,
+)
 from topo_graphdb.kernels.pairs import pair_source_costs
 from topo_graphdb.kernels.tc import source_costs
 from topo_graphdb.snapshot import GraphSnapshot
@@ -140,6 +147,66 @@ def test_settings_are_checked_before_any_task(client):
         distributed_tc(train, client=client, hops=2, beta=-1.0)
     with pytest.raises(InputError, match="pairs"):
         distributed_pair_tc(train, None, client=client)
+
+
+# ----------------------------------------------------------------------------- ATC, split over the columns of R
+def assert_identical_atc(got, want) -> None:
+    np.testing.assert_array_equal(got.tc, want.tc)  # NaN where NaN, every other value bit for bit
+    np.testing.assert_array_equal(got.denominator, want.denominator)
+    assert (got.beta, got.hops, got.dim, got.seed, got.variant, got.num_nodes, got.train_edges, got.eval_edges) == (
+        want.beta, want.hops, want.dim, want.seed, want.variant, want.num_nodes, want.train_edges, want.eval_edges
+    )
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_atc_on_random_graphs_equals_one_process(client, hops):
+    rng = np.random.default_rng(300 + hops)
+    for case in range(8):
+        train, ev = random_graph(rng, with_eval=bool(case % 2))
+        beta = None if case % 4 < 2 else float(rng.uniform(0.2, 2.0))
+        settings = {"hops": hops, "beta": beta, "dim": int(rng.choice([8, 40, 64])), "seed": case,
+                    "exact_hop1": case != 3}
+        got = distributed_atc(train, ev, client=client, **settings)
+        assert_identical_atc(got, approximate_tc(train, ev, backend="cpu", **settings))
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_atc_on_a_real_graph_equals_one_process(client, hops, monkeypatch):
+    everything, early, late = reptile()
+    monkeypatch.setattr(atc, "PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
+    for train, ev in ((everything, None), (early, late)):
+        want = approximate_tc(train, ev, hops=hops, dim=128, seed=5, backend="cpu")
+        got = distributed_atc(train, ev, client=client, hops=hops, dim=128, seed=5)
+        assert_identical_atc(got, want)
+        assert np.isfinite(got.tc).sum() > 100
+
+
+def test_a_column_range_holds_the_columns_of_the_whole_projection():
+    train = uniform_edges(60, 300, 11)
+    prep = atc.prepare_graph(train, None, None, 3)
+    ops = _atc_cpu.CpuOps()
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    side = atc.side_arrays(prep, 3, True, ops.common_neighbours(graph, prep.lo, prep.hi), None,
+                           atc.set_ratios(ops, graph, prep, 3, 4, 16))
+    whole = atc.project_columns(ops, graph, prep, 3, 70, 4, side, (0, 70))
+    for columns in ((0, 16), (16, 48), (48, 70), (64, 70)):
+        part = atc.project_columns(ops, graph, prep, 3, 70, 4, side, columns)
+        for got, want in zip(part, whole):
+            np.testing.assert_array_equal(got, want[:, :, columns[0]:columns[1]])
+    np.testing.assert_array_equal(atc._rademacher(np, 60, 70, 4, (20, 70)), atc._rademacher(np, 60, 70, 4)[:, 20:])
+
+
+def test_atc_partials_summed_over_column_ranges_equal_the_whole_rows():
+    rng = np.random.default_rng(2)
+    xs, ys = rng.standard_normal((2, 3, 50, 40)).astype(np.float32)
+    a, b = rng.integers(0, 50, 200), rng.integers(0, 50, 200)
+    x_sel, y_sel = np.array([[-1, 0], [1, 2]]), np.array([[-1, 1], [0, 2]])
+    whole = _atc_cpu.pair_dots(xs, ys, a, b, x_sel, y_sel)
+    split = _atc_cpu.sum_chunks([_atc_cpu.pair_dot_chunks(xs[:, :, s], ys[:, :, s], a, b, x_sel, y_sel)
+                                 for s in (slice(0, 16), slice(16, 40))])
+    np.testing.assert_array_equal(split, whole)
+    np.testing.assert_allclose(whole[:, 1, 0], (xs[1, a].astype(np.float64) * ys[0, b]).sum(axis=1), rtol=1e-5)
+    assert (whole[:, 0, 0] == 0).all()
 
 
 # ----------------------------------------------------------------------------- the block hooks of the kernels
@@ -268,7 +335,6 @@ def test_cli_unreachable_scheduler_is_exit_7(tmp_path):
 def test_cli_bad_scheduler_settings(tmp_path):
     out = str(tmp_path / "out.csv")
     assert_one_line_error(run_tc(tmp_path, "--scheduler", "local:0", "--output", out), 3, "local:N")
-    assert_one_line_error(run_tc(tmp_path, "--approx", "--output", out, env={"TOPO_DASK_SCHEDULER": "local:2"}), 2, "--approx")
     assert_one_line_error(run_tc(tmp_path, "--backend", "gpu", "--scheduler", "local", "--output", out), 2, "--backend gpu")
 
 
@@ -288,3 +354,49 @@ def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
     result = run_tc(tmp_path, "--hops", "3", "--scheduler", "local:1", "--output", str(spread))
     assert result.exit_code == 0, result.output
     assert spread.read_text() == alone.read_text()
+
+
+def test_cli_atc_on_the_cluster_writes_what_one_process_writes(client, tmp_path):
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    args = ("--approx", "--hops", "3", "--dim", "48", "--seed", "4")
+    assert run_tc(tmp_path, *args, "--output", str(alone)).exit_code == 0
+    result = run_tc(tmp_path, *args, "--scheduler", client.scheduler.address, "--output", str(spread))
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
+    assert "project_and_pairs" in Path(f"{spread}.json").read_text()  # the cluster's timings: it ran there
+
+
+# ----------------------------------------------------------------------------- TC computed inside other stages
+def test_kernels_called_inside_compute_on_run_on_the_cluster(client):
+    train, ev = reptile()[1:]
+    with compute_on(client):
+        got = topological_concentration(train, ev, hops=2)
+        got_pairs = pair_topological_concentration(train, ev, hops=2)
+        got_atc = approximate_tc(train, ev, hops=2, seed=1)
+    assert "scatter" in got.timings and "scatter" in got_pairs.timings and "project_and_pairs" in got_atc.timings
+    assert_same_tc(got, topological_concentration(train, ev, hops=2, backend="cpu"))
+    assert_same(got_pairs.tc_by_hops, pair_topological_concentration(train, ev, hops=2).tc_by_hops)
+    assert_identical_atc(got_atc, approximate_tc(train, ev, hops=2, seed=1, backend="cpu"))
+    assert "scatter" not in topological_concentration(train, ev, hops=2, backend="cpu").timings  # outside: here
+
+
+def test_cli_evaluate_on_the_cluster_reports_what_one_process_reports(client, tmp_path):
+    write_reptile_split(tmp_path)
+    reports = []
+    for name, env in (("alone", {}), ("spread", {"TOPO_DASK_SCHEDULER": client.scheduler.address})):
+        args = ["evaluate", "--train-edges", str(tmp_path / "train.csv"), "--valid-edges", str(tmp_path / "valid.csv"),
+                "--test-edges", str(tmp_path / "test.csv"), "--output-dir", str(tmp_path / name), "--model", "ra",
+                "--hops", "1,2", "--no-plots", "--no-progress"]
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 0, result.output
+        reports.append((tmp_path / name / "node_metrics.csv").read_text())
+    assert reports[0] == reports[1]
+
+
+def test_cli_evaluate_unreachable_scheduler_is_exit_7(tmp_path):
+    write_reptile_split(tmp_path)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    args = ["evaluate", "--train-edges", str(tmp_path / "train.csv"), "--valid-edges", str(tmp_path / "valid.csv"),
+            "--test-edges", str(tmp_path / "test.csv"), "--output-dir", str(tmp_path / "out"), "--model", "ra",
+            "--scheduler", address]
+    assert_one_line_error(CliRunner().invoke(main, args), 7, f"cannot reach the Dask scheduler at {address}")

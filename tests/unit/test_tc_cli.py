@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from topo_graphdb.backend import gpu_available
 from topo_graphdb.cli import main
+from topo_graphdb.errors import InputError
 from topo_graphdb.kernels import topological_concentration
+from topo_graphdb.kernels.estimate import atc_memory, estimate_cluster
 from topo_graphdb.kernels.oracle import naive_tc
 
 # triangle 10-20-30 with a tail 30-40; ids are sparse on purpose, extra columns are ignored
@@ -102,6 +104,29 @@ def test_estimate_prints_and_writes_nothing(files):
     assert result.exit_code == 0, result.output
     assert "memory:" in result.stdout and "work:" in result.stdout and "64.0 MiB" in result.stdout
     assert not files["out"].exists()
+
+
+def test_estimate_for_workers_prints_memory_per_worker_and_time(files):
+    result = run("--edges", files["train"], "--hops", "2", "--approx", "--estimate", "--workers", "4")
+    assert result.exit_code == 0, result.output
+    assert "on 4 single-threaded Dask workers (ATC d=128, hops=2)" in result.stdout
+    assert "memory per worker <=" in result.stdout and "expected time ~" in result.stdout
+    assert_one_line_error(run("--edges", files["train"], "--workers", "2", "--output", files["out"]), 2, "--estimate")
+    assert run("--edges", files["train"], "--estimate", "--workers", "0").exit_code == 2
+
+
+def test_cluster_estimate_divides_the_atc_columns_and_the_time():
+    one, four = (atc_memory(10**6, 10**7, 10**7, 3, 128, workers=w) for w in (1, 4))
+    assert one["graph"] == four["graph"] and four["columns"] * 4 == one["columns"]
+    assert one["columns"] == (3 * 3 + 6) * 10**6 * 4 * 128  # (3K + 6)·n·4 bytes per column
+    assert atc_memory(10**6, 10**7, 10**7, 3, 128, workers=64)["columns"] == one["columns"] // 8  # chunks of 16 columns
+    train = np.array([[0, 1, 2, 2, 3], [1, 2, 0, 3, 4]])
+    a, b = (estimate_cluster(train, hops=2, workers=w, approx=True) for w in (1, 2))
+    assert b.seconds < a.seconds and b.worker_bytes < a.worker_bytes and a.seconds == a.seconds_one_thread
+    exact = estimate_cluster(train, hops=2, workers=3)
+    assert exact.kernel == "exact" and exact.worker_bytes >= exact.graph_bytes and exact.seconds > 0
+    with pytest.raises(InputError, match="workers"):
+        estimate_cluster(train, workers=0)
 
 
 def test_errors_are_one_line_with_exit_codes(files, tmp_path):

@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from ..model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from ._group import json_option, main
+from ._scheduler import compute_scheduled, scheduler_option
 
 _MODELS = click.Choice(PREDICTORS)
 _MODEL_HELP = f"GNN ({', '.join(GNN_MODELS)}) or heuristic ({', '.join(HEURISTIC_MODELS)})."
@@ -43,18 +44,23 @@ def _hops(text: str) -> tuple[int, ...]:
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
 @click.option("--valid-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="validation"))
 @click.option("--test-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="test"))
+@scheduler_option
 @_PROGRESS
 @json_option
-def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, valid_negatives, test_negatives, progress, as_json):
-    """Train a link predictor and evaluate it per edge and per node, with TC correlations."""
+def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, valid_negatives, test_negatives, scheduler, progress, as_json):
+    """Train a link predictor and evaluate it per edge and per node, with TC correlations.
+
+    With --scheduler, the per-node TC, ATC and pair TC of the report run on the Dask workers (same values).
+    """
     from ..model.evaluate import evaluate_files  # noqa: PLC0415
 
     show = sys.stderr.isatty() if progress is None else progress
-    report = evaluate_files(
-        train_edges, valid_edges, test_edges, output_dir=output_dir, features=features, model=model,
-        epochs=epochs, seed=seed, hops=_hops(hops), progress=show, plots=plots,
-        valid_negatives=valid_negatives, test_negatives=test_negatives,
-    )  # fmt: skip
+    with compute_scheduled(scheduler):
+        report = evaluate_files(
+            train_edges, valid_edges, test_edges, output_dir=output_dir, features=features, model=model,
+            epochs=epochs, seed=seed, hops=_hops(hops), progress=show, plots=plots,
+            valid_negatives=valid_negatives, test_negatives=test_negatives,
+        )  # fmt: skip
     test = report["edge_metrics"]["test"]
     if as_json:
         click.echo(json.dumps({"output_dir": output_dir, "edge_metrics": report["edge_metrics"], "node_metrics": report["node_metrics"]}))

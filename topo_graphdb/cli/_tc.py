@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import sys
 import time
@@ -16,6 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from ..units import parse_size
 from ._group import fail, main
+from ._scheduler import compute_scheduled, refuse_gpu_with_scheduler, scheduler_option
 
 __all__ = ["tc"]
 
@@ -33,12 +33,10 @@ __all__ = ["tc"]
     "--backend", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "gpu"]), help="Where to compute."
 )
 @click.option("--memory-budget", default=None, help="Memory the computation may use, e.g. 512M or 8G (default: half the free memory).")
-@click.option(
-    "--scheduler", default=None, envvar="TOPO_DASK_SCHEDULER",
-    help="Exact TC on a Dask cluster: local, local:N (N single-threaded worker processes) or a scheduler address "
-    "tcp://host:port (env TOPO_DASK_SCHEDULER; needs the dask extra). Default: this process.",
-)
+@scheduler_option
 @click.option("--estimate", is_flag=True, help="Print the expected memory and work, and exit without computing.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="With --estimate: memory per worker and expected time on N single-threaded Dask workers.")
 @click.option("--output", "output_path", default=None, help="Output CSV (node,tc); settings go to OUT.csv.json.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 def tc(
@@ -54,6 +52,7 @@ def tc(
     memory_budget: str | None,
     scheduler: str | None,
     estimate: bool,
+    workers: int | None,
     output_path: str | None,
     progress: bool | None,
 ) -> None:
@@ -65,14 +64,15 @@ def tc(
     """
     if (dim is not None or seed is not None) and not approx:
         fail("--dim and --seed apply to --approx only", 2)
+    if workers is not None and not estimate:
+        fail("--workers applies to --estimate only", 2)
     if output_path is None and not estimate:
         fail("--output is required (unless --estimate)", 2)
-    if scheduler and (approx or backend == "gpu"):
-        fail("--scheduler (or $TOPO_DASK_SCHEDULER) runs exact TC on the CPU; it does not combine with "
-             + ("--approx" if approx else "--backend gpu"), 2)
+    refuse_gpu_with_scheduler(scheduler, backend)
     inputs = _load_inputs(edges_path, eval_path, nodes_path)
     if estimate:
-        click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget))
+        click.echo(_estimate(inputs, hops=hops, backend=backend, memory_budget=memory_budget, workers=workers,
+                             approx=approx, dim=_DEFAULT_DIM if dim is None else dim))
         return
     show = sys.stderr.isatty() if progress is None else progress
     result, settings = _run(
@@ -112,13 +112,17 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
     }
 
 
-def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | None) -> str:
-    from ..kernels.estimate import estimate_tc  # noqa: PLC0415
+def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | None, workers: int | None,
+              approx: bool, dim: int) -> str:
+    from ..kernels.estimate import estimate_cluster, estimate_tc  # noqa: PLC0415
 
     budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]
-    est = estimate_tc(snap, inputs["eval"], hops=hops, backend=backend, memory_budget=budget)
-    return est.summary()
+    lines = [estimate_tc(snap, inputs["eval"], hops=hops, backend=backend, memory_budget=budget).summary()]
+    if workers is not None:
+        lines.append(estimate_cluster(snap, inputs["eval"], hops=hops, workers=workers, approx=approx, dim=dim,
+                                      memory_budget=budget).summary())
+    return "\n".join(lines)
 
 
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,
@@ -130,32 +134,22 @@ def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int 
     if beta is None:
         beta = default_beta(snap.edge_index, num_nodes=inputs["beta_nodes"])
     settings: dict = {"hops": hops, "beta": beta, "approx": approx, "dim": None, "seed": None, "scheduler": scheduler}
-    if approx:
-        from ..kernels import atc  # noqa: PLC0415
+    with compute_scheduled(scheduler):  # None: this process
+        if approx:
+            from ..kernels.atc import approximate_tc  # noqa: PLC0415
 
-        approximate_tc = getattr(atc, "approximate_tc", None)
-        if approximate_tc is None:
-            fail("--approx is not available in this installation (topo_graphdb.kernels.atc has no approximate_tc)", 1)
-        settings["dim"] = _DEFAULT_DIM if dim is None else dim
-        settings["seed"] = _DEFAULT_SEED if seed is None else seed
-        result = approximate_tc(
-            snap.edge_index, inputs["eval"], hops=hops, beta=beta, dim=settings["dim"], seed=settings["seed"],
-            backend=backend, num_nodes=snap.num_nodes,
-        )
-    elif scheduler is not None:
-        from ..kernels.distributed import dask_client, distributed_tc  # noqa: PLC0415
-
-        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())  # Dask's INFO lines with -v only
-        with dask_client(scheduler) as client:
-            result = distributed_tc(
-                snap, inputs["eval"], client=client, hops=hops, beta=beta, memory_budget=budget, progress=progress
+            settings["dim"] = _DEFAULT_DIM if dim is None else dim
+            settings["seed"] = _DEFAULT_SEED if seed is None else seed
+            result = approximate_tc(
+                snap.edge_index, inputs["eval"], hops=hops, beta=beta, dim=settings["dim"], seed=settings["seed"],
+                backend=backend, num_nodes=snap.num_nodes,
             )
-    else:
-        from ..kernels.tc import topological_concentration  # noqa: PLC0415
+        else:
+            from ..kernels.tc import topological_concentration  # noqa: PLC0415
 
-        result = topological_concentration(
-            snap, inputs["eval"], hops=hops, beta=beta, backend=backend, memory_budget=budget, progress=progress
-        )
+            result = topological_concentration(
+                snap, inputs["eval"], hops=hops, beta=beta, backend=backend, memory_budget=budget, progress=progress
+            )
     settings["memory_budget"] = budget
     return result, settings
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["CpuOps", "spmm", "common_neighbours", "three_paths", "propagate_min", "pair_dots"]
+__all__ = [
+    "COLUMN_CHUNK", "CpuOps", "spmm", "common_neighbours", "three_paths", "propagate_min", "pair_dots",
+    "pair_dot_chunks", "sum_chunks",
+]
 
 
 @njit(cache=True, parallel=True)
@@ -131,27 +134,57 @@ def propagate_min(indptr: np.ndarray, indices: np.ndarray, m: np.ndarray) -> np.
     return out
 
 
+COLUMN_CHUNK = 16  # columns per float32 partial dot product; the partials are summed in float64
+
+
 @njit(cache=True, parallel=True, fastmath=True)
-def _pair_dots(
+def _pair_dot_chunks(
     xs: np.ndarray, ys: np.ndarray, src: np.ndarray, dst: np.ndarray, x_sel: np.ndarray, y_sel: np.ndarray,
-    out: np.ndarray,
+    width: int, out: np.ndarray,
 ) -> None:
     hops = x_sel.shape[0]
     d = xs.shape[2]
     for e in prange(src.size):
         i = src[e]
         j = dst[e]
-        for a in range(hops):
-            for b in range(hops):
-                xa = x_sel[a, b]
-                yb = y_sel[a, b]
-                if xa >= 0:
+        for c in range(out.shape[1]):
+            t0 = c * width
+            t1 = min(t0 + width, d)
+            for a in range(hops):
+                for b in range(hops):
+                    xa = x_sel[a, b]
+                    yb = y_sel[a, b]
                     acc = np.float32(0.0)
-                    for t in range(d):
-                        acc += xs[xa, i, t] * ys[yb, j, t]
-                    out[e, a, b] = acc
-                else:
-                    out[e, a, b] = 0.0
+                    if xa >= 0:
+                        for t in range(t0, t1):
+                            acc += xs[xa, i, t] * ys[yb, j, t]
+                    out[e, c, a, b] = acc
+
+
+def pair_dot_chunks(
+    xs: np.ndarray, ys: np.ndarray, src: np.ndarray, dst: np.ndarray, x_sel: np.ndarray, y_sel: np.ndarray
+) -> np.ndarray:
+    """``out[e, c, a, b]``: the float32 dot product of ``xs[x_sel[a, b], src[e]]`` and
+    ``ys[y_sel[a, b], dst[e]]`` over the columns ``c·16 .. c·16 + 15`` (:data:`COLUMN_CHUNK`); 0 where
+    ``x_sel[a, b] < 0``. Columns split at multiples of 16 give the same partials as the whole rows.
+
+    ``xs``, ``ys``: shape (rows, n, d), float32; ``x_sel``, ``y_sel``: shape (K, K), int64.
+    Returns shape (E, ceil(d / 16), K, K), float32.
+    """
+    hops = x_sel.shape[0]
+    out = np.empty((src.size, -(-xs.shape[2] // COLUMN_CHUNK), hops, hops), np.float32)
+    _pair_dot_chunks(xs, ys, src, dst, np.ascontiguousarray(x_sel), np.ascontiguousarray(y_sel), COLUMN_CHUNK, out)
+    return out
+
+
+def sum_chunks(parts: list[np.ndarray]) -> np.ndarray:
+    """The float64 sum of the partials of :func:`pair_dot_chunks` over their column chunks, in order
+    (``parts``: arrays of shape (E, C_g, K, K) for consecutive column ranges). Returns (E, K, K)."""
+    total = np.zeros((parts[0].shape[0], *parts[0].shape[2:]), np.float64)
+    for part in parts:
+        for c in range(part.shape[1]):
+            total += part[:, c]
+    return total
 
 
 def pair_dots(
@@ -159,12 +192,11 @@ def pair_dots(
 ) -> np.ndarray:
     """``out[e, a, b] = <xs[x_sel[a, b], src[e]], ys[y_sel[a, b], dst[e]]>``; 0 where ``x_sel[a, b] < 0``.
 
-    ``xs``, ``ys``: shape (rows, n, d), float32; ``x_sel``, ``y_sel``: shape (K, K), int64.
-    Returns shape (E, K, K), float64.
+    Float32 partials over column chunks of 16, summed in float64 (:func:`pair_dot_chunks`,
+    :func:`sum_chunks`). ``xs``, ``ys``: shape (rows, n, d), float32; ``x_sel``, ``y_sel``: shape
+    (K, K), int64. Returns shape (E, K, K), float64.
     """
-    out = np.empty((src.size, x_sel.shape[0], x_sel.shape[0]), np.float64)
-    _pair_dots(xs, ys, src, dst, x_sel, y_sel, out)
-    return out
+    return sum_chunks([pair_dot_chunks(xs, ys, src, dst, x_sel, y_sel)])
 
 class _HostGraph:
     def __init__(self, indptr: np.ndarray, indices: np.ndarray, num_nodes: int):
@@ -203,4 +235,4 @@ class CpuOps:
     def pair_dots(
         self, xs: np.ndarray, ys: np.ndarray, src: np.ndarray, dst: np.ndarray, x_sel: np.ndarray, y_sel: np.ndarray
     ) -> np.ndarray:
-        return pair_dots(xs, ys, src, dst, np.ascontiguousarray(x_sel), np.ascontiguousarray(y_sel))
+        return pair_dots(xs, ys, src, dst, x_sel, y_sel)

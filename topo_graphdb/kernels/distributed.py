@@ -32,8 +32,25 @@ import numpy as np
 
 from ..errors import BackendUnavailable, InputError
 from ..snapshot import GraphSnapshot
+from ._atc_cpu import COLUMN_CHUNK, CpuOps, pair_dot_chunks, sum_chunks
 from ._beta import default_beta
 from ._exact import cost_slices, progress_bar, validate_settings
+from ._runner import running_on
+from .atc import (
+    PAIR_BLOCKS_PER_TASK,
+    ATCResult,
+    concentration,
+    pair_blocks,
+    pair_context,
+    pair_values,
+    prepare_graph,
+    project_columns,
+    select_rows,
+    set_ratios,
+    side_arrays,
+    triangle_edges,
+    validate_atc,
+)
 from .pairs import PairTCResult, pair_source_costs, pair_topological_concentration
 from .tc import TCResult, source_costs, topological_concentration
 
@@ -43,6 +60,8 @@ __all__ = [
     "dask_client",
     "distributed_tc",
     "distributed_pair_tc",
+    "distributed_atc",
+    "compute_on",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -114,6 +133,35 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator
         yield client
     finally:
         client.close()
+
+
+@contextmanager
+def compute_on(client: Any) -> Iterator[Any]:
+    """Within the block, exact TC, pair TC and ATC called anywhere in this thread (CPU or ``auto``
+    backend) run on ``client``'s workers (:func:`distributed_tc`, :func:`distributed_pair_tc`,
+    :func:`distributed_atc`), with the same results.
+
+    >>> with dask_client("local:2") as client, compute_on(client):  # doctest: +SKIP
+    ...     report = run_evaluation(split)   # its TC columns computed on the cluster
+    """
+    with running_on(_ClusterRunner(client)) as runner:
+        yield runner
+
+
+class _ClusterRunner:
+    """The kernels' runner protocol (:mod:`._runner`) on a Dask client."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def tc(self, *args: Any, **kwargs: Any) -> TCResult:
+        return distributed_tc(*args, client=self.client, **kwargs)
+
+    def pair_tc(self, *args: Any, **kwargs: Any) -> PairTCResult:
+        return distributed_pair_tc(*args, client=self.client, **kwargs)
+
+    def atc(self, *args: Any, **kwargs: Any) -> ATCResult:
+        return distributed_atc(*args, client=self.client, **kwargs)
 
 
 def _import_distributed():
@@ -254,6 +302,181 @@ def _pair_block(train: np.ndarray, pairs: np.ndarray, settings: dict) -> dict:
     r = pair_topological_concentration(train, pairs, backend="cpu", **settings)
     return {"tc_by_hops": r.tc_by_hops, "distinct_pairs": r.distinct_pairs,
             "timings": {**r.timings, "cpu": time.process_time() - c0}}
+
+
+# ----------------------------------------------------------------------------- ATC
+def distributed_atc(
+    train: object,
+    eval: object | None = None,
+    *,
+    client: Any,
+    hops: int = 2,
+    beta: float | None = None,
+    dim: int = 128,
+    seed: int = 0,
+    num_nodes: int | None = None,
+    exact_hop1: bool = True,
+    sketch_size: int = 64,
+    progress: bool = False,
+) -> ATCResult:
+    """ATC (:func:`~topo_graphdb.kernels.atc.approximate_tc`) on ``client``'s workers, split over the columns of ``R``.
+
+    Same arguments (the CPU kernels run on the workers) and, for the same
+    seed, the same values as one process. The projection ``R`` (n × d) is cut
+    into column ranges at multiples of 16, one range per worker: each worker
+    propagates its own columns of ``X_k = A^k R`` and ``Y_k = Ŝ_k R`` for every
+    node and keeps them, so the ``O(K·d·|V|)`` projection memory is divided
+    among the workers. The other steps:
+
+    1. the exact ``|N(i) ∩ N(j)|`` per evaluation edge (and per train edge for
+       the triangles of ``K >= 3``) by edge blocks, and the reach-set sketches
+       (one task, ``O(sketch_size·|V|)``), in parallel;
+    2. each worker's columns (``project_columns``), from the set ratios and
+       diagonals the client derives from step 1;
+    3. per run of pair blocks, on each worker, the float32 partial dot products
+       of its columns by chunks of 16 (``pair_dot_chunks``); then one task per
+       run sums the partials of all workers in column order in float64
+       (``sum_chunks``, as one process does) and adds the exact per-pair terms
+       (common neighbours, the ``(1, 2)``/``(2, 1)`` paths of low-degree pairs,
+       identities, clipping: ``pair_values``);
+    4. the client adds each pair block's values per source node in block
+       order and divides by the exact denominator.
+
+    Every block of pairs and column chunk goes through the same arithmetic on
+    the same shapes as in one process, so the values are equal bit for bit
+    (on workers of the same CPU type: the Numba kernels are compiled for it).
+    Per worker: the graph (every worker gets it once) plus, per column it
+    holds, ``(3K + 6)·n`` float32 while propagating and ``(2K + 4)·n`` kept
+    (:func:`~topo_graphdb.kernels.estimate.atc_memory`). ``timings``: ``prepare``, ``scatter``,
+    ``exact_and_sketch`` and ``project_and_pairs`` (wall seconds of the steps),
+    ``propagate``, ``pairs``, ``paths`` and ``cpu`` (task seconds, summed).
+    """
+    t_start = time.perf_counter()
+    train, num_nodes = _edges_and_size(train, num_nodes)
+    hops, beta, dim, seed, sketch_size, exact_hop1, _backend = validate_atc(
+        hops, beta, dim, seed, sketch_size, exact_hop1, "cpu"
+    )
+    prep = prepare_graph(train, eval, num_nodes, hops)
+    if beta is None:
+        beta = default_beta(train, num_nodes, num_edges=int(prep.degree.sum()) // 2)
+    settings = {"hops": hops, "beta": beta, "dim": dim, "seed": seed, "exact_hop1": exact_hop1}
+    threads = max(sum(client.nthreads().values()), 1)
+    t_prepared = time.perf_counter()
+    [graph] = client.scatter([prep], broadcast=True)
+    t_scattered = time.perf_counter()
+
+    ratios = client.submit(_ratios_task, graph, hops, seed, sketch_size)
+    commons = {}
+    if exact_hop1:
+        edge_sets = ["eval"] + (["train"] if hops >= 3 and prep.variant == "eval" else [])
+        for which in edge_sets:
+            size = prep.lo.size if which == "eval" else triangle_edges(prep)[0].size
+            cuts = np.linspace(0, size, min(size, TASKS_PER_WORKER_THREAD * threads) + 1).astype(np.int64)
+            commons[which] = [client.submit(_common_task, graph, which, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
+    common = {which: np.concatenate([np.zeros(0), *client.gather(futures)]) for which, futures in commons.items()}
+    side = side_arrays(prep, hops, exact_hop1, common.get("eval"), common.get("train"), ratios.result())
+    sel = select_rows(hops, exact_hop1, bool(prep.adjacent.all()), side)
+    t_side = time.perf_counter()
+
+    [side_f] = client.scatter([side], broadcast=True)
+    projections, homes = [], []  # each column range, and the worker it is meant to stay on
+    if sel.projected:
+        workers = list(client.scheduler_info()["workers"])
+        chunks = np.array_split(np.arange(-(-dim // COLUMN_CHUNK)), min(len(workers), -(-dim // COLUMN_CHUNK)))
+        for worker, part in zip(workers, chunks):
+            columns = (int(part[0]) * COLUMN_CHUNK, min(int(part[-1] + 1) * COLUMN_CHUNK, dim))
+            projections.append(client.submit(_project_task, graph, side_f, settings, columns,
+                                             workers=[worker], allow_other_workers=True))
+            homes.append(worker)
+    blocks = pair_blocks(int(prep.src.size))
+    runs = np.array_split(np.arange(len(blocks)), max(min(len(blocks), TASKS_PER_WORKER_THREAD * threads),
+                                                       -(-len(blocks) // PAIR_BLOCKS_PER_TASK)))
+    runs = [[blocks[b] for b in run] for run in runs if run.size]
+    combined, dots = [], []
+    for run in runs:
+        dots = [client.submit(_dots_task, projection, graph, sel, run, workers=[home], allow_other_workers=True)
+                for projection, home in zip(projections, homes)]  # where the columns are: they never move
+        combined.append(client.submit(_combine_task, graph, side_f, settings, sel, run, *dots))
+    sizes = [float(sum(b.stop - b.start for b in run)) for run in runs]
+    parts = _gather(client, combined, sizes, progress, f"ATC (hops={hops}, d={dim})") if runs else []
+    projected = client.gather([client.submit(_timings_of, projection) for projection in projections])
+    t_done = time.perf_counter()
+    del projections, dots, combined  # the last references: the workers release their columns
+
+    numerator = np.zeros(prep.num_nodes)
+    for run, part in zip(runs, parts):
+        for block, values in zip(run, part["values"]):
+            numerator += np.bincount(prep.src[block], weights=values, minlength=prep.num_nodes)
+    tc, denominator = concentration(prep, hops, beta, numerator)
+    timings = {
+        "prepare": t_prepared - t_start, "scatter": t_scattered - t_prepared,
+        "exact_and_sketch": t_side - t_scattered, "project_and_pairs": t_done - t_side,
+        **_summed_timings(parts + projected, ("propagate", "pairs", "paths", "cpu")),
+        "total": time.perf_counter() - t_start,
+    }
+    return ATCResult(
+        tc=tc, beta=beta, hops=hops, dim=dim, seed=seed, variant=prep.variant, backend="cpu", timings=timings,
+        exact_hop1=exact_hop1, sketch_size=sketch_size, denominator=denominator, num_nodes=prep.num_nodes,
+        train_edges=prep.train_edges, eval_edges=prep.eval_edges,
+    )
+
+
+def _ratios_task(prep: Any, hops: int, seed: int, sketch_size: int) -> dict:
+    """One task: the set ratios ``rho_k`` from the reach-set sketches."""
+    ops = CpuOps()
+    return set_ratios(ops, ops.adjacency(prep.indptr, prep.indices, prep.num_nodes), prep, hops, seed, sketch_size)
+
+
+def _common_task(prep: Any, which: str, start: int, stop: int) -> np.ndarray:
+    """One task: ``|N(lo) ∩ N(hi)|`` of the evaluation (``"eval"``) or triangle (``"train"``) edges ``start:stop``."""
+    ops = CpuOps()
+    lo, hi = (prep.lo, prep.hi) if which == "eval" else triangle_edges(prep)
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    return ops.common_neighbours(graph, lo[start:stop], hi[start:stop])
+
+
+def _project_task(prep: Any, side: Any, settings: dict, columns: tuple[int, int]) -> dict:
+    """One task, kept on its worker: the columns ``columns`` of the walk and set projections."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    ops = CpuOps()
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    xs, ys = project_columns(ops, graph, prep, settings["hops"], settings["dim"], settings["seed"], side, columns)
+    return {"xs": xs, "ys": ys, "timings": {"propagate": time.perf_counter() - t0, "cpu": time.process_time() - c0}}
+
+
+def _timings_of(task_result: dict) -> dict:
+    """One small task: the ``timings`` of a result kept on a worker (without moving the result)."""
+    return {"timings": task_result["timings"]}
+
+
+def _dots_task(projection: dict, prep: Any, sel: Any, run: list[slice]) -> dict:
+    """One task, where ``projection`` is: the float32 partial dot products of its columns, per pair block."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    xs, ys = projection["xs"], projection["ys"]
+    dots = [pair_dot_chunks(xs, ys, prep.src[block], prep.dst[block], sel.x_sel, sel.y_sel) for block in run]
+    return {"dots": dots, "timings": {"pairs": time.perf_counter() - t0, "cpu": time.process_time() - c0}}
+
+
+def _combine_task(prep: Any, side: Any, settings: dict, sel: Any, run: list[slice], *dots: dict) -> dict:
+    """One task: the partials of every column range summed in column order, then the exact per-pair steps."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    ops = CpuOps()
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    hops = settings["hops"]
+    ctx = pair_context(ops, prep, side, hops, settings["beta"])
+    values, paths = [], 0.0
+    for m, block in enumerate(run):
+        if dots:
+            terms = sum_chunks([d["dots"][m] for d in dots])
+        else:  # nothing projected (K = 1 with the exact hop-1 term)
+            terms = np.zeros((block.stop - block.start, hops, hops))
+        v, seconds = pair_values(ops, graph, prep, ctx, hops, settings["dim"], settings["exact_hop1"], sel, terms, block)
+        values.append(v)
+        paths += seconds
+    timings = {"pairs": time.perf_counter() - t0 - paths, "paths": paths, "cpu": time.process_time() - c0}
+    for key in ("pairs", "cpu"):  # the partials' own seconds, counted once here
+        timings[key] += sum(d["timings"][key] for d in dots)
+    return {"values": values, "timings": timings}
 
 
 # ----------------------------------------------------------------------------- shared steps

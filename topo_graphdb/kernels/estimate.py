@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from ..units import format_size
 
-__all__ = ["TCEstimate", "estimate_tc"]
+__all__ = ["TCEstimate", "estimate_tc", "ClusterEstimate", "estimate_cluster", "atc_memory", "atc_work", "atc_seconds"]
 
 @dataclass(frozen=True)
 class TCEstimate:
@@ -211,3 +212,166 @@ def _cpu_threads() -> int:
     from ._cpu import num_threads  # noqa: PLC0415
 
     return num_threads()
+
+
+# ----------------------------------------------------------------------------- a cluster of workers
+# CPU seconds per unit of work on one thread, measured on soc-slashdot0902 (82,168 nodes, 504,230
+# edges, train variant; CPU seconds of the call, which heavy load on the machine disturbs less than
+# wall time), divided by the work the estimators below give for that graph:
+# - exact TC K = 1: 0.257 s / 2.39e7 bound lookups (one Numba thread, the whole call);
+# - exact TC K = 2: 9.43 s / 3.20e10 bound lookups and walk visits ("one process, 1 thread" of
+#   benchmarks/measured/cpu/scaleout-slashdot-k2.json); the bound is loose by a factor that grows
+#   with K, so K >= 3 (costed as K = 2) is optimistic;
+# - ATC d = 128: 1.21 s / 3.24e8 (K = 1), 3.29 s / 9.06e8 (K = 2) and 3.83 s / 1.75e9 (K = 3, the
+#   "one process, 1 thread" row of scaleout-slashdot-atc-k3-d128.json) units of `atc_work`; the
+#   largest of the three.
+EXACT_SECONDS_PER_UNIT = {1: 1.08e-8, 2: 2.95e-10}
+ATC_SECONDS_PER_UNIT = 3.7e-9
+# CPU seconds of a cluster over those of one thread for the same work (local:2 against one thread, the
+# same runs of benchmarks/scaleout.py): the blocks' repeated work (exact TC: each block builds the
+# reach sets of its own neighbours) and two processes sharing one memory bus. Pessimistic for workers
+# on separate machines.
+CLUSTER_CPU_FACTOR = {"exact": 14.95 / 9.43, "atc": 4.91 / 3.83}
+
+
+def atc_work(num_nodes: int, train_edges: int, eval_pairs: int, hops: int, dim: int, sketch_size: int = 64) -> float:
+    """Float operations of ATC: ``K·(d + sketch_size)·2|E|`` to propagate, ``K²·d·P`` for the ``P``
+    evaluation pairs (both directions), ``2|E|`` per hop for the walk totals."""
+    return sum(_atc_work_parts(train_edges, eval_pairs, hops, dim, sketch_size).values())
+
+
+def _atc_work_parts(train_edges: int, eval_pairs: int, hops: int, dim: int, sketch_size: int) -> dict[str, float]:
+    return {"sketch": hops * sketch_size * 2.0 * train_edges, "columns": hops * dim * 2.0 * train_edges,
+            "pairs": hops * hops * dim * float(eval_pairs), "walks": hops * 2.0 * train_edges}
+
+
+def atc_seconds(train_edges: int, eval_pairs: int, hops: int, dim: int, *, sketch_size: int = 64,
+                workers: int = 1) -> float:
+    """Expected seconds of ATC on ``workers`` single-threaded workers (1: one thread).
+
+    The sketches are one task, the columns are dealt in chunks of 16 (at most
+    ``ceil(d / 16)`` workers share them), the per-pair work spreads over all
+    workers; :data:`ATC_SECONDS_PER_UNIT` each, times :data:`CLUSTER_CPU_FACTOR`
+    on a cluster.
+    """
+    from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
+
+    parts = _atc_work_parts(train_edges, eval_pairs, hops, dim, sketch_size)
+    if workers == 1:
+        return sum(parts.values()) * ATC_SECONDS_PER_UNIT
+    share = (parts["sketch"] + parts["walks"] + parts["columns"] / min(workers, -(-dim // COLUMN_CHUNK))
+             + parts["pairs"] / workers)
+    return share * ATC_SECONDS_PER_UNIT * CLUSTER_CPU_FACTOR["atc"]
+
+
+def atc_memory(num_nodes: int, train_edges: int, eval_edges: int, hops: int, dim: int, *, sketch_size: int = 64,
+               workers: int = 1) -> dict[str, int]:
+    """Bytes of ATC on each of ``workers`` Dask workers (1: one process), by part.
+
+    ``graph``: the CSR, walk totals and evaluation pairs every worker holds
+    (``8(n + 1) + 8·2|E| + 8(K + 4)n + 25·2|E_ev| + 16(|E| + |E_ev|)``);
+    ``columns``: the worker's share of the projections at the peak of the
+    propagation (``(3K + 6)·n·4`` bytes per column, columns dealt in chunks of
+    16); ``sketch``: the min-hash sketches (one worker, before the
+    projections); ``partials``: the float32 dot products one task holds
+    (``PAIR_BLOCKS_PER_TASK·PAIR_BLOCK`` pairs, its chunks, ``K²`` each);
+    ``peak``: ``graph + max(columns + partials, sketch)``.
+    """
+    from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
+    from .atc import PAIR_BLOCK, PAIR_BLOCKS_PER_TASK  # noqa: PLC0415
+
+    n = int(num_nodes)
+    pairs = 2 * int(eval_edges)
+    graph = 8 * (n + 1) + 16 * train_edges + 8 * (hops + 4) * n + 25 * pairs + 16 * (train_edges + eval_edges)
+    chunks = -(-dim // COLUMN_CHUNK)
+    own = -(-chunks // max(1, min(workers, chunks)))
+    columns = (3 * hops + 6) * n * 4 * min(dim, own * COLUMN_CHUNK)
+    sketch = 2 * sketch_size * n * 4
+    partials = min(pairs, PAIR_BLOCKS_PER_TASK * PAIR_BLOCK) * own * hops * hops * 4
+    return {"graph": int(graph), "columns": int(columns), "sketch": int(sketch), "partials": int(partials),
+            "peak": int(graph + max(columns + partials, sketch))}
+
+
+@dataclass(frozen=True)
+class ClusterEstimate:
+    """Expected memory per worker and time of exact TC or ATC on ``workers`` single-threaded Dask workers.
+
+    ``worker_bytes`` bounds the peak of one worker (the graph is on every
+    worker); ``seconds_one_thread`` is the work times the measured cost of one
+    unit (:data:`EXACT_SECONDS_PER_UNIT`, :data:`ATC_SECONDS_PER_UNIT`);
+    ``seconds`` that times :data:`CLUSTER_CPU_FACTOR`, divided among the
+    workers (ATC: :func:`atc_seconds`; start-up and transfers not counted).
+    """
+
+    kernel: str
+    workers: int
+    num_nodes: int
+    train_edges: int
+    eval_edges: int
+    hops: int
+    dim: int | None
+    graph_bytes: int
+    worker_bytes: int
+    work: float
+    seconds_one_thread: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        what = f"ATC d={self.dim}" if self.kernel == "atc" else "exact TC"
+        return "\n".join([
+            f"on {self.workers} single-threaded Dask worker{'s' if self.workers != 1 else ''} ({what}, hops={self.hops}):",
+            f"memory per worker <= {format_size(self.worker_bytes)} (graph {format_size(self.graph_bytes)} on each)",
+            f"expected time ~ {self.seconds:.3g} s ({self.seconds_one_thread:.3g} s on one thread; "
+            f"{self.work:.3g} work units at measured per-unit costs)",
+        ])
+
+
+def estimate_cluster(
+    train: object,
+    eval: object | None = None,
+    *,
+    hops: int = 1,
+    workers: int = 1,
+    approx: bool = False,
+    dim: int = 128,
+    sketch_size: int = 64,
+    num_nodes: int | None = None,
+    memory_budget: int | None = None,
+) -> ClusterEstimate:
+    """Memory per worker and expected time of exact TC (or ATC with ``approx``) on ``workers`` Dask workers.
+
+    Exact TC: each worker holds the graph, one thread's walk rows and the
+    reach sets of one task (at most the budget); the work is the bound of
+    :func:`estimate_tc`. ATC: :func:`atc_memory` and :func:`atc_work`.
+
+    >>> est = estimate_cluster(np.array([[0, 1, 2], [1, 2, 0]]), hops=2, workers=2, approx=True)
+    >>> est.workers, est.kernel, est.worker_bytes > est.graph_bytes
+    (2, 'atc', True)
+    """
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be an integer >= 1; got {workers!r}")
+    est = estimate_tc(train, eval, hops=hops, num_nodes=num_nodes, backend="cpu", memory_budget=memory_budget)
+    if approx:
+        memory = atc_memory(est.num_nodes, est.train_edges, est.eval_edges, est.hops, dim, sketch_size=sketch_size,
+                            workers=workers)
+        graph, worker = memory["graph"], memory["peak"]
+        work = atc_work(est.num_nodes, est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size)
+        one = atc_seconds(est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size=sketch_size)
+        seconds = atc_seconds(est.train_edges, 2 * est.eval_edges, est.hops, dim, sketch_size=sketch_size,
+                              workers=workers)
+    else:
+        per_thread = est.working_bytes // max(est.threads, 1)
+        room = max(est.memory_budget - est.graph_bytes - per_thread, 0)
+        graph, worker = est.graph_bytes, est.graph_bytes + per_thread + min(est.reach_bytes_bound, room)
+        work = est.lookup_bound + est.walk_ops_bound
+        one = work * EXACT_SECONDS_PER_UNIT[min(est.hops, 2)]
+        seconds = one * (CLUSTER_CPU_FACTOR["exact"] if workers > 1 else 1.0) / workers
+    return ClusterEstimate(
+        kernel="atc" if approx else "exact", workers=int(workers), num_nodes=est.num_nodes,
+        train_edges=est.train_edges, eval_edges=est.eval_edges, hops=est.hops, dim=dim if approx else None,
+        graph_bytes=int(graph), worker_bytes=int(worker), work=float(work), seconds_one_thread=float(one),
+        seconds=float(seconds),
+    )

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import BackendUnavailable, InputError
 from ._beta import default_beta
 from ._exact import run_source_batches, train_graph, validate_settings
+from ._runner import current_runner
 from .estimate import make_plan
 
 __all__ = ["PairTCResult", "pair_topological_concentration", "pair_source_costs"]
@@ -211,6 +212,10 @@ def pair_topological_concentration(
     [0.5, 1.0, nan, 0.5]
     """
     t_start = time.perf_counter()
+    runner = current_runner()
+    if runner is not None and backend != "gpu":  # a Dask cluster was chosen for this work
+        return runner.pair_tc(train, pairs, hops=hops, beta=beta, num_nodes=num_nodes, memory_budget=memory_budget,
+                              progress=progress)
     if backend == "gpu":
         raise BackendUnavailable(
             "pair TC has no GPU implementation; got backend='gpu'", hint="use backend='cpu' (or 'auto')"

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import InputError
 from ._beta import default_beta
 from ._exact import MAX_HOPS, NodePrep, prepare_nodes, run_source_batches, validate_settings
+from ._runner import current_runner
 from .estimate import make_plan
 
 __all__ = ["TCResult", "topological_concentration", "source_costs", "MAX_HOPS"]
@@ -201,7 +202,12 @@ def topological_concentration(
     0.5
     """
     t_start = time.perf_counter()
+    asked = backend
     hops, beta, budget, backend = validate_settings(hops, beta, memory_budget, backend)
+    runner = current_runner()
+    if runner is not None and asked != "gpu" and nodes is None:  # a Dask cluster was chosen for this work
+        return runner.tc(train, eval, hops=hops, beta=beta, num_nodes=num_nodes, memory_budget=memory_budget,
+                         progress=progress)
     if backend == "gpu":
         from . import _gpu  # noqa: PLC0415
 
