@@ -58,6 +58,7 @@ from .backend import BACKENDS
 from .connector import GraphSpec
 from .errors import InputError
 from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from .scheduler import parse_scheduler
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,6 +166,16 @@ class RunSettings(_Section):
     keep_runs: Int = Field(0, ge=0, description="After a successful run, keep only the N newest ledger entries (0 = all).")
 
 
+class ComputeSettings(_Section):
+    """Where the heavy work runs; never changes what is written (not part of ``params_hash``)."""
+
+    scheduler: Annotated[str, checked_text(lambda text: text and parse_scheduler(text)),
+                         Form("'', local, local:N or a scheduler address such as tcp://host:8786")] = Field("", description=(
+        "Dask scheduler for TC, ATC and pair TC: an address, local or local:N (empty: this process)."))
+    model_cache: Flag = Field(True, description=(
+        "Reuse a link predictor trained on exactly the same split, features and settings (CPU only)."))
+
+
 class SyncConfig(BaseModel):
     """The validated settings of one sync (immutable).
 
@@ -179,6 +190,7 @@ class SyncConfig(BaseModel):
     predict: PredictSettings = Field(default_factory=PredictSettings)
     write: WriteSettings = Field(default_factory=WriteSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
     source: str = Field("defaults", exclude=True)
 
     def __eq__(self, other: object) -> bool:
@@ -195,6 +207,7 @@ class SyncConfig(BaseModel):
         """The settings that change what is written (hashed into ``params_hash``)."""
         d = self.as_dict()
         run = d.pop("run")
+        d.pop("compute")  # where it runs, not what it writes
         d["backend"] = run["backend"]  # GPU and CPU results may differ in the last bits
         d["only"] = run["only"]  # an incremental run builds on a run that wrote the same things
         return d

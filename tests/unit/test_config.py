@@ -149,6 +149,18 @@ def test_params_hash_tracks_result_settings_only():
     # scheduling settings do not change what is written
     same = load_config(None, environ={}, overrides={"run.max_runtime": "1h", "run.wait": True, "run.lock_ttl": 60})
     assert same.params_hash() == base.params_hash()
+    # nor does where the work runs
+    elsewhere = load_config(None, environ={"TOPO_SYNC_COMPUTE_SCHEDULER": "local:2"}, overrides={"compute.model_cache": False})
+    assert elsewhere.compute.scheduler == "local:2" and elsewhere.compute.model_cache is False
+    assert elsewhere.params_hash() == base.params_hash()
+
+
+@pytest.mark.parametrize("value", ["local:0", "local:x", "local:-1"])
+def test_a_bad_scheduler_is_one_line_naming_the_setting(value):
+    with pytest.raises(InputError) as err:
+        load_config(None, environ={"TOPO_SYNC_COMPUTE_SCHEDULER": value})
+    assert str(err.value).startswith("TOPO_SYNC_COMPUTE_SCHEDULER must be '', local, local:N or a scheduler address")
+    assert "\n" not in str(err.value)
 
 
 def test_scope_depends_on_database_and_selection_only():

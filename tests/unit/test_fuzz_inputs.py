@@ -149,6 +149,7 @@ _SECTIONS = {
     "write": ["prefix", "relationship_type", "batch_size", "rate_limit"],
     "run": ["backend", "only", "since", "full_every", "max_runtime", "wait", "wait_timeout", "lock_ttl",
             "drift_threshold", "drift_action", "keep_runs"],
+    "compute": ["scheduler", "model_cache"],
 }
 _word = st.text(alphabet=string.ascii_letters + string.digits + " _-:.[]\"'`=<>,", max_size=12)
 _scalar = st.one_of(

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable, InputError
+from ..scheduler import parse_scheduler
 from ..snapshot import GraphSnapshot
 from ._atc_cpu import COLUMN_CHUNK, CpuOps, pair_dot_chunks, sum_chunks
 from ._beta import default_beta
@@ -69,25 +70,6 @@ TASKS_PER_WORKER_THREAD = 4  # blocks per worker thread: balance, and little to 
 
 
 # ----------------------------------------------------------------------------- the cluster
-def parse_scheduler(scheduler: str) -> tuple[str, int | None]:
-    """``("local", N)`` for ``local`` / ``local:N`` (N None: one worker per CPU), else ``("address", scheduler)``.
-
-    >>> parse_scheduler("local:2"), parse_scheduler("tcp://10.0.0.5:8786")
-    (('local', 2), ('address', 'tcp://10.0.0.5:8786'))
-    """
-    text = scheduler.strip() if isinstance(scheduler, str) else ""
-    if not text:
-        raise InputError(f"the Dask scheduler must be 'local', 'local:N' or an address like tcp://host:8786; got {scheduler!r}")
-    if text == "local":
-        return "local", None
-    if text.startswith("local:"):
-        count = text[len("local:"):]
-        if not count.isdigit() or int(count) < 1:
-            raise InputError(f"the Dask scheduler local:N needs a number of workers N >= 1; got {scheduler!r}")
-        return "local", int(count)
-    return "address", text
-
-
 @contextmanager
 def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``scheduler`` (see the module docstring), closed on exit.
