@@ -25,6 +25,7 @@ from .config import load_config
 from .connection import settings_from
 from .errors import TopoGraphError
 from .loader import load_dataset
+from .logs import quiet_library_warnings
 from .query import render_result, run_query
 
 LIBRARY = Path(__file__).resolve().parent.parent / "cypher"
@@ -67,10 +68,9 @@ def _trust(result) -> None:
 
 
 def main() -> int:
-    from .cli._sync import _quiet_library_warnings  # noqa: PLC0415
     from .pipeline import run_sync  # noqa: PLC0415
 
-    _quiet_library_warnings()
+    quiet_library_warnings()
     t0 = time.perf_counter()
     try:
         conn = settings_from()

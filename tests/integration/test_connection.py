@@ -12,7 +12,7 @@ import pytest
 from topo_graphdb.connection import open_driver
 from topo_graphdb.db import Database
 from topo_graphdb.ledger import Ledger, ensure_ledger_schema, get_run, list_runs, neo4j_versions
-from topo_graphdb.pipeline import _versions
+from topo_graphdb.pipeline.run import software_versions
 
 
 def _one_line_error(stderr: str) -> str:
@@ -78,7 +78,7 @@ def scope(neo4j_driver, neo4j_conn, db):
 
 def test_ledger_records_server_and_driver_versions(neo4j_conn, db, scope) -> None:
     ledger = Ledger(db, scope)
-    ledger.start(f"{scope}-new", {"version": _versions(db)})
+    ledger.start(f"{scope}-new", {"version": software_versions(db)})
     run = get_run(neo4j_conn, f"{scope}-new")
     server_version = neo4j_versions(db)["neo4j_server"]
     assert run["version_neo4j_server"] == server_version and run["version_neo4j_server"].startswith("5.")

@@ -50,7 +50,8 @@ def write_config(tmp_path: Path, label: str, **sections: dict[str, Any]) -> Path
 
 
 def load_reptile(conn: Any, label: str, tmp_path: Path, *, until: int | None = None, after: int | None = None) -> None:
-    rows = list(csv.DictReader(open(dataset_path("reptile") / "edges.csv")))
+    with open(dataset_path("reptile") / "edges.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     keep = [r for r in rows if (until is None or int(r["t"]) <= until) and (after is None or int(r["t"]) > after)]
     path = tmp_path / f"reptile-{until}-{after}.csv"
     with open(path, "w", newline="") as f:
@@ -243,7 +244,7 @@ def test_sigkill_during_write_back_then_rerun_converges(neo4j_conn, neo4j_driver
     wait_for(lambda: written() >= 200, "200 nodes written", proc)
     proc.send_signal(signal.SIGSTOP)  # frozen mid-write: it cannot finish before the kill
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # reaps it and closes its pipes
     assert 200 <= written() < 787  # killed in the middle of the write-back
     [dead] = runs_of(neo4j_driver, neo4j_conn, unique_label)
     assert dead["status"] == "running" and dead["phase"] == "write"

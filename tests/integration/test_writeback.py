@@ -441,7 +441,7 @@ def test_server_killed_mid_write_then_rerun_and_restart_between_batches(tmp_path
 
         def crash_writer() -> None:
             crash.kill()
-            crash.wait(timeout=60)
+            crash.communicate(timeout=60)  # reaps it and closes its pipes
 
         kill_and_restart(crash_writer)
         partial = link_count("Crash")

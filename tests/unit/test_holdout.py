@@ -111,7 +111,7 @@ def test_link_ranks_follow_scores_within_each_source():
 
 def test_sync_holds_out_the_newest_share_even_with_tied_times():
     from topo_graphdb.model.splits import temporal_split
-    from topo_graphdb.pipeline import VALID_FRACTION
+    from topo_graphdb.pipeline.phases import VALID_FRACTION
 
     rng = np.random.default_rng(0)
     n = 300

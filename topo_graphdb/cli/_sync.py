@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..backend import BACKENDS
+from ..logs import quiet_library_warnings
 from ..model.names import PREDICTORS
 from ._group import connection_options, json_option, main
 
@@ -78,17 +79,6 @@ def _stderr_phases(quiet: bool):
             click.echo(f"  {text}", err=True)
 
     return on_phase, on_progress, on_message
-
-
-def _quiet_library_warnings() -> None:
-    """Keep scheduled-job logs readable: third-party deprecation notices only with -v."""
-    import logging  # noqa: PLC0415
-    import warnings  # noqa: PLC0415
-
-    if not logging.getLogger().isEnabledFor(logging.INFO):
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?$")
-        warnings.filterwarnings("ignore", message=r"Sparse CSR tensor support is in beta", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
 
 
 # --------------------------------------------------------------------------- sync
@@ -168,7 +158,7 @@ def sync(config_path, sets, dry_run, quiet, as_json, conn, **settings):
     """
     from ..pipeline import check_drift, run_sync  # noqa: PLC0415
 
-    _quiet_library_warnings()
+    quiet_library_warnings()
     cfg = _load(config_path, _overrides(settings), sets)
     on_phase, on_progress, on_message = _stderr_phases(quiet)
     if not quiet:
