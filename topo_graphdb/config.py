@@ -360,6 +360,9 @@ def _cross_check(cfg: SyncConfig, origins: dict[tuple[str, str], str]) -> None:
     run = cfg.run
     if run.only == "predict" and not cfg.predict.enabled:
         raise InputError(f"{origins.get(('run', 'only'), 'run.only')} is 'predict' but predict.enabled is false")
+    if cfg.compute.scheduler and run.backend == "gpu":
+        raise InputError(f"{origins.get(('compute', 'scheduler'), 'compute.scheduler')} runs the CPU kernels on Dask "
+                         "workers; it does not combine with run.backend gpu")
     if run.only == "score" and not (cfg.score.tc or cfg.score.atc):
         raise InputError(f"{origins.get(('run', 'only'), 'run.only')} is 'score' but both score.tc and score.atc are false")
     if run.since and not cfg.selection.timestamp_property:

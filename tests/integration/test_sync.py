@@ -158,9 +158,11 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     assert state(neo4j_driver, neo4j_conn, unique_label) == ({i: {} for i in range(1, 788)}, {})
     assert runs_of(neo4j_driver, neo4j_conn, unique_label) == []
 
-    res = cli("sync", "--config", cfg, "--json")
+    cache_env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}  # the trained-model cache of this test only
+    res = cli("sync", "--config", cfg, "--json", env=cache_env)
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)  # stdout holds only the JSON summary; progress went to stderr
+    assert report["metrics"]["model_cache"] == "miss"
     assert "[export]" in res.stderr and "[write] done" in res.stderr
     assert report["status"] == "succeeded" and report["mode"] == "full"
     ids, edges, _ = graph(neo4j_driver, neo4j_conn, unique_label)
@@ -226,9 +228,11 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     assert shown.exit_code == 0 and report["run_id"] in shown.stdout and "params_hash" in shown.stdout
     assert cli("runs", "show", "no-such-run").exit_code == 3
 
-    # a re-run with the same settings writes the same values, twice over
-    for _ in range(2):
-        assert sync_json(cli, "--config", cfg)["status"] == "succeeded"
+    # a re-run with the same settings writes the same values: trained again, from the model cache,
+    # and with TC, ATC and pair TC on a local Dask cluster of two processes
+    for args, cache in ((["--set", "compute.model_cache=false"], "off"), ([], "hit"), (["--scheduler", "local:2"], "hit")):
+        again = sync_json(cli, "--config", cfg, *args, env=cache_env)
+        assert again["status"] == "succeeded" and again["metrics"]["model_cache"] == cache
         assert state(neo4j_driver, neo4j_conn, unique_label) == (nodes, links)
 
 

@@ -274,7 +274,7 @@ def test_sync_options_name_existing_settings_with_the_same_choices():
     settings = {f"{s}.{k}" for s, k, _, _ in describe_settings()}
     named = [(re.search(r"\((\w+\.\w+)\)\.$", p.help or ""), p) for p in main.commands["sync"].params]
     options = {m.group(1): p for m, p in named if m}  # each setting option's help ends with "(section.key)."
-    assert len(options) == 21 and set(options) <= settings
+    assert len(options) == 22 and set(options) <= settings
     for setting, option in options.items():
         if isinstance(option.type, click.Choice):
             for choice in option.type.choices:

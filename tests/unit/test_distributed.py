@@ -400,3 +400,22 @@ def test_cli_evaluate_unreachable_scheduler_is_exit_7(tmp_path):
             "--test-edges", str(tmp_path / "test.csv"), "--output-dir", str(tmp_path / "out"), "--model", "ra",
             "--scheduler", address]
     assert_one_line_error(CliRunner().invoke(main, args), 7, f"cannot reach the Dask scheduler at {address}")
+
+
+def test_each_call_scatters_under_a_fresh_key(client, monkeypatch):
+    # same graph twice: hashed keys would be equal, and the second call could lose its data while the
+    # scheduler releases the first call's copy ("lost dependencies", dask/distributed#8576)
+    keys = []
+    scatter = client.scatter
+
+    def recording(*args, **kwargs):
+        futures = scatter(*args, **kwargs)
+        keys.extend(f.key for f in futures)
+        return futures
+
+    monkeypatch.setattr(client, "scatter", recording)
+    train = uniform_edges(120, 600, 5)
+    first = distributed_tc(train, client=client, hops=2)
+    second = distributed_tc(train, client=client, hops=2)
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert_same_tc(first, second)

@@ -12,7 +12,7 @@ import pytest
 from graphs import simple, uniform_edges
 
 from topo_graphdb.errors import InputError
-from topo_graphdb.model.cache import ModelCache, training_key
+from topo_graphdb.model.cache import ModelCache, code_digest, training_key
 from topo_graphdb.model.splits import random_split
 
 N = 60
@@ -25,8 +25,8 @@ def _split(seed: int = 0, drop: int = 0):
     return random_split(edges, N, valid_fraction=0.1, test_fraction=0.1, seed=seed)
 
 
-def _key(split, *, settings=None, x=None, fmt=2, torch_version="2.x", model="gcn", n=N):
-    return training_key(model, settings or {"hidden": 16, "epochs": 5, "seed": 0}, n, split, x, format_version=fmt, torch_version=torch_version)
+def _key(split, *, settings=None, x=None, code="c0", torch_version="2.x", model="gcn", n=N):
+    return training_key(model, settings or {"hidden": 16, "epochs": 5, "seed": 0}, n, split, x, code=code, torch_version=torch_version)
 
 
 def test_the_key_is_stable_and_changes_with_every_input():
@@ -42,12 +42,17 @@ def test_the_key_is_stable_and_changes_with_every_input():
         "features": _key(split, x=x),
         "one feature value": _key(split, x=np.where(np.arange(N * 4).reshape(N, 4) == 7, 0.5, x).astype(np.float32)),
         "feature dtype": _key(split, x=x.astype(np.float64)),
-        "format": _key(split, fmt=3),
+        "model code": _key(split, code="c1"),
         "torch": _key(split, torch_version="9.9"),
         "model": _key(split, model="sage"),
         "nodes": _key(split, n=N + 1),
     }
     assert base not in changed.values() and len(set(changed.values())) == len(changed), changed
+
+
+def test_the_code_digest_covers_the_model_sources():
+    digest = code_digest()
+    assert len(digest) == 64 and digest == code_digest()
 
 
 def test_settings_order_does_not_matter():

@@ -107,6 +107,8 @@ _SETTING_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--lock-ttl", "run.lock_ttl", {"metavar": "DURATION", "help": "Lock expiry without heartbeat"}),
     ("--drift-threshold", "run.drift_threshold", {"type": float, "help": "Alert when mean TC^New / TC^Train < this"}),
     ("--drift-action", "run.drift_action", {"type": click.Choice(DRIFT_ACTIONS), "help": "fail: exit 11 on a drift alert"}),
+    ("--scheduler", "compute.scheduler", {"envvar": "TOPO_DASK_SCHEDULER", "metavar": "local[:N]|ADDRESS",
+                                          "help": "TC, ATC and pair TC on a Dask cluster (env TOPO_DASK_SCHEDULER; the dask extra)"}),
 )
 
 

@@ -1,6 +1,8 @@
 """Exact TC and pair TC on the workers of a Dask cluster, with the numbers of one process.
 
-The graph goes to every worker once (``client.scatter(..., broadcast=True)``).
+The graph goes to every worker once (``client.scatter(..., broadcast=True, hash=False)``: a fresh
+key per call, so a second call on the same graph never races the release of the first one's data,
+dask/distributed#8576).
 The source nodes are cut into contiguous blocks of similar estimated work
 (:func:`~topo_graphdb.kernels.tc.source_costs`, the bound the kernels balance
 their threads with), a few blocks per worker thread; each block is one task
@@ -192,7 +194,7 @@ def distributed_tc(
     blocks = _blocks(np.flatnonzero(~np.isnan(cost)), cost, client)
     settings = {"hops": hops, "beta": beta, "num_nodes": n, "memory_budget": memory_budget}
     t_prepared = time.perf_counter()
-    [graph] = client.scatter([(np.asarray(train), None if eval is None else np.asarray(eval))], broadcast=True)
+    [graph] = client.scatter([(np.asarray(train), None if eval is None else np.asarray(eval))], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
     futures = [client.submit(_tc_block, graph, block, settings) for block in blocks]
     parts = _gather(client, futures, [float(cost[b].sum()) for b in blocks], progress, f"exact TC (hops={hops})")
@@ -259,7 +261,7 @@ def distributed_pair_tc(
     pieces = np.split(order, np.searchsorted(pairs[0][order], [int(b[0]) for b in blocks[1:]]))
     settings = {"hops": hops, "beta": beta, "num_nodes": n, "memory_budget": memory_budget}
     t_prepared = time.perf_counter()
-    [graph] = client.scatter([np.asarray(train)], broadcast=True)
+    [graph] = client.scatter([np.asarray(train)], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
     futures = [client.submit(_pair_block, graph, pairs[:, piece], settings) for piece in pieces]
     parts = _gather(client, futures, [float(cost[b].sum()) for b in blocks], progress, f"pair TC (hops={hops})")
@@ -344,7 +346,7 @@ def distributed_atc(
     settings = {"hops": hops, "beta": beta, "dim": dim, "seed": seed, "exact_hop1": exact_hop1}
     threads = max(sum(client.nthreads().values()), 1)
     t_prepared = time.perf_counter()
-    [graph] = client.scatter([prep], broadcast=True)
+    [graph] = client.scatter([prep], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
 
     ratios = client.submit(_ratios_task, graph, hops, seed, sketch_size)
@@ -360,7 +362,7 @@ def distributed_atc(
     sel = select_rows(hops, exact_hop1, bool(prep.adjacent.all()), side)
     t_side = time.perf_counter()
 
-    [side_f] = client.scatter([side], broadcast=True)
+    [side_f] = client.scatter([side], broadcast=True, hash=False)
     projections, homes = [], []  # each column range, and the worker it is meant to stay on
     if sel.projected:
         workers = list(client.scheduler_info()["workers"])

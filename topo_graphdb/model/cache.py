@@ -4,7 +4,7 @@ A scheduled sync of a graph that did not change trains the same model again: sam
 split, same features, same settings, same seed. On the CPU that training is deterministic, so the
 model trained last time can be loaded instead. The key is a SHA-256 over
 
-* the package version, the predictor's save format, and the torch version;
+* the package version, a digest of the model package's source code, and the torch version;
 * the model name and its settings (hidden size, epochs, seed, batch size, ...);
 * the number of nodes, the split's training, validation and held-out edges, and the features.
 
@@ -40,10 +40,19 @@ def default_dir() -> Path:
     return user_cache_dir() / "models"
 
 
-def training_key(model: str, settings: Mapping[str, Any], num_nodes: int, split: Any, x: Any, *, format_version: int, torch_version: str) -> str:
-    """SHA-256 (hex) of what decides a fit: versions, model, settings, nodes, split parts, features."""
+def code_digest() -> str:
+    """SHA-256 of the source files of :mod:`topo_graphdb.model` (a code change is a new model)."""
     h = hashlib.sha256()
-    head = {"package": __version__, "format": format_version, "torch": torch_version, "model": model,
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def training_key(model: str, settings: Mapping[str, Any], num_nodes: int, split: Any, x: Any, *, code: str, torch_version: str) -> str:
+    """SHA-256 (hex) of what decides a fit: versions, model code, settings, nodes, split parts, features."""
+    h = hashlib.sha256()
+    head = {"package": __version__, "code": code, "torch": torch_version, "model": model,
             "settings": {k: settings[k] for k in sorted(settings)}, "num_nodes": int(num_nodes)}
     h.update(json.dumps(head, sort_keys=True, default=str).encode())
     for name in ("train_pos", "valid_pos", "valid_neg", "test_pos", "test_neg"):

@@ -8,6 +8,7 @@ them in the report.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 #: share of the edges that early stopping validates on
+log = logging.getLogger(__name__)
+
 VALID_FRACTION = 0.1
 
 #: Graphs up to this many nodes score every pair; larger ones use capped candidates. On Cora the
@@ -135,16 +138,47 @@ def train_predictor(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | No
     settings: dict[str, Any] = {}
     if cfg.predict.model in GNN_MODELS:
         settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
-                    "device": cfg.predict.device, "progress": False, "batch_size": cfg.predict.batch_size or None}
-    predictor = make_predictor(cfg.predict.model, **settings).fit(split)
+                    "device": cfg.predict.device, "batch_size": cfg.predict.batch_size or None}
+    cache, key = _model_cache(cfg, settings, n, split, x)
+    predictor = cache.get(key, _load_on_cpu) if cache is not None else None
+    cached = predictor is not None
+    if predictor is None:
+        predictor = make_predictor(cfg.predict.model, **settings, **({"progress": False} if settings else {})).fit(split)
+        if cache is not None:
+            try:
+                cache.put(key, predictor.save)
+            except OSError as err:  # a full or read-only cache never fails the run
+                log.warning("could not store the trained model in %s: %s", cache.directory, err)
     info = {
         "model": cfg.predict.model,
+        "model_cache": "off" if cache is None else ("hit" if cached else "miss"),
         "model_best_epoch": int(getattr(predictor, "best_epoch_", 0)),
         "model_fit_seconds": float(getattr(predictor, "fit_seconds_", 0.0)),
     }
     for key, value in getattr(predictor, "best_valid_", {}).items():
         info[f"model_valid_{key.replace('@', '_at_')}"] = float(value)
     return predictor, split, info
+
+
+def _model_cache(cfg: Any, settings: dict[str, Any], n: int, split: Any, x: Any) -> tuple[Any, str]:
+    """The model cache and this fit's key, or ``(None, "")``: off, a heuristic, or training on a GPU."""
+    if not (cfg.compute.model_cache and cfg.predict.model in GNN_MODELS):
+        return None, ""
+    import torch  # noqa: PLC0415
+
+    from ..model.cache import ModelCache, code_digest, training_key  # noqa: PLC0415
+    from ..model.predictor import resolve_device  # noqa: PLC0415
+
+    if resolve_device(cfg.predict.device).type != "cpu":  # GPU training is not bit-for-bit repeatable
+        return None, ""
+    key = training_key(cfg.predict.model, settings, n, split, x, code=code_digest(), torch_version=torch.__version__)
+    return ModelCache(), key
+
+
+def _load_on_cpu(folder: Any) -> Any:
+    from ..model.predictor import LinkPredictor  # noqa: PLC0415
+
+    return LinkPredictor.load(folder, device="cpu")
 
 
 def calibrate_links(predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: Clock, report: SyncReport) -> Any:

@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..kernels import default_beta
 from ..kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
 from ..kernels.tc import topological_concentration
+from ..scheduler import compute_scheduled
 from .clock import Alarm, Clock, MessageCallback, PhaseCallback, Progress, SigtermAsInterrupt
 from .phases import (
     EXHAUSTIVE_NODES,
@@ -253,12 +254,13 @@ def _work(run: _Run) -> None:
     graph = _export(run)
     history, plan, targets = _plan(run, graph, score_on=score_on)
     nothing_new = plan.mode == "incremental" and targets.size == 0
-    columns, beta, tc = _score(run, graph, plan, targets, score_on=score_on and not nothing_new, budget=budget)
-    _drift(run, graph, history, budget=budget)
     links, applied = None, {}
-    if predict_on and not nothing_new:
-        links, applied, expected_precision = _train_and_predict(run, graph, plan, targets, beta, tc)
-        columns.update(expected_precision)
+    with compute_scheduled(cfg.compute.scheduler or None):  # TC, ATC and pair TC on Dask when set
+        columns, beta, tc = _score(run, graph, plan, targets, score_on=score_on and not nothing_new, budget=budget)
+        _drift(run, graph, history, budget=budget)
+        if predict_on and not nothing_new:
+            links, applied, expected_precision = _train_and_predict(run, graph, plan, targets, beta, tc)
+            columns.update(expected_precision)
     if nothing_new:
         run.say("nothing changed since the last run: nothing to re-score")
         return
