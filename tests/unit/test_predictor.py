@@ -506,3 +506,9 @@ def test_fit_equals_a_fit_with_torch_sparse_mm(split_x, monkeypatch, tc_alpha):
     np.testing.assert_allclose(fast.score(pairs), slow.score(pairs), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose([h["loss"] for h in fast.history_], [h["loss"] for h in slow.history_], rtol=1e-5)
     assert fast.best_epoch_ == slow.best_epoch_
+
+
+def test_ncn_takes_smaller_steps_unless_told():
+    assert make_predictor("ncn").batch_size == 256
+    assert make_predictor("ncn", batch_size=64).batch_size == 64
+    assert make_predictor("gcn").batch_size == LinkPredictor().batch_size
