@@ -2,7 +2,8 @@
 
 For each graph and model, over several seeds: split (random 70/10/20, or by
 time for graphs with a ``t`` column), fit, and the test Hits@20/50/100, MRR,
-ROC-AUC and AP against as many uniform non-edge negatives as positives. The
+ROC-AUC and AP against as many uniform non-edge negatives as positives (and
+the validation Hits@100, for choosing settings such as ``--batch-size``). The
 table gives mean ± std over seeds and the training seconds.
 
 For each graph, one full evaluation (``--report-model``, first seed) adds the
@@ -130,17 +131,18 @@ def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
     base = model.removesuffix("+tc")
     for seed in seeds:
         split, kind = load_split(graph, args.data_dir, seed, args.fractions)
-        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs}
+        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs, "batch_size": args.batch_size}
         if model.endswith("+tc"):  # TC-guided re-weighting, the paper's Cora GCN settings
             settings.update(tc_alpha=args.tc_alpha, tc_interval=1, tc_warm_up=1)
         p = make_predictor(base, **settings)
         t = time.perf_counter()
         p.fit(split)
         fit_s = time.perf_counter() - t
-        m = evaluate_edges(p, split)["test"]
-        runs.append({"seed": seed, "fit_seconds": fit_s, "epochs": len(getattr(p, "history_", [])), "best_epoch": getattr(p, "best_epoch_", 0), **m})
-        print(f"  {graph} {model} seed {seed}: hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} fit {fit_s:.1f}s", file=sys.stderr, flush=True)
-    keys = ["hits@20", "hits@50", "hits@100", "mrr", "auc", "ap", "fit_seconds", "epochs"]
+        metrics = evaluate_edges(p, split)
+        m, valid_hits = metrics["test"], metrics["valid"].get("hits@100", float("nan"))
+        runs.append({"seed": seed, "fit_seconds": fit_s, "epochs": len(getattr(p, "history_", [])), "best_epoch": getattr(p, "best_epoch_", 0), "valid_hits@100": valid_hits, **m})
+        print(f"  {graph} {model} seed {seed}: valid hits@100 {valid_hits:.4f} test hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} fit {fit_s:.1f}s", file=sys.stderr, flush=True)
+    keys = ["valid_hits@100", "hits@20", "hits@50", "hits@100", "mrr", "auc", "ap", "fit_seconds", "epochs"]
     summary = {k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs]))} for k in keys}
     return {"graph": graph, "model": model, "split": kind, "seeds": seeds, "summary": summary, "runs": runs, "settings": p.get_params()}
 
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tc-alpha", type=float, default=2.0, help="alpha of TC-guided re-weighting for the '+tc' models.")
     ap.add_argument("--seeds", default="5", help="Number of seeds (0..N-1) or a comma-separated list.")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs (default: the model's).")
+    ap.add_argument("--batch-size", type=int, default=None, help="Training positives per step (default: the model's).")
     ap.add_argument("--hops", default="1,2,3", help="TC hops for the report.")
     ap.add_argument("--report-model", default="gcn", help="Model of the per-node TC report ('none' to skip).")
     ap.add_argument("--candidate-recall", action="store_true", help="Measure candidate-generation recall vs exhaustive top-10.")
@@ -240,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = results["edges"] + results["gds"]
     width = max([6] + [len(r["model"]) for r in rows])
-    print(f"\n{'graph':10} {'model':{width}} {'split':14} {'seeds':>5} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
+    print(f"\n{'graph':10} {'model':{width}} {'split':14} {'seeds':>5} {'valid hits@100':>15} {'hits@20':>15} {'hits@50':>15} {'hits@100':>15} {'mrr':>15} {'auc':>15} {'ap':>15} {'fit s':>8} {'epochs':>6}")
     for r in sorted(rows, key=lambda r: graphs.index(r["graph"])):
         s = r["summary"]
-        print(f"{r['graph']:10} {r['model']:{width}} {r['split']:14} {len(r['seeds']):5d} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
+        print(f"{r['graph']:10} {r['model']:{width}} {r['split']:14} {len(r['seeds']):5d} {_fmt(s['valid_hits@100']) if 'valid_hits@100' in s else '-':>15} {_fmt(s['hits@20']):>15} {_fmt(s['hits@50']):>15} {_fmt(s['hits@100']):>15} {_fmt(s['mrr']):>15} {_fmt(s['auc']):>15} {_fmt(s['ap']):>15} {s['fit_seconds']['mean']:8.1f} {s['epochs']['mean']:6.0f}")
     for g in results["gds"]:
         ours = [r for r in results["edges"] if r["graph"] == g["graph"]]
         d = g["gds"]

@@ -17,15 +17,10 @@ from topo_graphdb.model.splits import explicit_split, random_split
 from topo_graphdb.snapshot import adjacency_matrix
 
 torch = pytest.importorskip("torch")
-from topo_graphdb.model.predictor import (  # noqa: E402
-    _NCNC_OFFSET,
-    _NCNC_PT,
-    _NCNC_SCALE,
-    LinkPredictor,
-    _features,
-    _Net,
-    common_neighbour_sums,
-)
+from topo_graphdb.model._encoders import feature_tensor  # noqa: E402
+from topo_graphdb.model._pair_decoders import NCNC_OFFSET, NCNC_PT, NCNC_SCALE, Net  # noqa: E402
+from topo_graphdb.model._sparse import SparseOperator, gcn_weights  # noqa: E402
+from topo_graphdb.model.predictor import LinkPredictor, common_neighbour_sums  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -168,12 +163,12 @@ def test_row_normalisation_keeps_signs_and_bounds_of_signed_features():
     expected = np.array(
         [[-1 / 3.5, -2 / 3.5, 0.5 / 3.5], [1 / 1.999, -0.999 / 1.999, 0.0], [0.0, 0.0, 0.0], [0.25, 0.75, 0.0]]
     )
-    dense = _features(x, "row", torch.device("cpu")).numpy()
-    sparse = _features(sp.csr_matrix(x), "row", torch.device("cpu")).to_dense().numpy()
+    dense = feature_tensor(x, "row", torch.device("cpu")).numpy()
+    sparse = feature_tensor(sp.csr_matrix(x), "row", torch.device("cpu")).to_dense().numpy()
     for got in (dense, sparse):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
         assert np.array_equal(np.sign(got), np.sign(x))
-    assert np.array_equal(_features(x, "none", torch.device("cpu")).numpy(), x)
+    assert np.array_equal(feature_tensor(x, "none", torch.device("cpu")).numpy(), x)
 
 
 @pytest.mark.parametrize("model", ["gcn", "sage", "ncn", "ncnc"])
@@ -321,10 +316,10 @@ def _set(linear, weight, bias):
     linear.bias.data = torch.tensor(bias, dtype=torch.float32)
 
 
-def _hand_net() -> _Net:
+def _hand_net() -> Net:
     """xij(z) = relu(z); xcn(c) = relu(W c + b) with W = [[1, -1], [-1, 1]], b = (0, 1);
     beta = 2; head(z) = relu(z_0) + relu(z_1) - 1."""
-    net = _Net("ncn", None, 5, 2, 1, 2, 0.0).eval()
+    net = Net("ncn", None, 5, 2, 1, 2, 0.0).eval()
     eye, zero = [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]
     _set(net.xij[0], eye, zero)
     _set(net.xij[-1], eye, zero)
@@ -418,8 +413,8 @@ def test_ncnc_completion_weights():
     # pair (1, 2): CN {0, 3}; N(1)\N(2) = {2} = j and N(2)\N(1) = {1} = i: no candidates
     with torch.no_grad():
         logit = lp.model_.pair_logits(h[[0]], h[[4]], common_neighbour_sums(h, adj, np.array([[0], [4]]))).double()
-        p0 = torch.sigmoid(_NCNC_SCALE * (logit - _NCNC_OFFSET))
-        p04 = float(_NCNC_PT * p0 / (_NCNC_PT * p0 + 1 - p0))
+        p0 = torch.sigmoid(NCNC_SCALE * (logit - NCNC_OFFSET))
+        p04 = float(NCNC_PT * p0 / (NCNC_PT * p0 + 1 - p0))
     np.testing.assert_allclose(w[0], [0, 1, 1, 0, p04], rtol=1e-6)
     np.testing.assert_allclose(w[1], [1, 0, 0, 1, 0])
     assert 0 < p04 < 1
@@ -439,3 +434,81 @@ def test_trained_ncn_finds_the_planted_partition(model, epochs):
     assert sbm.test_pos.shape[1] > 150
     assert result["auc"] >= 0.8, result
     assert result["hits@20"] >= 0.5, result
+
+
+# ------------------------------------------------------- sparse products
+def _naive_product(self, x):
+    """The product as before: ``torch.sparse.mm`` on the matrix alone (its backward transposes it)."""
+    return torch.sparse.mm(self.a.to_sparse_coo(), x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_operator_forward_and_gradient_equal_torch_sparse_mm(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols, d = (int(v) for v in rng.integers(1, 40, size=3))
+    m = sp.random(rows, cols, density=float(rng.uniform(0.02, 0.5)), random_state=seed, format="coo", dtype=np.float32)
+    symmetric = seed % 2 == 0
+    if symmetric:  # A + A^T, square
+        m = sp.random(rows, rows, density=0.2, random_state=seed, format="coo", dtype=np.float32)
+        m = (m + m.T).tocoo()
+        cols = rows
+    index = torch.from_numpy(np.stack([m.row, m.col]).astype(np.int64))
+    op = SparseOperator.from_coo(index, torch.from_numpy(m.data), (rows, cols), symmetric=symmetric)
+    coo = torch.sparse_coo_tensor(index, torch.from_numpy(m.data), (rows, cols))
+    x = torch.from_numpy(rng.normal(size=(cols, d)).astype(np.float32))
+    up = torch.from_numpy(rng.normal(size=(rows, d)).astype(np.float32))  # dL/dY
+    got_x, want_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    got, want = op @ got_x, torch.sparse.mm(coo, want_x)
+    (got * up).sum().backward()
+    (want * up).sum().backward()
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_x.grad.numpy(), want_x.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(op.a_t.to_dense().numpy(), m.toarray().T)
+
+
+def _dense_gcn_norm(ei: np.ndarray, n: int, *, loops: bool) -> np.ndarray:
+    """``D^-1/2 (A + I) D^-1/2`` straight from the definition (``A`` from the edge list, degree = row sum)."""
+    a = np.zeros((n, n))
+    np.add.at(a, (ei[1], ei[0]), 1.0)
+    if loops:
+        a += np.eye(n)
+    d = a.sum(axis=1)
+    return a / np.sqrt(np.outer(d, d))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gcn_weights_are_the_symmetric_normalisation(seed):
+    n = 12
+    e = np.unique(np.sort(np.random.default_rng(seed).integers(0, n, size=(2, 30)), axis=0), axis=1)
+    e = e[:, e[0] != e[1]]
+    both = torch.from_numpy(np.concatenate([e, e[::-1]], axis=1))
+    ei, w = gcn_weights(both, n, add_self_loops=True)
+    assert torch.equal(ei[:, : both.shape[1]], both)  # the given edges first, in order
+    got = np.zeros((n, n))
+    np.add.at(got, (ei[1].numpy(), ei[0].numpy()), w.numpy())
+    np.testing.assert_allclose(got, _dense_gcn_norm(both.numpy(), n, loops=True), rtol=1e-6)
+    # the graph of a training step: self-loops given, edges removed
+    kept = torch.cat([both[:, 2:], ei[:, both.shape[1] :]], dim=1)
+    ei2, w2 = gcn_weights(kept, n, add_self_loops=False)
+    got2 = np.zeros((n, n))
+    np.add.at(got2, (ei2[1].numpy(), ei2[0].numpy()), w2.numpy())
+    np.testing.assert_allclose(got2, _dense_gcn_norm(both[:, 2:].numpy(), n, loops=True), rtol=1e-6)
+
+
+@pytest.mark.parametrize("tc_alpha", [0.0, 2.0])
+def test_fit_equals_a_fit_with_torch_sparse_mm(split_x, monkeypatch, tc_alpha):
+    """Sparse features and GCN layers (with TC re-weighting the adjacency is not symmetric):
+    the same seeded fit, within float tolerance, as with ``torch.sparse.mm``."""
+    fast = _fit(split_x, seed=2, tc_alpha=tc_alpha, epochs=5)
+    monkeypatch.setattr(SparseOperator, "__matmul__", _naive_product)
+    slow = _fit(split_x, seed=2, tc_alpha=tc_alpha, epochs=5)
+    pairs = np.concatenate([split_x.test_pos, split_x.test_neg], axis=1)
+    np.testing.assert_allclose(fast.score(pairs), slow.score(pairs), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose([h["loss"] for h in fast.history_], [h["loss"] for h in slow.history_], rtol=1e-5)
+    assert fast.best_epoch_ == slow.best_epoch_
+
+
+def test_ncn_takes_smaller_steps_unless_told():
+    assert make_predictor("ncn").batch_size == 256
+    assert make_predictor("ncn", batch_size=64).batch_size == 64
+    assert make_predictor("gcn").batch_size == LinkPredictor().batch_size

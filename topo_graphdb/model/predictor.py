@@ -51,6 +51,11 @@ with the predictor on ``h_r * mean_{u in N(c)} h_u``, the scores are
 soft-maxed over ``c``'s incoming edges, and the weight becomes
 ``w_rc + alpha * softmax_rc * sum_r' w_r'c`` with ``w`` the symmetric-normalised
 GCN weights (not cumulative).
+
+The encoder lives in :mod:`._encoders`, the pair decoders (NCN, NCNC) in
+:mod:`._pair_decoders`, and the sparse products with a cached transpose and
+the GCN normalisation (PyG's ``gcn_norm``) in :mod:`._sparse`; this module
+holds the estimator: set-up, training loop, scoring and persistence.
 """
 
 from __future__ import annotations
@@ -65,16 +70,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
+from ._encoders import feature_tensor
+from ._pair_decoders import CN_MODELS, Net, common_neighbour_sums, common_neighbour_weights, torch_index
+from ._sparse import SparseOperator, gcn_weights
 from .metrics import hits_at_k, mean_reciprocal_rank
 from .names import GNN_MODELS
 from .splits import EdgeSplit, edge_keys, sample_negatives
 
-__all__ = ["MODELS", "LinkPredictor", "resolve_device"]
+__all__ = ["MODELS", "LinkPredictor", "common_neighbour_sums", "resolve_device"]
 
 MODELS = GNN_MODELS  # the learned ones among PREDICTORS
 _FORMAT = 2  # 2: NCN as published (format 1 held the per-neighbour simplification)
@@ -93,173 +100,6 @@ def resolve_device(device: str = "auto") -> torch.device:
             raise BackendUnavailable(f"device {device!r} asked for but CUDA is not available", hint="use device='cpu' or 'auto'")
         return torch.device(device)
     raise InputError(f"device must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}")
-
-
-# ------------------------------------------------------------------ modules
-def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout with a ``rand < p`` mask (several times faster on CPU
-    than ``F.dropout``'s Bernoulli sampling; same distribution)."""
-    if not training or p <= 0.0:
-        return x
-    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype) >= p
-    return x * keep * (1.0 / (1.0 - p))
-
-
-class _Dropout(nn.Module):
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = float(p)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _dropout(x, self.p, self.training)
-
-
-def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
-    mods: list[nn.Module] = []
-    for a, b in zip(dims[:-2], dims[1:-1]):
-        mods += [nn.Linear(a, b), nn.ReLU(), _Dropout(dropout)]
-    mods.append(nn.Linear(dims[-2], dims[-1]))
-    return nn.Sequential(*mods)
-
-
-class _Encoder(nn.Module):
-    def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, dropout: float):
-        super().__init__()
-        from torch_geometric.nn import GCNConv, SAGEConv  # noqa: PLC0415
-
-        self.emb = None
-        self.inp = None
-        if in_dim is None:
-            self.emb = nn.Embedding(num_nodes, hidden)
-            nn.init.xavier_uniform_(self.emb.weight)
-        else:
-            # input projection X W (X may be sparse: one cheap sparse product)
-            self.inp = nn.Linear(in_dim, hidden, bias=False)
-        dims = [hidden] * (layers + 1)
-        self.convs = nn.ModuleList()
-        for a, b in zip(dims[:-1], dims[1:]):
-            if kind == "sage":
-                self.convs.append(SAGEConv(a, b, aggr="mean"))
-            else:
-                self.convs.append(GCNConv(a, b, normalize=False, add_self_loops=False))
-        self.kind = kind
-        self.dropout = dropout
-
-    def forward(self, x: torch.Tensor | None, adj_t: torch.Tensor) -> torch.Tensor:
-        if self.emb is not None:
-            h = self.emb.weight
-        elif x.is_sparse:
-            h = torch.sparse.mm(x, self.inp.weight.t())
-        else:
-            h = self.inp(x)
-        h = _dropout(h, self.dropout, self.training)
-        for i, conv in enumerate(self.convs):
-            h = conv(h, adj_t)
-            if i < len(self.convs) - 1:
-                h = _dropout(F.relu(h), self.dropout, self.training)
-        return h
-
-
-#: NCNC's calibration of the first pass (the reference code's probscale, proboffset, pt)
-_NCNC_SCALE, _NCNC_OFFSET, _NCNC_PT = 5.0, 3.0, 0.5
-_CN_MODELS = ("ncn", "ncnc")
-
-
-class _Net(nn.Module):
-    def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, predictor_layers: int, dropout: float):
-        super().__init__()
-        self.kind = kind
-        self.encoder = _Encoder("sage" if kind == "sage" else "gcn", in_dim, num_nodes, hidden, layers, dropout)
-        self.head = _mlp([hidden] * predictor_layers + [1], dropout)
-        if kind in _CN_MODELS:
-            self.xij = _mlp([hidden, hidden, hidden], dropout)  # g: 2 layers on h_i * h_j
-            self.xcn = _mlp([hidden] * 4, dropout)  # f: 3 layers on the sum over common neighbours
-            self.beta = nn.Parameter(torch.ones(1))
-
-    def pair_logits(self, hi: torch.Tensor, hj: torch.Tensor, cn: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits for aligned rows ``hi``, ``hj`` (…, d); ``cn`` (…, d): sums of ``h`` over
-        the common neighbours (NCN; None counts as no common neighbour)."""
-        z = hi * hj
-        if self.kind in _CN_MODELS:
-            cn = torch.zeros_like(z) if cn is None else cn
-            z = self.beta * self.xcn(cn) + self.xij(z)
-        return self.head(z).squeeze(-1)
-
-
-def _torch_index(a: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
-
-
-def common_neighbour_sums(h: torch.Tensor, adj: Any, pairs: np.ndarray, weights: Any = None) -> torch.Tensor:
-    """``sum_{u in N(i) ∩ N(j)} h_u`` for each pair ``(i, j)`` of ``pairs`` (2, m): shape (m, d).
-
-    ``adj``: symmetric 0/1 scipy CSR (n, n) giving ``N``. With ``weights``, a
-    scipy sparse (m, n) matrix, the sum is ``sum_u W[k, u] h_u`` instead (NCNC's
-    probable common neighbours).
-    """
-    c = (adj[pairs[0]].multiply(adj[pairs[1]]) if weights is None else weights).tocoo()
-    rows, cols = _torch_index(c.row, h.device), _torch_index(c.col, h.device)
-    msg = h[cols]
-    if weights is not None:
-        msg = msg * torch.from_numpy(c.data.astype(np.float32)).to(h.device).unsqueeze(1).to(h.dtype)
-    return torch.zeros(pairs.shape[1], h.shape[1], device=h.device, dtype=h.dtype).index_add_(0, rows, msg)
-
-
-# ------------------------------------------------------------------ helpers
-def _gcn_norm(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both directions plus self-loops and ``D^-1/2 (A + I) D^-1/2`` weights."""
-    loops = np.arange(num_nodes, dtype=np.int64)
-    ei = np.concatenate([edge_index, edge_index[::-1], np.stack([loops, loops])], axis=1)
-    deg = np.bincount(ei[1], minlength=num_nodes).astype(np.float64)
-    inv = 1.0 / np.sqrt(deg)
-    return ei, (inv[ei[0]] * inv[ei[1]]).astype(np.float32)
-
-
-def _csr(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
-    """``n x n`` sparse CSR tensor (the layout PyG's sparse matmul wants)."""
-    import warnings  # noqa: PLC0415
-
-    coo = torch.sparse_coo_tensor(index, values, (n, n), check_invariants=False).coalesce()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
-        return coo.to_sparse_csr()
-
-
-def _l1_rows(m: Any) -> Any:
-    """Each row divided by the sum of its absolute values (L1); all-zero rows stay zero.
-
-    The sum of absolute values, not the signed sum: for non-negative rows both are the
-    same (rows sum to 1), while a signed sum can be near zero or negative for signed
-    features (embeddings) and would blow rows up or flip their signs.
-    """
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    s = np.asarray(abs(m).sum(axis=1), dtype=np.float64).reshape(-1, 1)
-    s[s == 0] = 1.0
-    scale = (1.0 / s).astype(np.float32)
-    return sp.csr_matrix(m.multiply(scale), dtype=np.float32) if sp.issparse(m) else (m * scale).astype(np.float32)
-
-
-def _features(x: Any, norm: str, device: torch.device) -> torch.Tensor | None:
-    """Features as a float32 tensor: sparse COO when ``x`` is a scipy sparse
-    matrix or mostly zeros, dense otherwise; rows L1-normalised
-    (:func:`_l1_rows`) when ``norm == "row"``."""
-    if x is None:
-        return None
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    if sp.issparse(x):
-        m = sp.csr_matrix(x, dtype=np.float32)
-    else:
-        arr = np.asarray(x, dtype=np.float32)
-        m = sp.csr_matrix(arr) if np.count_nonzero(arr) < 0.25 * arr.size else arr
-    if norm == "row":
-        m = _l1_rows(m)
-    if sp.issparse(m):
-        c = m.tocoo()
-        idx = torch.from_numpy(np.stack([c.row, c.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(idx, torch.from_numpy(c.data), c.shape, check_invariants=False).coalesce().to(device)
-    return torch.from_numpy(np.ascontiguousarray(m)).to(device)
 
 
 def _check_int(name: str, value: Any, lo: int) -> int:
@@ -424,37 +264,42 @@ class LinkPredictor:
 
     # ------------------------------------------------------------ set-up
     def _setup(self, split: EdgeSplit | None, *, num_nodes: int, train_pos: np.ndarray, x: Any) -> None:
-
+        """Device, features and the message-passing graph of ``train_pos``: ``_ei`` holds
+        the edges, then the same reversed (then, for GCN, the self-loops), so that edge
+        ``k`` of ``train_pos`` sits at ``k`` and ``k + m`` (:meth:`_batch_graph`)."""
         self._device = resolve_device(self.device)
         self.num_nodes_ = int(num_nodes)
         self._train_pos = np.asarray(train_pos, dtype=np.int64)
-        self._x = _features(x, self.feature_norm, self._device)
+        self._x = feature_tensor(x, self.feature_norm, self._device)
         n = self.num_nodes_
+        both = torch.from_numpy(np.concatenate([self._train_pos, self._train_pos[::-1]], axis=1)).to(self._device)
         if self.model == "sage":
-            ei = np.concatenate([self._train_pos, self._train_pos[::-1]], axis=1)
-            self._w0 = np.ones(ei.shape[1], np.float32)
+            self._ei, self._w0 = both, torch.ones(both.shape[1], device=self._device)
         else:
-            ei, self._w0 = _gcn_norm(self._train_pos, n)
-        self._ei = torch.from_numpy(ei).to(self._device)
-        self._set_weights(torch.from_numpy(self._w0).to(self._device))
+            self._ei, self._w0 = gcn_weights(both, n, add_self_loops=True)
+        self._set_weights(self._w0)
         e = self._train_pos
         self.adj_ = adjacency_matrix(e, n, np.float64)
         self._adj_t = None
         self._train_keys = np.sort(edge_keys(e, n))
 
-    def _build(self) -> _Net:
+    def _build(self) -> Net:
         in_dim = None if self._x is None else int(self._x.shape[1])
-        return _Net(self.model, in_dim, self.num_nodes_, self.hidden, self.layers, self.predictor_layers, float(self.dropout)).to(self._device)
+        return Net(self.model, in_dim, self.num_nodes_, self.hidden, self.layers, self.predictor_layers, float(self.dropout)).to(self._device)
 
     # ------------------------------------------------------------ pieces
-    def _set_weights(self, w: torch.Tensor) -> None:
-        """Message-passing weights ``w`` (one per edge of ``_ei``) as a sparse
-        ``adj_t`` (target x source), the fast input of the PyG layers."""
-        self._w = w
+    def _message_passing(self, ei: torch.Tensor, w: torch.Tensor) -> SparseOperator:
+        """``adj_t`` (target x source) with weights ``w`` on the edges ``ei`` (source, target);
+        symmetric unless TC re-weighting changed the weights of one direction only."""
         n = self.num_nodes_
-        self._adj_mp = _csr(self._ei.flip(0), w.float(), n)
+        return SparseOperator.from_coo(ei.flip(0), w.float(), (n, n), symmetric=self.model == "sage" or self.tc_alpha == 0)
 
-    def _batch_graph(self, idx: np.ndarray) -> tuple[torch.Tensor, Any]:
+    def _set_weights(self, w: torch.Tensor) -> None:
+        """Message-passing weights ``w`` (one per edge of ``_ei``)."""
+        self._w = w
+        self._adj_mp = self._message_passing(self._ei, w)
+
+    def _batch_graph(self, idx: np.ndarray) -> tuple[SparseOperator, Any]:
         """The graph without the training edges ``idx`` (both directions), for one
         training step: the message-passing ``adj_t`` and the 0/1 scipy adjacency
         of the common neighbours. GCN weights are renormalised on the remaining
@@ -469,56 +314,32 @@ class LinkPredictor:
         if self.model == "sage" or self.tc_alpha > 0:
             w = self._w[keep]
         else:
-            deg = torch.bincount(ei[1], minlength=n).float()
-            inv = deg.rsqrt()
-            w = inv[ei[0]] * inv[ei[1]]
+            ei, w = gcn_weights(ei, n, add_self_loops=False)  # the self-loops are in ei
         adj = None
-        if self.model in _CN_MODELS:
+        if self.model in CN_MODELS:
             adj = self.adj_ - adjacency_matrix(self._train_pos[:, idx], n, np.float64)
             adj.eliminate_zeros()
-        return _csr(ei.flip(0), w.float(), n), adj
+        return self._message_passing(ei, w), adj
 
-    def _encode(self, net: _Net, adj: torch.Tensor | None = None) -> torch.Tensor:
+    def _encode(self, net: Net, adj: SparseOperator | None = None) -> torch.Tensor:
         return net.encoder(self._x, self._adj_mp if adj is None else adj)
 
-    def _cn_weights(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, adj: Any) -> Any:
-        """Scipy (m, n): row k weighs the nodes summed for pair k: 1 on its common
-        neighbours; for NCNC also ``p(j, u)`` on ``u in N(i) \\ N(j)`` and ``p(i, u)``
-        on ``u in N(j) \\ N(i)`` (module doc), from an NCN pass without gradient."""
-        import scipy.sparse as sp  # noqa: PLC0415
+    def _cn_weights(self, net: Net, h: torch.Tensor | None, pairs: np.ndarray, adj: Any) -> Any:
+        return common_neighbour_weights(net, h, pairs, adj, completion=self.model == "ncnc")
 
-        ai, aj = adj[pairs[0]], adj[pairs[1]]
-        cn = ai.multiply(aj).tocsr()
-        if self.model != "ncnc":
-            return cn
-        only_i, only_j = (ai - cn).tocoo(), (aj - cn).tocoo()
-        only_i.eliminate_zeros()
-        only_j.eliminate_zeros()
-        rows = np.concatenate([only_i.row, only_j.row]).astype(np.int64)
-        cols = np.concatenate([only_i.col, only_j.col]).astype(np.int64)
-        other = np.concatenate([pairs[1][only_i.row], pairs[0][only_j.row]])  # p(j, u) for u only by i; p(i, u) for u only by j
-        ok = cols != other  # u = j (when i-j is an edge) is no candidate common neighbour
-        rows, cols, other = rows[ok], cols[ok], other[ok]
-        first = np.stack([other, cols])
-        with torch.no_grad():
-            logit = net.pair_logits(h[_torch_index(first[0], h.device)], h[_torch_index(first[1], h.device)], common_neighbour_sums(h, adj, first))
-            p0 = torch.sigmoid(_NCNC_SCALE * (logit.double() - _NCNC_OFFSET))
-            prob = (_NCNC_PT * p0 / (_NCNC_PT * p0 + 1.0 - p0)).cpu().numpy()
-        return cn + sp.csr_matrix((prob, (rows, cols)), shape=cn.shape)
-
-    def _pair_logits(self, net: _Net, h: torch.Tensor, pairs: np.ndarray, adj: Any = None, weights: Any = None) -> torch.Tensor:
+    def _pair_logits(self, net: Net, h: torch.Tensor, pairs: np.ndarray, adj: Any = None, weights: Any = None) -> torch.Tensor:
         """Logits of ``pairs`` (2, m); common neighbours in ``adj`` (default: the whole
-        message-passing graph), or the precomputed ``weights`` (:meth:`_cn_weights`)."""
-        src, dst = _torch_index(pairs[0], self._device), _torch_index(pairs[1], self._device)
+        message-passing graph), or the precomputed ``weights`` (:func:`common_neighbour_weights`)."""
+        src, dst = torch_index(pairs[0], self._device), torch_index(pairs[1], self._device)
         cn = None
-        if self.model in _CN_MODELS:
+        if self.model in CN_MODELS:
             adj = self.adj_ if adj is None else adj
             w = self._cn_weights(net, h, pairs, adj) if weights is None else weights
             cn = common_neighbour_sums(h, adj, pairs, w)
         return net.pair_logits(h[src], h[dst], cn)
 
     @torch.no_grad()
-    def _reweight(self, net: _Net) -> None:
+    def _reweight(self, net: Net) -> None:
         from torch_geometric.utils import scatter, softmax  # noqa: PLC0415
 
         net.eval()
@@ -529,12 +350,12 @@ class LinkPredictor:
         agg = scatter(h[row[not_loop]], col[not_loop], dim=0, dim_size=n, reduce="mean")
         s = net.pair_logits(h[row], agg[col])
         soft = softmax(torch.sigmoid(s), col, num_nodes=n)
-        w0 = torch.from_numpy(self._w0).to(self._device)
+        w0 = self._w0
         total = scatter(w0, col, dim=0, dim_size=n, reduce="sum")[col]
         self._set_weights(w0 + float(self.tc_alpha) * soft * total)
 
     @torch.no_grad()
-    def _validate_scores(self, net: _Net, split: EdgeSplit, cache: dict) -> tuple[float, float]:
+    def _validate_scores(self, net: Net, split: EdgeSplit, cache: dict) -> tuple[float, float]:
         net.eval()
         h = self._encode(net)
         pos = self._pair_logits(net, h, split.valid_pos, weights=cache.get("vp")).cpu().numpy()
@@ -574,10 +395,6 @@ class LinkPredictor:
         rng = np.random.default_rng(np.random.SeedSequence([int(self.seed), 0x747261696E]))
         net = self._build()
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
-        n = self.num_nodes_
-        pos_all = self._train_pos
-        m = pos_all.shape[1]
-        bs = int(self.batch_size)
         cache: dict[str, Any] = {}
         if self.model == "ncn":  # fixed common neighbours of the validation pairs (NCNC's depend on the weights)
             cache = {"vp": self._cn_weights(net, None, split.valid_pos, self.adj_), "vn": self._cn_weights(net, None, split.valid_neg, self.adj_)}
@@ -592,28 +409,9 @@ class LinkPredictor:
             te = time.perf_counter()
             if self.tc_alpha > 0 and epoch > self.tc_warm_up and (epoch - self.tc_warm_up - 1) % self.tc_interval == 0:
                 self._reweight(net)
-            net.train()
-            neg_all = sample_negatives(self._train_keys, n, m, rng=rng, unique=False)
-            perm = rng.permutation(m)
-            total, count = 0.0, 0
-            for start in range(0, m, bs):
-                idx = perm[start : start + bs]
-                pos = pos_all[:, idx]
-                neg = neg_all[:, idx[idx < neg_all.shape[1]]]
-                adj_t, adj = self._batch_graph(idx) if self.mask_targets else (None, None)
-                h = self._encode(net, adj_t)
-                lp = self._pair_logits(net, h, pos, adj)
-                ln = self._pair_logits(net, h, neg, adj)
-                loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
-                opt.zero_grad()
-                loss.backward()
-                if self.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(self.grad_clip))
-                opt.step()
-                total += float(loss.detach()) * idx.size
-                count += idx.size
+            loss = self._train_epoch(net, opt, rng)
             hits, mrr = self._validate_scores(net, split, cache)
-            rec = {"epoch": epoch, "loss": total / max(count, 1), "valid_hits": hits, "valid_mrr": mrr, "seconds": time.perf_counter() - te}
+            rec = {"epoch": epoch, "loss": loss, "valid_hits": hits, "valid_mrr": mrr, "seconds": time.perf_counter() - te}
             self.history_.append(rec)
             if has_valid:
                 score = (hits if np.isfinite(hits) else -1.0, mrr if np.isfinite(mrr) else -1.0)
@@ -639,6 +437,30 @@ class LinkPredictor:
         with torch.no_grad():
             self._h = self._encode(net)
         self.embedding_ = self._h.cpu().numpy()
+
+    def _train_epoch(self, net: Net, opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
+        """One pass over the training edges in batches, each against as many fresh
+        uniform negatives; returns the mean loss."""
+        net.train()
+        pos_all = self._train_pos
+        m = pos_all.shape[1]
+        neg_all = sample_negatives(self._train_keys, self.num_nodes_, m, rng=rng, unique=False)
+        perm = rng.permutation(m)
+        total = 0.0
+        for start in range(0, m, int(self.batch_size)):
+            idx = perm[start : start + int(self.batch_size)]
+            adj_t, adj = self._batch_graph(idx) if self.mask_targets else (None, None)
+            h = self._encode(net, adj_t)
+            lp = self._pair_logits(net, h, pos_all[:, idx], adj)
+            ln = self._pair_logits(net, h, neg_all[:, idx[idx < neg_all.shape[1]]], adj)
+            loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
+            opt.zero_grad()
+            loss.backward()
+            if self.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), float(self.grad_clip))
+            opt.step()
+            total += float(loss.detach()) * idx.size
+        return total / max(m, 1)
 
     # ----------------------------------------------------------- predict
     def _check(self) -> None:
@@ -666,7 +488,7 @@ class LinkPredictor:
 
     def block_bytes_per_source(self) -> int:
         """Rough memory of one row of :meth:`score_block` (for batching)."""
-        factor = 10 if self.model in _CN_MODELS else 3  # NCN: the sums and two MLPs over (b, n, d)
+        factor = 10 if self.model in CN_MODELS else 3  # NCN: the sums and two MLPs over (b, n, d)
         return int(self.num_nodes_ * self.hidden * 4 * factor)
 
     @torch.no_grad()
@@ -761,7 +583,7 @@ class LinkPredictor:
                 raise InputError(f"{d} is not a saved link predictor ({name} missing)")
         settings = json.loads((d / "settings.json").read_text())
         params = dict(settings["params"])
-        if params.get("model") in _CN_MODELS and settings.get("format", 1) < _FORMAT:
+        if params.get("model") in CN_MODELS and settings.get("format", 1) < _FORMAT:
             raise InputError(f"{d} holds an NCN of an older form (format {settings.get('format', 1)}); this version reads format {_FORMAT}", hint="train it again")
         params["device"] = device
         model = params.pop("model")
