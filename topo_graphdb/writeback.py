@@ -516,6 +516,7 @@ def write_predicted_links(
         ``rows`` = source nodes, ``matched`` = those found, ``relationships``
         written, ``deleted`` (links removed), ``missing_targets``.
     """
+    # Long on purpose: one straight sequence (check, rank, build rows, report, render, send); the steps are helpers.
     check_batch(batch_size, rate_limit, reconnect_timeout)
     check_workers(workers)
     run_id = check_run_id(run_id)

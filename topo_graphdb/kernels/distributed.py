@@ -335,6 +335,7 @@ def distributed_atc(
     ``exact_and_sketch`` and ``project_and_pairs`` (wall seconds of the steps),
     ``propagate``, ``pairs``, ``paths`` and ``cpu`` (task seconds, summed).
     """
+    # Long on purpose: the task graph (scatter, ratios, common counts, projections, dots, combine) in submission order.
     t_start = time.perf_counter()
     train, num_nodes = _edges_and_size(train, num_nodes)
     hops, beta, dim, seed, sketch_size, exact_hop1, _backend = validate_atc(

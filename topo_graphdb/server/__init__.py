@@ -397,6 +397,7 @@ def start(
         No Java 17, Maven failure, port in use, the server died or did not answer in time
         (the message names the log file).
     """
+    # Long on purpose: the start-up order (checks, configuration, password, launch, wait) reads best in one place.
     say = progress or (lambda _msg: None)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InputError(f"port must be an integer between 1 and 65535; got {port!r}")
