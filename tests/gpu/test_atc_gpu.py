@@ -47,16 +47,16 @@ def test_gpu_matches_cpu(hops, exact_hop1):
 def test_gpu_kernels_match_numba():
     import cupy
 
-    from topo_graphdb.kernels import _atc_cpu, _atc_gpu, _csr, atc
+    from topo_graphdb.kernels import _atc_cpu, _atc_gpu, _atc_stages, _csr
 
     edges, n = _cora()
     csr = _csr.csr_from_canonical(edges, n)
     cpu, gpu = _atc_cpu.CpuOps(), _atc_gpu.gpu_ops()
     g_cpu = cpu.adjacency(csr.indptr, csr.indices, n)
     g_gpu = gpu.adjacency(csr.indptr, csr.indices, n)
-    np.testing.assert_array_equal(atc._rademacher(cupy, n, 100, 9).get(), atc._rademacher(np, n, 100, 9))
-    seeds = atc._sketch_seeds(np, n, 32, 9)
-    np.testing.assert_array_equal(atc._sketch_seeds(cupy, n, 32, 9).get(), seeds)
+    np.testing.assert_array_equal(_atc_stages.rademacher(cupy, n, 100, 9).get(), _atc_stages.rademacher(np, n, 100, 9))
+    seeds = _atc_stages.sketch_seeds(np, n, 32, 9)
+    np.testing.assert_array_equal(_atc_stages.sketch_seeds(cupy, n, 32, 9).get(), seeds)
     np.testing.assert_array_equal(
         gpu.propagate_min(g_gpu, cupy.asarray(seeds)).get(), cpu.propagate_min(g_cpu, seeds)
     )

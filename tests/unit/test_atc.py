@@ -13,7 +13,7 @@ from graphs import DATASETS, power_law_edges
 from scipy.stats import spearmanr
 
 from topo_graphdb.errors import BackendUnavailable, EmptyGraphError, InputError
-from topo_graphdb.kernels import _atc_cpu, _atc_gpu, atc
+from topo_graphdb.kernels import _atc_cpu, _atc_gpu, _atc_stages
 from topo_graphdb.kernels.atc import approximate_tc
 from topo_graphdb.snapshot import GraphSnapshot, simple_undirected
 
@@ -156,27 +156,27 @@ def test_pair_blocks_do_not_change_the_result(cora, monkeypatch):
     edges, n = cora
     train, held = split(edges, 0.15, 2)
     whole = [approximate_tc(train, ev, hops=3, num_nodes=n, backend="cpu").tc for ev in (None, held)]
-    monkeypatch.setattr(atc, "PAIR_BLOCK", 997)
+    monkeypatch.setattr(_atc_stages, "PAIR_BLOCK", 997)
     for ev, expected in zip((None, held), whole):
         got = approximate_tc(train, ev, hops=3, num_nodes=n, backend="cpu").tc
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 def test_projection_is_rademacher_and_seeded():
-    r = atc._rademacher(np, 1000, 100, seed=3)
+    r = _atc_stages.rademacher(np, 1000, 100, seed=3)
     assert r.shape == (1000, 100) and r.dtype == np.float32
     np.testing.assert_array_equal(np.abs(r), np.float32(0.1))
     assert abs(float((r > 0).mean()) - 0.5) < 0.02
-    np.testing.assert_array_equal(r, atc._rademacher(np, 1000, 100, seed=3))
-    assert not np.array_equal(r, atc._rademacher(np, 1000, 100, seed=4))
+    np.testing.assert_array_equal(r, _atc_stages.rademacher(np, 1000, 100, seed=3))
+    assert not np.array_equal(r, _atc_stages.rademacher(np, 1000, 100, seed=4))
 
 
 def test_sketch_sizes_estimate_set_sizes():
     # min-hash of {v}: per-node values; the minimum over a set of size s estimates s within ~1/sqrt(m)
     m = 256
-    seeds = atc._sketch_seeds(np, 5000, m, seed=1)
+    seeds = _atc_stages.sketch_seeds(np, 5000, m, seed=1)
     for size in (1, 10, 100, 1000):
-        est = atc._sketch_size_estimate(np, seeds[:size].min(axis=0, keepdims=True))[0]
+        est = _atc_stages.sketch_size_estimate(np, seeds[:size].min(axis=0, keepdims=True))[0]
         assert abs(est / size - 1) < 4 / np.sqrt(m)
 
 
@@ -238,7 +238,7 @@ def test_array_module_kernels_match_numba(citeseer):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 8)).astype(np.float32)
     np.testing.assert_allclose(cpu.spmm(g_cpu, x), generic.spmm(g_gen, x), rtol=1e-5, atol=1e-5)
-    m = atc._sketch_seeds(np, n, 16, 0)
+    m = _atc_stages.sketch_seeds(np, n, 16, 0)
     np.testing.assert_array_equal(cpu.propagate_min(g_cpu, m), generic.propagate_min(g_gen, m))
     a, b = rng.integers(0, n, 500), rng.integers(0, n, 500)
     dense = sp.csr_matrix((np.ones(csr.indices.size), csr.indices, csr.indptr), (n, n))
@@ -269,11 +269,11 @@ def test_array_module_pipeline_matches_cpu(cora, hops):
     edges, n = cora
     train, held = split(edges, 0.15, 1)
     for tr, ev in ((edges, None), (train, held)):
-        prep = atc.prepare_graph(tr, ev, n, hops)
+        prep = _atc_stages.prepare_graph(tr, ev, n, hops)
         beta = n / prep.degree.sum()
         args = (prep, hops, beta, 64, 5, 32, True)
-        cpu = atc._estimate(_atc_cpu.CpuOps(), *args)[0]
-        generic = atc._estimate(_atc_gpu.numpy_ops(), *args)[0]
+        cpu = _atc_stages.estimate_all(_atc_cpu.CpuOps(), *args)[0]
+        generic = _atc_stages.estimate_all(_atc_gpu.numpy_ops(), *args)[0]
         np.testing.assert_array_equal(np.isnan(cpu), np.isnan(generic))
         np.testing.assert_allclose(cpu, generic, rtol=1e-4, atol=1e-6)
 

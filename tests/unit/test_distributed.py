@@ -18,7 +18,7 @@ from graphs import DATASETS, uniform_edges, write_reptile_split
 
 from topo_graphdb.cli import main
 from topo_graphdb.errors import BackendUnavailable, InputError
-from topo_graphdb.kernels import _atc_cpu, approximate_tc, atc, pair_topological_concentration, topological_concentration
+from topo_graphdb.kernels import _atc_cpu, _atc_stages, approximate_tc, pair_topological_concentration, topological_concentration
 from topo_graphdb.kernels.distributed import (
     compute_on,
     dask_client,
@@ -173,7 +173,7 @@ def test_atc_on_random_graphs_equals_one_process(client, hops):
 @pytest.mark.parametrize("hops", [1, 2, 3])
 def test_atc_on_a_real_graph_equals_one_process(client, hops, monkeypatch):
     everything, early, late = reptile()
-    monkeypatch.setattr(atc, "PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
+    monkeypatch.setattr(_atc_stages, "PAIR_BLOCK", 400)  # several pair blocks, so several tasks (set here only)
     for train, ev in ((everything, None), (early, late)):
         want = approximate_tc(train, ev, hops=hops, dim=128, seed=5, backend="cpu")
         got = distributed_atc(train, ev, client=client, hops=hops, dim=128, seed=5)
@@ -183,17 +183,17 @@ def test_atc_on_a_real_graph_equals_one_process(client, hops, monkeypatch):
 
 def test_a_column_range_holds_the_columns_of_the_whole_projection():
     train = uniform_edges(60, 300, 11)
-    prep = atc.prepare_graph(train, None, None, 3)
+    prep = _atc_stages.prepare_graph(train, None, None, 3)
     ops = _atc_cpu.CpuOps()
     graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
-    side = atc.side_arrays(prep, 3, True, ops.common_neighbours(graph, prep.lo, prep.hi), None,
-                           atc.set_ratios(ops, graph, prep, 3, 4, 16))
-    whole = atc.project_columns(ops, graph, prep, 3, 70, 4, side, (0, 70))
+    side = _atc_stages.side_arrays(prep, 3, True, ops.common_neighbours(graph, prep.lo, prep.hi), None,
+                           _atc_stages.set_ratios(ops, graph, prep, 3, 4, 16))
+    whole = _atc_stages.project_columns(ops, graph, prep, 3, 70, 4, side, (0, 70))
     for columns in ((0, 16), (16, 48), (48, 70), (64, 70)):
-        part = atc.project_columns(ops, graph, prep, 3, 70, 4, side, columns)
+        part = _atc_stages.project_columns(ops, graph, prep, 3, 70, 4, side, columns)
         for got, want in zip(part, whole):
             np.testing.assert_array_equal(got, want[:, :, columns[0]:columns[1]])
-    np.testing.assert_array_equal(atc._rademacher(np, 60, 70, 4, (20, 70)), atc._rademacher(np, 60, 70, 4)[:, 20:])
+    np.testing.assert_array_equal(_atc_stages.rademacher(np, 60, 70, 4, (20, 70)), _atc_stages.rademacher(np, 60, 70, 4)[:, 20:])
 
 
 def test_atc_partials_summed_over_column_ranges_equal_the_whole_rows():

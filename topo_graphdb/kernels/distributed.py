@@ -36,12 +36,8 @@ from ..errors import BackendUnavailable, InputError
 from ..scheduler import parse_scheduler
 from ..snapshot import GraphSnapshot
 from ._atc_cpu import COLUMN_CHUNK, CpuOps, pair_dot_chunks, sum_chunks
-from ._beta import default_beta
-from ._exact import cost_slices, progress_bar, validate_settings
-from ._runner import running_on
-from .atc import (
+from ._atc_stages import (
     PAIR_BLOCKS_PER_TASK,
-    ATCResult,
     concentration,
     pair_blocks,
     pair_context,
@@ -52,8 +48,11 @@ from .atc import (
     set_ratios,
     side_arrays,
     triangle_edges,
-    validate_atc,
 )
+from ._beta import default_beta
+from ._exact import cost_slices, progress_bar, validate_settings
+from ._runner import running_on
+from .atc import ATCResult, validate_atc
 from .pairs import PairTCResult, pair_source_costs, pair_topological_concentration
 from .tc import TCResult, source_costs, topological_concentration
 

@@ -278,7 +278,7 @@ def atc_memory(num_nodes: int, train_edges: int, eval_edges: int, hops: int, dim
     ``peak``: ``graph + max(columns + partials, sketch)``.
     """
     from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
-    from .atc import PAIR_BLOCK, PAIR_BLOCKS_PER_TASK  # noqa: PLC0415
+    from ._atc_stages import PAIR_BLOCK, PAIR_BLOCKS_PER_TASK  # noqa: PLC0415
 
     n = int(num_nodes)
     pairs = 2 * int(eval_edges)
