@@ -26,12 +26,16 @@ from topo_graphdb.model.trust import (  # noqa: E402
     REPORT_HALF,
     LinkCalibrator,
     brier_score,
+    calibrator,
     expected_calibration_error,
     expected_precision,
+    features,
+    figures,
     holdout_labels,
     lift,
     link_features,
     measured_precision,
+    metrics,
     quintile_means,
     spearman_same_nodes,
     within_source_auc,
@@ -45,10 +49,17 @@ def _one_thread():
         yield
 
 
-def test_doctests():
-    result = doctest.testmod(trust, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 12
+@pytest.mark.parametrize("module", [features, metrics], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_doctests(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3
     assert result.failed == 0
+
+
+def test_public_names_are_importable_from_the_package():
+    for name in trust.__all__:
+        assert getattr(trust, name) is not None
+    assert {*calibrator.__all__, *features.__all__, *figures.__all__, *metrics.__all__} <= set(trust.__all__)
 
 
 # ------------------------------------------------------------------ metrics
@@ -207,13 +218,13 @@ def test_one_standard_error_rule_prefers_the_simpler_candidate_within_noise():
     base = rng.exponential(0.3, groups.size)
     noise = rng.normal(0, 0.05, groups.size)
     close = {"hgb+isotonic": base - 0.001 + noise, "hgb": base + noise, "logistic": base}
-    assert trust._one_se_choice(close, groups) == "logistic"  # 0.001 better, well within one standard error
+    assert calibrator._one_se_choice(close, groups) == "logistic"  # 0.001 better, well within one standard error
     far = {"hgb+isotonic": base - 0.05, "hgb": base - 0.001 + noise, "logistic": base}
-    assert trust._one_se_choice(far, groups) == "hgb+isotonic"
+    assert calibrator._one_se_choice(far, groups) == "hgb+isotonic"
     # the standard error counts groups, not rows: one source's rows move together
     diff = np.repeat(rng.normal(0, 1, 200), 10)
-    assert trust._clustered_se(diff, groups) == pytest.approx(np.std(diff[::10], ddof=1) / np.sqrt(200), rel=0.02)
-    assert trust._clustered_se(diff, np.zeros(groups.size)) == np.inf
+    assert calibrator._clustered_se(diff, groups) == pytest.approx(np.std(diff[::10], ddof=1) / np.sqrt(200), rel=0.02)
+    assert calibrator._clustered_se(diff, np.zeros(groups.size)) == np.inf
 
 
 def test_calibrator_without_signal_predicts_the_base_rate():
