@@ -33,6 +33,7 @@ from topo_graphdb.model.trust import (  # noqa: E402
     figures,
     holdout_labels,
     lift,
+    lift_interval,
     link_features,
     measured_precision,
     metrics,
@@ -98,6 +99,22 @@ def test_quintiles_and_lift():
     # NaN entries are dropped jointly
     q2 = quintile_means(np.r_[score, np.nan, 3.0], np.r_[target, 100.0, np.nan])
     assert q2 == q
+
+
+def test_lift_interval_holds_the_lift_and_says_how_far_chance_moves_it():
+    rng = np.random.default_rng(3)
+    score = rng.random(400)
+    hits = rng.binomial(10, 0.02 + 0.1 * score) / 10  # Precision@10 of nodes whose chance grows with the score
+    low, high = lift_interval(score, hits, draws=400, seed=1)
+    assert low < lift(score, hits) < high
+    assert low > 1.5  # a real signal: the interval stays well above 1
+    noise = rng.binomial(10, 0.05, 400) / 10
+    low, high = lift_interval(score, noise, draws=400, seed=1)
+    assert low < 1.0 < high
+    assert lift_interval(score, hits, draws=400, seed=1) == lift_interval(score, hits, draws=400, seed=1)  # seeded
+    assert all(np.isnan(lift_interval(score[:9], hits[:9])))
+    with pytest.raises(InputError, match="level"):
+        lift_interval(score, hits, level=1.0)
 
 
 def test_spearman_same_nodes_drops_nan_rows_jointly():

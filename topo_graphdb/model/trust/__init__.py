@@ -13,7 +13,8 @@ from held-out edges and reports how far it can be trusted, one module per job:
   node's top-k link probabilities ``/ k``, the expectation of its
   Precision@k), :func:`measured_precision`, :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`within_source_auc`,
-  :func:`quintile_means`, :func:`lift`, :func:`spearman_same_nodes` and
+  :func:`quintile_means`, :func:`lift` (and its bootstrap :func:`lift_interval`),
+  :func:`spearman_same_nodes` and
   :func:`report_metrics`, which puts them together on the report half;
 * :mod:`.figures`: :func:`plot_reliability`, :func:`plot_lift`.
 
@@ -34,6 +35,7 @@ from .metrics import (
     expected_calibration_error,
     expected_precision,
     lift,
+    lift_interval,
     measured_precision,
     quintile_means,
     report_metrics,
@@ -51,6 +53,7 @@ __all__ = [
     "expected_calibration_error",
     "quintile_means",
     "lift",
+    "lift_interval",
     "spearman_same_nodes",
     "within_source_auc",
     "plot_reliability",
