@@ -20,6 +20,7 @@ __all__ = ["link_features", "holdout_labels"]
 
 _LINK_KEYS = ("src", "dst", "score", "rank")
 _CHUNK = 131_072  # links per sparse row-product block in link_features
+_PATH_BUDGET = 20_000_000  # entries of the 2-step rows held at once when counting 3-paths
 
 
 # ------------------------------------------------------------------ features
@@ -62,6 +63,33 @@ def _pair_counts(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, inv_deg: 
     return cn, ra
 
 
+def _paths3(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, walks2: np.ndarray) -> np.ndarray:
+    """``(A^3)_{ij}``, the number of 3-step walks from ``src`` to ``dst``, in blocks of at most ``_PATH_BUDGET`` entries.
+
+    Row ``i`` of ``A^2`` has at most ``walks2[i]`` entries, so blocks are cut on its running sum.
+    """
+    out = np.empty(src.size)
+    start = 0
+    while start < src.size:
+        total = np.cumsum(walks2[src[start : start + _CHUNK]])
+        stop = start + max(1, int(np.searchsorted(total, _PATH_BUDGET, side="right")))
+        two = adj[src[start:stop]] @ adj  # 2-step walks from each source
+        out[start:stop] = np.asarray(two.multiply(adj[dst[start:stop]]).sum(axis=1)).reshape(-1)
+        start = stop
+    return out
+
+
+def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per link: the lowest and mean score quantile of its source's links, and the lowest of its target's."""
+    lowest = np.full(n, np.inf)
+    np.minimum.at(lowest, src, quantile)
+    count = np.bincount(src, minlength=n)
+    mean = np.bincount(src, quantile, minlength=n) / np.maximum(count, 1)
+    dst_lowest = lowest[dst]
+    return {"lowest": lowest[src], "mean": mean[src], "count": count[src].astype(np.float64),
+            "dst_lowest": np.where(np.isfinite(dst_lowest), dst_lowest, quantile)}  # fmt: skip
+
+
 def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> tuple[np.ndarray, list[str]]:
     """Feature matrix of predicted links for :class:`LinkCalibrator`.
 
@@ -86,12 +114,26 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     ``clustering_dst``        ``C(j)``
     ``log_walks2_src``        ``log(1 + sum_{v in N(i)} d(v))``: 2-step walks from ``i``
     ``log_nbr_deg_src``       ``log(1 + mean_{v in N(i)} d(v))`` (0 when ``d(i) = 0``)
+    ``lowest_quantile``       ``min q(S(i))``: how confident the source's last link is
+    ``mean_quantile``         ``mean q(S(i))``
+    ``quantile_spread``       ``q(max S(i)) - min q(S(i))``
+    ``quantile_vs_mean``      ``q(s) - mean q(S(i))``
+    ``rank_share``            ``rank / |S(i)|``
+    ``quantile_vs_dst_lowest`` ``q(s) - min q(S(j))``: would ``j`` list ``i`` (0 when ``j`` has no links)
+    ``mutual``                1 when ``(j, i)`` is a link too
+    ``jaccard``               ``cn / |N(i) ∪ N(j)|`` (0 when both are isolated)
+    ``adamic_adar``           ``sum_{z in N(i) ∩ N(j)} 1 / log d(z)``
+    ``log_paths3``            ``log(1 + (A^3)_{ij})``: 3-step walks from ``i`` to ``j``
+    ``log_deg_src_x_quantile`` ``log_deg_src * q(s)``
     ``log_pair_tc_k{h}``      ``log(1 + pair_tc[h-1])`` (only with ``pair_tc``)
     ========================  ==================================================
 
     Only per-source differences and quantiles of the score enter, never its
     raw value, so the features mean the same for a model trained on 80% of
     the edges and one retrained on all of them (score scales differ).
+    ``quantile_vs_dst_lowest`` and ``mutual`` read the target's own links, so
+    they carry information only where the targets are sources too (every
+    node up to the check's sample limit).
 
     Parameters
     ----------
@@ -158,6 +200,21 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     cols["clustering_dst"] = clustering[dst]
     cols["log_walks2_src"] = np.log1p(walks2[src])
     cols["log_nbr_deg_src"] = np.log1p(walks2 * inv_deg)[src]
+    q = cols["score_quantile"]
+    sq = _per_source_quantiles(src, dst, q, n) if m else dict.fromkeys(("lowest", "mean", "count", "dst_lowest"), np.zeros(0))
+    cols["lowest_quantile"] = sq["lowest"]
+    cols["mean_quantile"] = sq["mean"]
+    cols["quantile_spread"] = cols["best_quantile"] - sq["lowest"]
+    cols["quantile_vs_mean"] = q - sq["mean"]
+    cols["rank_share"] = np.divide(rank, sq["count"], out=np.zeros(m), where=sq["count"] > 0)
+    cols["quantile_vs_dst_lowest"] = q - sq["dst_lowest"]
+    keys = src * np.int64(n) + dst
+    cols["mutual"] = np.isin(dst * np.int64(n) + src, keys).astype(np.float64)
+    union = deg[src] + deg[dst] - cn
+    cols["jaccard"] = np.divide(cn, union, out=np.zeros(m), where=union > 0)
+    cols["adamic_adar"] = _pair_counts(adj, src, dst, np.divide(1.0, np.log(np.maximum(deg, 1.0)), out=np.zeros(n), where=deg > 1))[1] if m else np.zeros(0)
+    cols["log_paths3"] = np.log1p(_paths3(adj, src, dst, walks2)) if m else np.zeros(0)
+    cols["log_deg_src_x_quantile"] = cols["log_deg_src"] * q
     if pair_tc is not None:
         tc = np.asarray(pair_tc, dtype=np.float64)
         tc = tc.reshape(1, -1) if tc.ndim == 1 else tc
