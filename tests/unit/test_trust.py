@@ -190,6 +190,40 @@ def test_link_features_by_hand():
         link_features({k: v for k, v in links.items() if k != "rank"}, adj)
 
 
+def test_list_and_pair_features_match_a_naive_oracle(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 40
+    upper = np.triu(rng.random((n, n)) < 0.12, 1)
+    dense = (upper | upper.T).astype(float)
+    adj = sp.csr_matrix(dense)
+    src = np.repeat(np.arange(n), 4)
+    dst = (src + rng.integers(1, n, src.size)) % n
+    score = np.round(rng.normal(size=src.size), 1)  # ties between links
+    links = {"src": src, "dst": dst, "score": score, "rank": np.tile(np.arange(1, 5), n)}
+    monkeypatch.setattr(features, "_PATH_BUDGET", 7)  # many small blocks of 2-step rows
+    X, names = link_features(links, adj)
+    f = {name: X[:, i] for i, name in enumerate(names)}
+    deg = dense.sum(1)
+    walks3 = dense @ dense @ dense
+    q = f["score_quantile"]
+    for i in range(src.size):
+        a, b = src[i], dst[i]
+        common = np.flatnonzero(dense[a] * dense[b])
+        either = np.flatnonzero(dense[a] + dense[b])
+        own = q[src == a]
+        target_list = q[src == b]
+        assert f["jaccard"][i] == pytest.approx(common.size / either.size if either.size else 0.0)
+        assert f["adamic_adar"][i] == pytest.approx(sum(1 / np.log(deg[z]) for z in common))
+        assert f["log_paths3"][i] == pytest.approx(np.log1p(walks3[a, b]))
+        assert f["lowest_quantile"][i] == own.min() and f["mean_quantile"][i] == pytest.approx(own.mean())
+        assert f["quantile_spread"][i] == pytest.approx(own.max() - own.min())
+        assert f["quantile_vs_mean"][i] == pytest.approx(q[i] - own.mean())
+        assert f["rank_share"][i] == links["rank"][i] / own.size
+        assert f["quantile_vs_dst_lowest"][i] == pytest.approx(q[i] - target_list.min() if target_list.size else 0.0)
+        assert f["mutual"][i] == float(np.any((src == b) & (dst == a)))
+        assert f["log_deg_src_x_quantile"][i] == pytest.approx(np.log1p(deg[a]) * q[i])
+
+
 def test_normalised_score_columns_ignore_the_score_scale():
     rng = np.random.default_rng(2)
     adj = sp.random(60, 60, density=0.1, random_state=2, format="csr")
