@@ -68,6 +68,7 @@ _SIMPLICITY = ("logistic", "logistic+sigmoid", "logistic+isotonic", "hgb", "hgb+
 
 
 def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Log-loss of each row (scikit-learn's ``log_loss`` gives only the mean; the one-standard-error rule needs the rows)."""
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return -(y * np.log(p) + (1 - y) * np.log1p(-p))
 

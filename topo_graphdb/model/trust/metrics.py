@@ -12,6 +12,7 @@ per-node protocol.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,7 @@ def lift_interval(score, target, *, level: float = 0.9, draws: int = 1000, seed:
     >>> bool(low < 1.0 < high)  # no signal: the interval holds 1
     True
     """
-    from scipy.stats import bootstrap  # noqa: PLC0415
+    from scipy.stats import DegenerateDataWarning, bootstrap  # noqa: PLC0415
 
     if not 0.0 < float(level) < 1.0:
         raise InputError(f"level must be in (0, 1); got {level!r}")
@@ -132,7 +133,8 @@ def lift_interval(score, target, *, level: float = 0.9, draws: int = 1000, seed:
     ok = np.isfinite(s) & np.isfinite(t)
     if ok.sum() < 10:
         return float("nan"), float("nan")
-    with np.errstate(invalid="ignore"):  # the spread of resamples with an infinite lift
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):  # resamples with an infinite or NaN lift
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # a degenerate resample distribution gives NaN bounds
         res = bootstrap((s[ok], t[ok]), lift, paired=True, vectorized=False, n_resamples=int(draws),
                         confidence_level=float(level), method="percentile", random_state=np.random.default_rng(int(seed)))  # fmt: skip
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
