@@ -26,12 +26,17 @@ from topo_graphdb.model.trust import (  # noqa: E402
     REPORT_HALF,
     LinkCalibrator,
     brier_score,
+    calibrator,
     expected_calibration_error,
     expected_precision,
+    features,
+    figures,
     holdout_labels,
     lift,
+    lift_interval,
     link_features,
     measured_precision,
+    metrics,
     quintile_means,
     spearman_same_nodes,
     within_source_auc,
@@ -45,10 +50,17 @@ def _one_thread():
         yield
 
 
-def test_doctests():
-    result = doctest.testmod(trust, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 12
+@pytest.mark.parametrize("module", [features, metrics], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_doctests(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3
     assert result.failed == 0
+
+
+def test_public_names_are_importable_from_the_package():
+    for name in trust.__all__:
+        assert getattr(trust, name) is not None
+    assert {*calibrator.__all__, *features.__all__, *figures.__all__, *metrics.__all__} <= set(trust.__all__)
 
 
 # ------------------------------------------------------------------ metrics
@@ -87,6 +99,22 @@ def test_quintiles_and_lift():
     # NaN entries are dropped jointly
     q2 = quintile_means(np.r_[score, np.nan, 3.0], np.r_[target, 100.0, np.nan])
     assert q2 == q
+
+
+def test_lift_interval_holds_the_lift_and_says_how_far_chance_moves_it():
+    rng = np.random.default_rng(3)
+    score = rng.random(400)
+    hits = rng.binomial(10, 0.02 + 0.1 * score) / 10  # Precision@10 of nodes whose chance grows with the score
+    low, high = lift_interval(score, hits, draws=400, seed=1)
+    assert low < lift(score, hits) < high
+    assert low > 1.5  # a real signal: the interval stays well above 1
+    noise = rng.binomial(10, 0.05, 400) / 10
+    low, high = lift_interval(score, noise, draws=400, seed=1)
+    assert low < 1.0 < high
+    assert lift_interval(score, hits, draws=400, seed=1) == lift_interval(score, hits, draws=400, seed=1)  # seeded
+    assert all(np.isnan(lift_interval(score[:9], hits[:9])))
+    with pytest.raises(InputError, match="level"):
+        lift_interval(score, hits, level=1.0)
 
 
 def test_spearman_same_nodes_drops_nan_rows_jointly():
@@ -162,6 +190,40 @@ def test_link_features_by_hand():
         link_features({k: v for k, v in links.items() if k != "rank"}, adj)
 
 
+def test_list_and_pair_features_match_a_naive_oracle(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 40
+    upper = np.triu(rng.random((n, n)) < 0.12, 1)
+    dense = (upper | upper.T).astype(float)
+    adj = sp.csr_matrix(dense)
+    src = np.repeat(np.arange(n), 4)
+    dst = (src + rng.integers(1, n, src.size)) % n
+    score = np.round(rng.normal(size=src.size), 1)  # ties between links
+    links = {"src": src, "dst": dst, "score": score, "rank": np.tile(np.arange(1, 5), n)}
+    monkeypatch.setattr(features, "_PATH_BUDGET", 7)  # many small blocks of 2-step rows
+    X, names = link_features(links, adj)
+    f = {name: X[:, i] for i, name in enumerate(names)}
+    deg = dense.sum(1)
+    walks3 = dense @ dense @ dense
+    q = f["score_quantile"]
+    for i in range(src.size):
+        a, b = src[i], dst[i]
+        common = np.flatnonzero(dense[a] * dense[b])
+        either = np.flatnonzero(dense[a] + dense[b])
+        own = q[src == a]
+        target_list = q[src == b]
+        assert f["jaccard"][i] == pytest.approx(common.size / either.size if either.size else 0.0)
+        assert f["adamic_adar"][i] == pytest.approx(sum(1 / np.log(deg[z]) for z in common))
+        assert f["log_paths3"][i] == pytest.approx(np.log1p(walks3[a, b]))
+        assert f["lowest_quantile"][i] == own.min() and f["mean_quantile"][i] == pytest.approx(own.mean())
+        assert f["quantile_spread"][i] == pytest.approx(own.max() - own.min())
+        assert f["quantile_vs_mean"][i] == pytest.approx(q[i] - own.mean())
+        assert f["rank_share"][i] == links["rank"][i] / own.size
+        assert f["quantile_vs_dst_lowest"][i] == pytest.approx(q[i] - target_list.min() if target_list.size else 0.0)
+        assert f["mutual"][i] == float(np.any((src == b) & (dst == a)))
+        assert f["log_deg_src_x_quantile"][i] == pytest.approx(np.log1p(deg[a]) * q[i])
+
+
 def test_normalised_score_columns_ignore_the_score_scale():
     rng = np.random.default_rng(2)
     adj = sp.random(60, 60, density=0.1, random_state=2, format="csr")
@@ -207,13 +269,13 @@ def test_one_standard_error_rule_prefers_the_simpler_candidate_within_noise():
     base = rng.exponential(0.3, groups.size)
     noise = rng.normal(0, 0.05, groups.size)
     close = {"hgb+isotonic": base - 0.001 + noise, "hgb": base + noise, "logistic": base}
-    assert trust._one_se_choice(close, groups) == "logistic"  # 0.001 better, well within one standard error
+    assert calibrator._one_se_choice(close, groups) == "logistic"  # 0.001 better, well within one standard error
     far = {"hgb+isotonic": base - 0.05, "hgb": base - 0.001 + noise, "logistic": base}
-    assert trust._one_se_choice(far, groups) == "hgb+isotonic"
+    assert calibrator._one_se_choice(far, groups) == "hgb+isotonic"
     # the standard error counts groups, not rows: one source's rows move together
     diff = np.repeat(rng.normal(0, 1, 200), 10)
-    assert trust._clustered_se(diff, groups) == pytest.approx(np.std(diff[::10], ddof=1) / np.sqrt(200), rel=0.02)
-    assert trust._clustered_se(diff, np.zeros(groups.size)) == np.inf
+    assert calibrator._clustered_se(diff, groups) == pytest.approx(np.std(diff[::10], ddof=1) / np.sqrt(200), rel=0.02)
+    assert calibrator._clustered_se(diff, np.zeros(groups.size)) == np.inf
 
 
 def test_calibrator_without_signal_predicts_the_base_rate():

@@ -1,0 +1,242 @@
+"""Features and labels of predicted links for the link calibrator.
+
+* :func:`link_features`: per predicted link, the model score normalised per
+  source (comparable between a model trained on part of the edges and one
+  retrained on all of them), its rank, and structural facts of the pair
+  (degrees, common neighbours, resource allocation, optional pair TC);
+* :func:`holdout_labels`: which links are held-out edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...errors import InputError
+from ...kernels import clustering_coefficient
+from ...snapshot import adjacency_matrix  # noqa: F401  (the doctests use it)
+
+__all__ = ["link_features", "holdout_labels"]
+
+_LINK_KEYS = ("src", "dst", "score", "rank")
+_CHUNK = 131_072  # links per sparse row-product block in link_features
+_PATH_BUDGET = 20_000_000  # entries of the 2-step rows held at once when counting 3-paths
+
+
+# ------------------------------------------------------------------ features
+def _check_links(links: dict[str, np.ndarray], num_nodes: int | None = None) -> tuple[np.ndarray, ...]:
+    missing = [key for key in _LINK_KEYS if key not in links]
+    if missing:
+        raise InputError(f"links must hold {', '.join(_LINK_KEYS)}; missing {', '.join(missing)}")
+    src = np.asarray(links["src"], dtype=np.int64).reshape(-1)
+    dst = np.asarray(links["dst"], dtype=np.int64).reshape(-1)
+    score = np.asarray(links["score"], dtype=np.float64).reshape(-1)
+    rank = np.asarray(links["rank"], dtype=np.float64).reshape(-1)
+    if not (src.size == dst.size == score.size == rank.size):
+        raise InputError(f"links arrays must have one length; got src {src.size}, dst {dst.size}, score {score.size}, rank {rank.size}")
+    if num_nodes is not None and src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= num_nodes):
+        raise InputError(f"links refer to nodes outside 0..{num_nodes - 1}")
+    if not np.isfinite(score).all():
+        raise InputError("links['score'] must be finite")
+    return src, dst, score, rank
+
+
+def _per_source_stats(src: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per link: the best score, mean and standard deviation of its source's links."""
+    _, inv, count = np.unique(src, return_inverse=True, return_counts=True)
+    best = np.full(count.size, -np.inf)
+    np.maximum.at(best, inv, score)
+    mean = np.bincount(inv, score) / count
+    var = np.maximum(np.bincount(inv, score * score) / count - mean * mean, 0.0)
+    return best[inv], mean[inv], np.sqrt(var)[inv]
+
+
+def _pair_counts(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, inv_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Common-neighbour count and resource allocation of each pair, in blocks of rows."""
+    cn = np.empty(src.size)
+    ra = np.empty(src.size)
+    for start in range(0, src.size, _CHUNK):
+        stop = min(src.size, start + _CHUNK)
+        both = adj[src[start:stop]].multiply(adj[dst[start:stop]]).tocsr()  # 1 at common neighbours
+        cn[start:stop] = np.asarray(both.sum(axis=1)).reshape(-1)
+        ra[start:stop] = np.asarray(both @ inv_deg).reshape(-1)
+    return cn, ra
+
+
+def _paths3(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, walks2: np.ndarray) -> np.ndarray:
+    """``(A^3)_{ij}``, the number of 3-step walks from ``src`` to ``dst``, in blocks of at most ``_PATH_BUDGET`` entries.
+
+    Row ``i`` of ``A^2`` has at most ``walks2[i]`` entries, so blocks are cut on its running sum.
+    """
+    out = np.empty(src.size)
+    start = 0
+    while start < src.size:
+        total = np.cumsum(walks2[src[start : start + _CHUNK]])
+        stop = start + max(1, int(np.searchsorted(total, _PATH_BUDGET, side="right")))
+        two = adj[src[start:stop]] @ adj  # 2-step walks from each source
+        out[start:stop] = np.asarray(two.multiply(adj[dst[start:stop]]).sum(axis=1)).reshape(-1)
+        start = stop
+    return out
+
+
+def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per link: the lowest and mean score quantile of its source's links, and the lowest of its target's."""
+    lowest = np.full(n, np.inf)
+    np.minimum.at(lowest, src, quantile)
+    count = np.bincount(src, minlength=n)
+    mean = np.bincount(src, quantile, minlength=n) / np.maximum(count, 1)
+    dst_lowest = lowest[dst]
+    return {"lowest": lowest[src], "mean": mean[src], "count": count[src].astype(np.float64),
+            "dst_lowest": np.where(np.isfinite(dst_lowest), dst_lowest, quantile)}  # fmt: skip
+
+
+def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix of predicted links for :class:`LinkCalibrator`.
+
+    With ``s`` a link's score, ``S(i)`` the scores of source ``i``'s predicted
+    links (``max``, mean ``mu``, standard deviation ``sd``), ``q(.)`` the
+    fractional rank of a value among all the links' scores, ``d`` training
+    degrees and ``N`` training neighbourhoods, the columns are:
+
+    ========================  ==================================================
+    ``score_gap``             ``s - max S(i)`` (0 for the source's best link)
+    ``score_z``               ``(s - mu(i)) / sd(i)`` (0 when ``sd = 0``)
+    ``score_gap_z``           ``(s - max S(i)) / sd(i)`` (0 when ``sd = 0``)
+    ``score_quantile``        ``q(s)`` in (0, 1]
+    ``best_quantile``         ``q(max S(i))``: how confident the source's best link is
+    ``rank``                  1 = best link of the source
+    ``log_deg_src``           ``log(1 + d(i))``
+    ``log_deg_dst``           ``log(1 + d(j))``
+    ``cn``                    ``|N(i) ∩ N(j)|``
+    ``cn_share``              ``cn / min(d(i), d(j))`` (0 when the minimum is 0)
+    ``ra``                    ``sum_{z in N(i) ∩ N(j)} 1 / d(z)``
+    ``clustering_src``        local clustering coefficient ``C(i)`` (0 when ``d(i) < 2``)
+    ``clustering_dst``        ``C(j)``
+    ``log_walks2_src``        ``log(1 + sum_{v in N(i)} d(v))``: 2-step walks from ``i``
+    ``log_nbr_deg_src``       ``log(1 + mean_{v in N(i)} d(v))`` (0 when ``d(i) = 0``)
+    ``lowest_quantile``       ``min q(S(i))``: how confident the source's last link is
+    ``mean_quantile``         ``mean q(S(i))``
+    ``quantile_spread``       ``q(max S(i)) - min q(S(i))``
+    ``quantile_vs_mean``      ``q(s) - mean q(S(i))``
+    ``rank_share``            ``rank / |S(i)|``
+    ``quantile_vs_dst_lowest`` ``q(s) - min q(S(j))``: would ``j`` list ``i`` (0 when ``j`` has no links)
+    ``mutual``                1 when ``(j, i)`` is a link too
+    ``jaccard``               ``cn / |N(i) ∪ N(j)|`` (0 when both are isolated)
+    ``adamic_adar``           ``sum_{z in N(i) ∩ N(j)} 1 / log d(z)``
+    ``log_paths3``            ``log(1 + (A^3)_{ij})``: 3-step walks from ``i`` to ``j``
+    ``log_deg_src_x_quantile`` ``log_deg_src * q(s)``
+    ``log_pair_tc_k{h}``      ``log(1 + pair_tc[h-1])`` (only with ``pair_tc``)
+    ========================  ==================================================
+
+    Only per-source differences and quantiles of the score enter, never its
+    raw value, so the features mean the same for a model trained on 80% of
+    the edges and one retrained on all of them (score scales differ).
+    ``quantile_vs_dst_lowest`` and ``mutual`` read the target's own links, so
+    they carry information only where the targets are sources too (every
+    node up to the check's sample limit).
+
+    Parameters
+    ----------
+    links : dict with ``src``, ``dst``, ``score``, ``rank`` arrays of shape (m,)
+        As returned by :func:`topo_graphdb.model.predict.predict_links`.
+    train_adj : scipy sparse (n, n)
+        Symmetric adjacency of the graph the predictor used (nonzero = edge).
+    pair_tc : array (hops, m), optional
+        Pair-level TC of each link per hop count; NaN entries become 0.
+
+    Returns
+    -------
+    X : float64 array (m, f), finite
+    names : list of the f column names
+
+    Examples
+    --------
+    >>> a = adjacency_matrix(np.array([[0, 0, 1, 2], [1, 2, 3, 3]]), 5, np.float64)
+    >>> links = {"src": np.array([0, 0]), "dst": np.array([3, 4]), "score": np.array([2.0, 0.0]), "rank": np.array([1, 2])}
+    >>> X, names = link_features(links, a)
+    >>> dict(zip(names, X[0].round(3).tolist()))["cn"], dict(zip(names, X[0].tolist()))["cn_share"]
+    (2.0, 1.0)
+    >>> dict(zip(names, X[1].tolist()))["score_gap"]
+    -2.0
+    """
+    from scipy.stats import rankdata  # noqa: PLC0415
+
+    if not sp.issparse(train_adj) or train_adj.shape[0] != train_adj.shape[1]:
+        raise InputError(f"train_adj must be a square scipy sparse matrix; got {type(train_adj).__name__}")
+    n = train_adj.shape[0]
+    src, dst, score, rank = _check_links(links, n)
+    m = src.size
+    adj = sp.csr_matrix(train_adj, dtype=np.float64, copy=True)
+    adj.data[:] = 1.0
+    adj.eliminate_zeros()
+    deg = np.diff(adj.indptr).astype(np.float64)
+    inv_deg = np.divide(1.0, deg, out=np.zeros(n), where=deg > 0)
+    cols: dict[str, np.ndarray] = {}
+    if m:
+        best, mean, sd = _per_source_stats(src, score)
+        safe = np.where(sd > 0, sd, 1.0)
+        cols["score_gap"] = score - best
+        cols["score_z"] = np.where(sd > 0, (score - mean) / safe, 0.0)
+        cols["score_gap_z"] = np.where(sd > 0, (score - best) / safe, 0.0)
+        ranks = rankdata(np.concatenate([score, best]), method="max")  # quantiles on one common scale
+        cols["score_quantile"] = ranks[:m] / (2.0 * m)
+        cols["best_quantile"] = ranks[m:] / (2.0 * m)
+        cn, ra = _pair_counts(adj, src, dst, inv_deg)
+    else:
+        cn = ra = np.zeros(0)
+        for key in ("score_gap", "score_z", "score_gap_z", "score_quantile", "best_quantile"):
+            cols[key] = np.zeros(0)
+    cols["rank"] = rank
+    cols["log_deg_src"] = np.log1p(deg[src])
+    cols["log_deg_dst"] = np.log1p(deg[dst])
+    cols["cn"] = cn
+    low = np.minimum(deg[src], deg[dst])
+    cols["cn_share"] = np.divide(cn, low, out=np.zeros(m), where=low > 0)
+    cols["ra"] = ra
+    upper = sp.triu(adj, k=1).tocoo()
+    clustering = clustering_coefficient(np.stack([upper.row, upper.col]).astype(np.int64), num_nodes=n)
+    walks2 = np.asarray(adj @ deg).reshape(-1)
+    cols["clustering_src"] = clustering[src]
+    cols["clustering_dst"] = clustering[dst]
+    cols["log_walks2_src"] = np.log1p(walks2[src])
+    cols["log_nbr_deg_src"] = np.log1p(walks2 * inv_deg)[src]
+    q = cols["score_quantile"]
+    sq = _per_source_quantiles(src, dst, q, n) if m else dict.fromkeys(("lowest", "mean", "count", "dst_lowest"), np.zeros(0))
+    cols["lowest_quantile"] = sq["lowest"]
+    cols["mean_quantile"] = sq["mean"]
+    cols["quantile_spread"] = cols["best_quantile"] - sq["lowest"]
+    cols["quantile_vs_mean"] = q - sq["mean"]
+    cols["rank_share"] = np.divide(rank, sq["count"], out=np.zeros(m), where=sq["count"] > 0)
+    cols["quantile_vs_dst_lowest"] = q - sq["dst_lowest"]
+    keys = src * np.int64(n) + dst
+    cols["mutual"] = np.isin(dst * np.int64(n) + src, keys).astype(np.float64)
+    union = deg[src] + deg[dst] - cn
+    cols["jaccard"] = np.divide(cn, union, out=np.zeros(m), where=union > 0)
+    cols["adamic_adar"] = _pair_counts(adj, src, dst, np.divide(1.0, np.log(np.maximum(deg, 1.0)), out=np.zeros(n), where=deg > 1))[1] if m else np.zeros(0)
+    cols["log_paths3"] = np.log1p(_paths3(adj, src, dst, walks2)) if m else np.zeros(0)
+    cols["log_deg_src_x_quantile"] = cols["log_deg_src"] * q
+    if pair_tc is not None:
+        tc = np.asarray(pair_tc, dtype=np.float64)
+        tc = tc.reshape(1, -1) if tc.ndim == 1 else tc
+        if tc.ndim != 2 or tc.shape[1] != m:
+            raise InputError(f"pair_tc must have shape (hops, {m}); got {np.shape(pair_tc)}")
+        for h in range(tc.shape[0]):
+            cols[f"log_pair_tc_k{h + 1}"] = np.log1p(np.nan_to_num(np.maximum(tc[h], 0.0), nan=0.0))
+    names = list(cols)
+    X = np.column_stack([cols[k] for k in names]) if m else np.zeros((0, len(names)))
+    return np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), names
+
+
+def holdout_labels(links: dict[str, np.ndarray], heldout_edges, num_nodes: int) -> np.ndarray:
+    """``label[l] = {src[l], dst[l]}`` is a held-out edge (read undirected).
+
+    >>> holdout_labels({"src": np.array([0, 2, 1]), "dst": np.array([1, 0, 2])}, np.array([[1, 0], [0, 2]]), 3).tolist()
+    [True, True, False]
+    """
+    n = int(num_nodes)
+    src = np.asarray(links["src"], dtype=np.int64).reshape(-1)
+    dst = np.asarray(links["dst"], dtype=np.int64).reshape(-1)
+    held = np.asarray(heldout_edges, dtype=np.int64).reshape(2, -1)
+    keys = np.minimum(src, dst) * np.int64(n) + np.maximum(src, dst)
+    held_keys = np.unique(np.minimum(held[0], held[1]) * np.int64(n) + np.maximum(held[0], held[1]))
+    return np.isin(keys, held_keys)
