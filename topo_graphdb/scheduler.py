@@ -1,13 +1,8 @@
 """Where heavy work runs: the one parser of a Dask scheduler setting (``--scheduler``,
-``TOPO_DASK_SCHEDULER``, the sync setting ``compute.scheduler``) and the block that sends TC work
-there. Light: Dask is imported only when a scheduler is given."""
+``TOPO_DASK_SCHEDULER``, the sync setting ``compute.scheduler``). Light: imports no Dask; the
+block that sends TC work there is :func:`topo_graphdb.kernels.distributed.compute_scheduled`."""
 
 from __future__ import annotations
-
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from .errors import InputError
 
@@ -29,19 +24,3 @@ def parse_scheduler(scheduler: str) -> tuple[str, int | None]:
             raise InputError(f"the Dask scheduler local:N needs a number of workers N >= 1; got {scheduler!r}")
         return "local", int(count)
     return "address", text
-
-
-@contextmanager
-def compute_scheduled(scheduler: str | None) -> Iterator[Any]:
-    """Within the block, TC computed anywhere runs on ``scheduler``'s workers (None or empty: in this process).
-
-    Yields the Dask client, or None. Dask's INFO lines show with ``-v`` only.
-    """
-    if not scheduler:
-        yield None
-        return
-    from .kernels.distributed import compute_on, dask_client  # noqa: PLC0415  (imports numba and dask)
-
-    logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
-    with dask_client(scheduler) as client, compute_on(client):
-        yield client

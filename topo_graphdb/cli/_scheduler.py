@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..scheduler import compute_scheduled
 from ._group import fail
 
 __all__ = ["scheduler_option", "compute_scheduled", "refuse_gpu_with_scheduler"]
@@ -21,3 +20,10 @@ def refuse_gpu_with_scheduler(scheduler: str | None, backend: str) -> None:
     if scheduler and backend == "gpu":
         fail("--scheduler (or $TOPO_DASK_SCHEDULER) runs the CPU kernels on its workers; it does not combine with "
              "--backend gpu", 2)
+
+
+def compute_scheduled(scheduler: str | None):
+    """:func:`topo_graphdb.kernels.distributed.compute_scheduled` (imported when a command runs: Numba)."""
+    from ..kernels.distributed import compute_scheduled as scheduled  # noqa: PLC0415
+
+    return scheduled(scheduler)

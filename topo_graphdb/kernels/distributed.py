@@ -24,6 +24,7 @@ topo_graphdb installed. Dask is the optional ``dask`` extra
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -64,6 +65,7 @@ __all__ = [
     "distributed_pair_tc",
     "distributed_atc",
     "compute_on",
+    "compute_scheduled",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -145,6 +147,20 @@ class _ClusterRunner:
 
     def atc(self, *args: Any, **kwargs: Any) -> ATCResult:
         return distributed_atc(*args, client=self.client, **kwargs)
+
+
+@contextmanager
+def compute_scheduled(scheduler: str | None) -> Iterator[Any]:
+    """Within the block, TC computed anywhere runs on ``scheduler``'s workers (None or empty: in this process).
+
+    Yields the Dask client, or None. Dask's INFO lines show with ``-v`` only.
+    """
+    if not scheduler:
+        yield None
+        return
+    logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
+    with dask_client(scheduler) as client, compute_on(client):
+        yield client
 
 
 def _import_distributed():

@@ -21,9 +21,9 @@ from .. import __version__
 from ..backend import resolve_backend
 from ..errors import InputError
 from ..kernels import default_beta
+from ..kernels.distributed import compute_scheduled
 from ..kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
 from ..kernels.tc import topological_concentration
-from ..scheduler import compute_scheduled
 from .clock import Alarm, Clock, MessageCallback, PhaseCallback, Progress, SigtermAsInterrupt
 from .phases import (
     EXHAUSTIVE_NODES,
