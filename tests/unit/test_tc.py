@@ -87,8 +87,7 @@ def test_matches_oracle_on_cora(hops):
 
 
 def test_batched_run_under_a_small_budget_matches():
-    from topo_graphdb.kernels._exact import prepare_nodes
-    from topo_graphdb.kernels.estimate import make_plan
+    from topo_graphdb.kernels._exact import make_plan, prepare_nodes
 
     rng = np.random.default_rng(11)
     train = rng.integers(0, 60, (2, 400))

@@ -81,7 +81,7 @@ def start(
     holds a line break), 8 server error (no Java 17 or Maven, port in use, start-up failed or
     timed out: the message names the log file).
     """
-    from ..connection import read_password_file  # noqa: PLC0415
+    from ..passwords import read_password_file  # noqa: PLC0415
     from ..server import start as start_server  # noqa: PLC0415
 
     secret = read_password_file(password_file, what="--password-file") if password_file is not None else None

@@ -183,7 +183,6 @@ def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, 
     ``hint``) when even one source does not fit.
     """
     from . import _cpu  # noqa: PLC0415
-    from .estimate import make_plan  # noqa: PLC0415
 
     csr, ev = prep.csr, prep.ev
     n = csr.num_nodes
@@ -246,3 +245,65 @@ def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, 
         if bar is not None:
             bar.close()
     return timings
+
+
+# ----------------------------------------------------------------------------- memory and work plan
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Per-node bounds used to order and batch the work (internal)."""
+
+    reach_bound: np.ndarray  # (n,) bound on sum_{k>=2} |S_k(j)| (entries)
+    node_bytes: np.ndarray  # (n,) bound on the bytes of j's reach tables
+    own_bytes: np.ndarray  # (n,) bytes a source needs for itself (GPU walk rows; 0 on CPU)
+    source_need: np.ndarray  # (n,) bound on the bytes one source alone needs
+    source_cost: np.ndarray  # (n,) bound on the lookups + walk-row visits of source i
+    fixed_bytes: int  # graph + per-thread buffers
+    working_bytes: int  # per-thread buffers
+
+
+def reach_bound(walks: np.ndarray, num_nodes: int) -> np.ndarray:
+    """``sum_{k=2..K} min(n, w_k(j))`` per node: a bound on the stored reach entries of ``j``."""
+    if walks.shape[0] < 2:
+        return np.zeros(walks.shape[1], np.float64)
+    return np.minimum(walks[1:], float(num_nodes)).sum(axis=0)
+
+
+def make_plan(prep, hops: int, backend: str) -> Plan:
+    """Bounds per node from the walk totals and the evaluation CSR of a prepared graph.
+
+    CPU: per-thread dense walk rows, reach entries of the index size plus a
+    start and a count per level. GPU: sparse rows with float64 values
+    (12 bytes an entry, times 3 for the sparse-product workspace), for the
+    sources' walk rows as well as the targets' reach rows.
+    """
+    from ._csr import spmv  # noqa: PLC0415
+
+    csr, ev, walks = prep.csr, prep.ev, prep.walks
+    n = csr.num_nodes
+    bound = reach_bound(walks, n)
+    if backend == "gpu":
+        entry, per_node, working = 36.0, 0.0, 0
+        own = np.minimum(walks, float(n)).sum(axis=0) * entry
+    else:
+        from ._cpu import num_threads, walk_bytes_per_thread  # noqa: PLC0415
+
+        entry, per_node = float(csr.indices.itemsize), 16.0 * (hops - 1)
+        working = num_threads() * walk_bytes_per_thread(
+            n, csr.num_edges, hops, int(prep.degree.max()), int(prep.ev_degree.max()), csr.indices.itemsize
+        )
+        own = np.zeros(n)
+    node_bytes = bound * entry + per_node if hops > 1 else np.zeros(n)
+    need = np.empty(n, np.float64)
+    spmv(ev.indptr, ev.indices, node_bytes, need)  # sum over evaluation neighbours
+    lookups = np.empty(n, np.float64)
+    spmv(ev.indptr, ev.indices, bound + prep.degree, lookups)
+    walk_ops = np.minimum(walks[1:], 2.0 * csr.num_edges).sum(axis=0) if hops > 1 else np.zeros(n)
+    return Plan(
+        reach_bound=bound,
+        node_bytes=node_bytes,
+        own_bytes=own,
+        source_need=need + own,
+        source_cost=lookups * hops + walk_ops,
+        fixed_bytes=int(prep.graph_bytes + working),
+        working_bytes=int(working),
+    )

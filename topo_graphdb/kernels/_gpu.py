@@ -382,8 +382,7 @@ def _multi_hop(cp, csr, ev_csr, walks_h, degree_h, active_h, hops, budget, progr
 
     from . import _cpu  # noqa: PLC0415  (batch planning helpers, host side)
     from ._csr import Csr  # noqa: PLC0415
-    from ._exact import progress_bar  # noqa: PLC0415
-    from .estimate import make_plan  # noqa: PLC0415
+    from ._exact import make_plan, progress_bar  # noqa: PLC0415
 
     n = csr.num_nodes
     ev_host = Csr(ev_csr.indptr.get(), ev_csr.indices.get(), n, ev_csr.num_edges)
@@ -523,7 +522,7 @@ def _hop_pairs(cp, csr, rows: _BatchRows, hops: int, parts) -> None:
 
 @dataclass(frozen=True, eq=False)
 class _HostPrep:
-    """The host-side fields :func:`topo_graphdb.kernels.estimate.make_plan` reads."""
+    """The host-side fields :func:`topo_graphdb.kernels._exact.make_plan` reads."""
 
     csr: object
     ev: object

@@ -24,9 +24,8 @@ import numpy as np
 
 from ..errors import BackendUnavailable, InputError
 from ._beta import default_beta
-from ._exact import run_source_batches, train_graph, validate_settings
+from ._exact import make_plan, run_source_batches, train_graph, validate_settings
 from ._runner import current_runner
-from .estimate import make_plan
 
 __all__ = ["PairTCResult", "pair_topological_concentration", "pair_source_costs"]
 
@@ -257,7 +256,7 @@ def pair_source_costs(train: object, pairs: object, *, hops: int = 2, num_nodes:
 
     Node ``i``'s entry bounds the work of all the given pairs ``(i, j)``, by
     the estimate the kernels balance their threads with
-    (:func:`topo_graphdb.kernels.estimate.make_plan`). Shape (n,), float64;
+    (:func:`topo_graphdb.kernels._exact.make_plan`). Shape (n,), float64;
     arguments as for :func:`pair_topological_concentration`. Costs
     ``O(K · |E| + P log P)``: the CSR, the walk totals and the pair grouping.
 

@@ -22,9 +22,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._beta import default_beta
-from ._exact import MAX_HOPS, NodePrep, prepare_nodes, run_source_batches, validate_settings
+from ._exact import MAX_HOPS, NodePrep, make_plan, prepare_nodes, run_source_batches, validate_settings
 from ._runner import current_runner
-from .estimate import make_plan
 
 __all__ = ["TCResult", "topological_concentration", "source_costs", "MAX_HOPS"]
 
@@ -253,7 +252,7 @@ def source_costs(train: object, eval: object | None = None, *, hops: int = 1, nu
     """Per-node bound on the CPU work of :func:`topological_concentration`; NaN where TC is undefined (no work).
 
     The bound the kernels balance their threads and batches with
-    (:func:`topo_graphdb.kernels.estimate.make_plan`): row lookups of the
+    (:func:`topo_graphdb.kernels._exact.make_plan`): row lookups of the
     hop-pair sums plus the edge visits that build the node's walk rows.
     Shape (n,), float64; arguments as for :func:`topological_concentration`.
     Costs ``O(K · |E|)``: the CSR and the walk totals, no kernel.

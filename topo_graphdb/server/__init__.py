@@ -47,8 +47,8 @@ from typing import Any
 import psutil
 
 from .._cypher import load_query
-from ..connection import check_password
 from ..errors import InputError, Neo4jUnavailable, ServerError
+from ..passwords import check_password
 from ..units import format_size, parse_size
 from ._assemble import assemble_home, versions
 from ._conf import InstancePaths, check_memory, default_data_dir, render_conf
@@ -199,7 +199,7 @@ def admin_password_arguments(password: str) -> str:
     argument (backslash and double quote escaped; ``#`` and quotes inside are then literal),
     after ``--`` so that a leading ``-`` is not an option, and with a leading ``@`` doubled
     so that it is not read as another argument file. A line break cannot be quoted there,
-    which is why :func:`~topo_graphdb.connection.check_password` refuses it.
+    which is why :func:`~topo_graphdb.passwords.check_password` refuses it.
 
     >>> print(admin_password_arguments('@a "b" -c'), end="")
     dbms set-initial-password -- "@@a \\"b\\" -c"
