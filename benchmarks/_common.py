@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: where the data is, where scratch space goes.
+"""What the benchmark scripts share: where the data is, how a graph is read, where scratch space goes.
 
 Data: ``--data-dir`` or the environment variable ``TOPO_GRAPHDB_DATA`` (a folder
 with ``<graph>/edges.csv``); no folder of any particular machine is assumed.
@@ -27,3 +27,15 @@ def data_dir_help(what: str = "<graph>/edges.csv") -> str:
 def scratch_dir(prefix: str) -> Path:
     """A new private temporary folder (the caller removes it, or leaves it to the OS)."""
     return Path(tempfile.mkdtemp(prefix=f"topo-graphdb-{prefix}-"))
+
+
+def load_graph(data_dir: Path | None, graph: str, parser):
+    """``<data_dir>/<graph>/edges.csv`` as a :class:`~topo_graphdb.snapshot.GraphSnapshot`
+    (``parser.error`` when no folder was given)."""
+    if data_dir is None:
+        parser.error(f"--data-dir is required (or set {DATA_ENV})")
+    from topo_graphdb.edgefile import read_edge_csv
+    from topo_graphdb.snapshot import GraphSnapshot
+
+    table = read_edge_csv(Path(data_dir) / graph / "edges.csv")
+    return GraphSnapshot.from_edges(table.src, table.dst)

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import data_dir_help, default_data_dir
+from _common import data_dir_help, default_data_dir, load_graph
 
 
 def non_neighbour_pairs(edge_index, num_nodes: int, per_node: int, seed: int):
@@ -53,18 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-budget", default="4G", help="Memory budget of each call (bytes or a size like 4G).")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
     args = parser.parse_args(argv)
-    if args.data_dir is None:
-        parser.error("--data-dir is required (or set TOPO_GRAPHDB_DATA)")
+    snap = load_graph(args.data_dir, args.graph, parser)
 
     import numpy as np
 
-    from topo_graphdb.edgefile import read_edge_csv
     from topo_graphdb.kernels import pair_topological_concentration
     from topo_graphdb.kernels._cpu import num_threads
-    from topo_graphdb.snapshot import GraphSnapshot
 
-    table = read_edge_csv(args.data_dir / args.graph / "edges.csv")
-    snap = GraphSnapshot.from_edges(table.src, table.dst)
     edges, n = snap.edge_index, snap.num_nodes
     pairs = non_neighbour_pairs(edges, n, args.pairs_per_node, args.seed)
     tiny = np.array([[0, 1, 2, 0], [1, 2, 0, 3]])

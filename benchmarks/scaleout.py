@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import data_dir_help, default_data_dir
+from _common import data_dir_help, default_data_dir, load_graph
 
 
 def _largest_relative_difference(got, want) -> float:
@@ -77,19 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="ATC seed.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
     args = parser.parse_args(argv)
-    if args.data_dir is None:
-        parser.error("--data-dir is required (or set TOPO_GRAPHDB_DATA)")
+    snap = load_graph(args.data_dir, args.graph, parser)
 
     import numba
     import numpy as np
 
-    from topo_graphdb.edgefile import read_edge_csv
     from topo_graphdb.kernels import approximate_tc, topological_concentration
     from topo_graphdb.kernels.distributed import dask_client, distributed_atc, distributed_tc
-    from topo_graphdb.snapshot import GraphSnapshot
 
-    table = read_edge_csv(args.data_dir / args.graph / "edges.csv")
-    snap = GraphSnapshot.from_edges(table.src, table.dst)
     if args.kernel == "atc":
         def alone():
             return approximate_tc(snap, hops=args.hops, dim=args.dim, seed=args.seed, backend="cpu")
