@@ -23,8 +23,8 @@ from pydantic import BeforeValidator, Field, Strict, TypeAdapter, ValidationErro
 from pydantic.fields import FieldInfo
 
 from ._cypher import quote_identifier
-from .connector import Predicate, parse_predicate
 from .errors import InputError
+from .predicates import Predicate, parse_predicate
 from .units import parse_size
 
 __all__ = [

@@ -55,8 +55,8 @@ from ._setting_types import (
     parse_since,
 )
 from .backend import BACKENDS
-from .connector import GraphSpec
 from .errors import InputError
+from .graphspec import GraphSpec
 from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from .scheduler import parse_scheduler
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ._cypher import quote_identifier
-from .connector import GraphSpec
 from .errors import InputError
+from .graphspec import GraphSpec
 from .snapshot import GraphSnapshot
 
 __all__ = ["NodeIdentity", "node_id_list", "resolve_identity"]

@@ -77,9 +77,9 @@ import numpy as np
 from ._cypher import quote_identifier, render
 from .batches import BatchRunner, check_batch, check_workers, spans
 from .connection import ConnectionSettings
-from .connector import PREDICTED_LINK, GraphSpec
 from .db import Database, connect
 from .errors import InputError
+from .graphspec import PREDICTED_LINK, GraphSpec
 from .identity import NodeIdentity, node_id_list, resolve_identity
 from .ledger import LEDGER_LABEL, LOCK_LABEL, check_run_id, new_run_id
 from .linkrank import link_columns, link_maps, rank_links
