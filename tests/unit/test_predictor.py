@@ -454,7 +454,7 @@ def test_sparse_operator_forward_and_gradient_equal_torch_sparse_mm(seed):
         cols = rows
     index = torch.from_numpy(np.stack([m.row, m.col]).astype(np.int64))
     op = SparseOperator.from_coo(index, torch.from_numpy(m.data), (rows, cols), symmetric=symmetric)
-    coo = torch.sparse_coo_tensor(index, torch.from_numpy(m.data), (rows, cols))
+    coo = torch.sparse_coo_tensor(index, torch.from_numpy(m.data), (rows, cols), check_invariants=True)
     x = torch.from_numpy(rng.normal(size=(cols, d)).astype(np.float32))
     up = torch.from_numpy(rng.normal(size=(rows, d)).astype(np.float32))  # dL/dY
     got_x, want_x = x.clone().requires_grad_(), x.clone().requires_grad_()
