@@ -99,6 +99,10 @@ def predict_links(
     dict with ``src``, ``dst`` (int64), ``score`` (float64), ``rank`` (1 = best
     for that source), sorted by source then rank; a source gets fewer than
     ``top_k`` rows when it has fewer candidates.
+
+    Inside :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU
+    predictor), the same batches of sources are scored on the Dask workers,
+    the predictor and ``exclude`` sent once per worker; the links are identical.
     """
     from tqdm.auto import tqdm  # noqa: PLC0415
 
