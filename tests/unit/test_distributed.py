@@ -419,3 +419,82 @@ def test_each_call_scatters_under_a_fresh_key(client, monkeypatch):
     second = distributed_tc(train, client=client, hops=2)
     assert len(keys) == 2 and keys[0] != keys[1]
     assert_same_tc(first, second)
+
+
+# ----------------------------------------------------------------------------- prediction's candidate scoring
+def fitted(model: str, edges: np.ndarray, n: int):
+    from topo_graphdb.model.factory import make_predictor
+    from topo_graphdb.model.splits import random_split
+
+    split = random_split(edges, n, seed=0)
+    settings = {} if model == "ra" else {"hidden": 16, "epochs": 3, "device": "cpu", "progress": False, "seed": 0}
+    return make_predictor(model, **settings).fit(split)
+
+
+def prediction_cases():
+    everything, _, _ = reptile()
+    small = uniform_edges(90, 400, 3)
+    return {"random": (small, 90), "reptile": (everything, int(everything.max()) + 1)}
+
+
+@pytest.fixture(scope="module")
+def predictors():
+    return {(graph, model): fitted(model, edges, n) for graph, (edges, n) in prediction_cases().items() for model in ("gcn", "ra")}
+
+
+def assert_same_links(got: dict, want: dict) -> None:
+    assert set(got) == set(want) == {"src", "dst", "score", "rank"}
+    for key in want:
+        assert got[key].dtype == want[key].dtype, key
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+@pytest.mark.parametrize("graph", ["random", "reptile"])
+@pytest.mark.parametrize("model", ["gcn", "ra"])
+@pytest.mark.parametrize("method", ["exhaustive", "candidates"])
+def test_predicted_links_on_the_cluster_equal_one_process(client, predictors, monkeypatch, graph, model, method):
+    from topo_graphdb.model.predict import predict_links
+
+    predictor = predictors[graph, model]
+    row = 24 * predictor.num_nodes_ + (predictor.block_bytes_per_source() if method == "exhaustive" else 0)  # bytes per source
+    settings = {"top_k": 7, "method": method, "neighbours": 9, "memory_budget": 10 * row}  # small batches: many tasks
+    want = predict_links(predictor, **settings)
+    submitted = []
+    submit = client.submit
+    monkeypatch.setattr(client, "submit", lambda *a, **k: submitted.append(a[0]) or submit(*a, **k))
+    with compute_on(client):
+        got = predict_links(predictor, **settings)
+        some = predict_links(predictor, nodes=np.array([5, 1, 5, 30]), **settings)
+    assert len(submitted) > 2  # it ran on the workers, in several tasks
+    assert_same_links(got, want)
+    assert_same_links(some, predict_links(predictor, nodes=np.array([1, 5, 30]), **settings))
+    assert want["src"].size > 0 and np.isin(np.unique(want["src"]), np.arange(predictor.num_nodes_)).all()
+
+
+def test_prediction_without_a_client_stays_in_this_process(client, predictors, monkeypatch):
+    from topo_graphdb.model.predict import predict_links
+
+    predictor = predictors["random", "gcn"]
+    want = predict_links(predictor, top_k=5)
+    monkeypatch.setattr(client, "scatter", lambda *a, **k: pytest.fail("scattered outside compute_on"))
+    monkeypatch.setattr(client, "submit", lambda *a, **k: pytest.fail("submitted outside compute_on"))
+    got = predict_links(predictor, top_k=5)
+    assert_same_links(got, want)
+    ranks_start_at_one = got["rank"][np.r_[True, got["src"][1:] != got["src"][:-1]]]
+    assert (ranks_start_at_one == 1).all()
+
+
+def test_the_scoring_payload_goes_to_the_workers_once_while_it_stays_the_same(client, predictors, monkeypatch):
+    from topo_graphdb.model.predict import predict_links
+
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **k: sent.append(len(data)) or scatter(data, **k))
+    predictor = predictors["reptile", "ra"]
+    with compute_on(client):
+        chunks = [predict_links(predictor, nodes=np.arange(s, s + 100), top_k=3) for s in (0, 100, 200)]
+        other = predict_links(predictors["reptile", "gcn"], nodes=np.arange(100), top_k=3)
+    assert sent == [1, 1]  # one payload per predictor, broadcast to every worker
+    whole = predict_links(predictor, nodes=np.arange(300), top_k=3)
+    assert_same_links({k: np.concatenate([c[k] for c in chunks]) for k in whole}, whole)
+    assert_same_links(other, predict_links(predictors["reptile", "gcn"], nodes=np.arange(100), top_k=3))

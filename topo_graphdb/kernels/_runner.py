@@ -6,6 +6,12 @@ functions (exact TC, pair TC, ATC) hand their work to it when it is set and
 the GPU was not asked for. Code that computes TC deep inside a stage
 (evaluation, the trust check) thus runs on the cluster without a parameter
 threaded through every call.
+
+Other block-wise work uses the same runner when it has the hook
+``map_blocks(func, shared, blocks, *, progress, what)``: ``func(shared, block)``
+for each block on the workers, ``shared`` sent once per worker, the results in
+block order; ``slots()`` is the number of worker threads. Prediction's
+candidate scoring (:func:`topo_graphdb.model.predict.predict_links`) is one.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ def current_runner() -> Any:
 
 @contextmanager
 def running_on(runner: Any) -> Iterator[Any]:
-    """Within the block, the kernels hand their work to ``runner`` (methods ``tc``, ``pair_tc``, ``atc``)."""
+    """Within the block, the kernels hand their work to ``runner`` (methods ``tc``, ``pair_tc``, ``atc``;
+    optionally ``map_blocks`` and ``slots``, see the module docstring)."""
     token = _RUNNER.set(runner)
     try:
         yield runner

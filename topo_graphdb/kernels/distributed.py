@@ -66,6 +66,7 @@ __all__ = [
     "distributed_atc",
     "compute_on",
     "compute_scheduled",
+    "distributed_map_blocks",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -138,6 +139,7 @@ class _ClusterRunner:
 
     def __init__(self, client: Any):
         self.client = client
+        self.shared: dict = {}  # the last payload of map_blocks on the workers, by content digest
 
     def tc(self, *args: Any, **kwargs: Any) -> TCResult:
         return distributed_tc(*args, client=self.client, **kwargs)
@@ -147,6 +149,12 @@ class _ClusterRunner:
 
     def atc(self, *args: Any, **kwargs: Any) -> ATCResult:
         return distributed_atc(*args, client=self.client, **kwargs)
+
+    def map_blocks(self, func: Any, shared: Any, blocks: list, **kwargs: Any) -> list:
+        return distributed_map_blocks(func, shared, blocks, client=self.client, cache=self.shared, **kwargs)
+
+    def slots(self) -> int:
+        return max(sum(self.client.nthreads().values()), 1)
 
 
 @contextmanager
@@ -477,6 +485,35 @@ def _combine_task(prep: Any, side: Any, settings: dict, sel: Any, run: list[slic
     for key in ("pairs", "cpu"):  # the partials' own seconds, counted once here
         timings[key] += sum(d["timings"][key] for d in dots)
     return {"values": values, "timings": timings}
+
+
+# ----------------------------------------------------------------------------- any block-wise work
+def distributed_map_blocks(
+    func: Any, shared: Any, blocks: list, *, client: Any, cache: dict | None = None, progress: bool = False, what: str = "blocks"
+) -> list:
+    """``[func(shared, block) for block in blocks]``, one task per block on ``client``'s workers.
+
+    ``shared`` goes to every worker once (broadcast, under a fresh key). With
+    ``cache`` (a dict the caller keeps, as :func:`compute_on`'s runner does),
+    a payload equal to the last one (same pickled bytes) is not sent again, so
+    a caller that scores its sources chunk by chunk pays the transfer once.
+    ``func`` must be importable on the workers (a module-level function of
+    topo_graphdb). The results come back in block order.
+    """
+    import pickle  # noqa: PLC0415  (the payload's digest only)
+    from hashlib import blake2b  # noqa: PLC0415
+
+    if not blocks:
+        return []
+    digest = blake2b(pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest() if cache is not None else None
+    future = None if cache is None else cache.get(digest)
+    if future is None:
+        [future] = client.scatter([shared], broadcast=True, hash=False)
+        if cache is not None:
+            cache.clear()  # the previous payload is released on the workers
+            cache[digest] = future
+    futures = [client.submit(func, future, block) for block in blocks]
+    return _gather(client, futures, [1.0] * len(blocks), progress, what)
 
 
 # ----------------------------------------------------------------------------- shared steps

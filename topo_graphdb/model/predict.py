@@ -24,6 +24,7 @@ import numpy as np
 
 from ..edgefile import read_edge_csv, read_node_list
 from ..errors import InputError
+from ..kernels._runner import current_runner
 from .factory import make_predictor
 from .names import HEURISTIC_MODELS, PREDICTORS
 from .splits import index_edge_tables, random_split
@@ -33,6 +34,7 @@ __all__ = ["predict_links", "capped_candidates", "candidate_recall", "predict_fr
 #: ``method="auto"`` scores exhaustively up to this many nodes
 EXHAUSTIVE_MAX_NODES = 50_000
 _DEFAULT_BUDGET = 256 * 2**20
+RUNS_PER_SLOT = 4  # runs of batches per worker thread on a cluster: balance, and little to redo when a worker is lost
 
 
 def _adjacency(predictor):
@@ -63,12 +65,6 @@ def _top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         out_idx[r] = order
         out_val[r] = row[order]
     return out_idx, out_val
-
-
-def _emit(sources, idx, val, rows: list) -> None:
-    for r, s in enumerate(sources):
-        ok = np.isfinite(val[r])
-        rows.append((np.full(ok.sum(), s, np.int64), idx[r][ok], val[r][ok].astype(np.float64)))
 
 
 def predict_links(
@@ -103,6 +99,10 @@ def predict_links(
     dict with ``src``, ``dst`` (int64), ``score`` (float64), ``rank`` (1 = best
     for that source), sorted by source then rank; a source gets fewer than
     ``top_k`` rows when it has fewer candidates.
+
+    Inside :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU
+    predictor), the same batches of sources are scored on the Dask workers,
+    the predictor and ``exclude`` sent once per worker; the links are identical.
     """
     from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -121,45 +121,24 @@ def predict_links(
     budget = _DEFAULT_BUDGET if memory_budget is None else int(memory_budget)
     if budget <= 0:
         raise InputError(f"memory_budget must be > 0 bytes; got {memory_budget!r}")
-    rows: list = []
     if method == "exhaustive":
         per_row = int(predictor.block_bytes_per_source()) + 24 * n
         bs = int(max(1, min(4096, budget // per_row)))
-        for start in tqdm(range(0, src_all.size, bs), desc="predict", disable=not progress, leave=False):
-            batch = src_all[start : start + bs]
-            s = np.asarray(predictor.score_block(batch), dtype=np.float64)
-            s[known[batch].toarray() > 0] = -np.inf
-            s[np.arange(batch.size), batch] = -np.inf
-            s[np.isnan(s)] = -np.inf
-            idx, val = _top_rows(s, int(top_k))
-            _emit(batch, idx, val, rows)
+        shared = {"predictor": predictor, "known": known, "top_k": int(top_k)}
+        what = "predict"
     else:
-        emb = predictor.embed() if hasattr(predictor, "embed") else None
         bs = int(max(1, min(4096, budget // (24 * n))))
-        two_hop_adj = adj
-        for start in tqdm(range(0, src_all.size, bs), desc="predict (candidates)", disable=not progress, leave=False):
-            batch = src_all[start : start + bs]
-            cand = (two_hop_adj[batch] @ two_hop_adj).tocsr()
-            cand.data[:] = 1.0
-            if emb is not None and neighbours > 0:
-                sims = emb[batch] @ emb.T
-                sims[np.arange(batch.size), batch] = -np.inf
-                kk = min(int(neighbours), n - 1)
-                near = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-                import scipy.sparse as sp  # noqa: PLC0415
-
-                cand = cand + sp.csr_matrix((np.ones(near.size), (np.repeat(np.arange(batch.size), kk), near.ravel())), shape=(batch.size, n))
-            cand = cand.tocsr()
-            cand.data[:] = 1.0
-            cand = cand - cand.multiply(known[batch] > 0)
-            cand.eliminate_zeros()
-            coo = cand.tocoo()
-            keep = batch[coo.row] != coo.col
-            r, c = coo.row[keep], coo.col[keep]
-            if r.size == 0:
-                continue
-            sc = np.asarray(predictor.score(np.stack([batch[r], c])), dtype=np.float64)
-            rows.append(_best_per_row(batch, r, c, sc, top_k))
+        emb = predictor.embed() if hasattr(predictor, "embed") else None
+        shared = {"predictor": predictor, "known": known, "top_k": int(top_k), "emb": emb, "neighbours": int(neighbours)}
+        what = "predict (candidates)"
+    batches = [src_all[start : start + bs] for start in range(0, src_all.size, bs)]
+    runner = current_runner()
+    if runner is not None and hasattr(runner, "map_blocks") and _on_cpu(predictor):
+        parts = runner.map_blocks(_links_of_batches, shared, _runs(batches, runner.slots()), progress=progress, what=what)
+        rows = [row for part in parts for row in part]
+    else:
+        rows = [_links_of_batch(shared, batch) for batch in tqdm(batches, desc=what, disable=not progress, leave=False)]
+    rows = [row for row in rows if row is not None]
     if rows:
         src = np.concatenate([x[0] for x in rows])
         dst = np.concatenate([x[1] for x in rows])
@@ -172,6 +151,65 @@ def predict_links(
     first = np.searchsorted(src, src, side="left")
     rank = np.arange(src.size) - first + 1
     return {"src": src, "dst": dst, "score": score, "rank": rank.astype(np.int64)}
+
+
+def _links_of_batch(shared: dict, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The best links ``(src, dst, score)`` of the sources ``batch``: every node scored
+    (``shared`` without ``emb``) or the candidates only (None when there is none)."""
+    predictor, known, top_k = shared["predictor"], shared["known"], shared["top_k"]
+    if "emb" not in shared:
+        s = np.asarray(predictor.score_block(batch), dtype=np.float64)
+        s[known[batch].toarray() > 0] = -np.inf
+        s[np.arange(batch.size), batch] = -np.inf
+        s[np.isnan(s)] = -np.inf
+        idx, val = _top_rows(s, top_k)
+        ok = np.isfinite(val)
+        return np.repeat(batch, ok.sum(axis=1)), idx[ok], val[ok].astype(np.float64)
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    adj, emb, neighbours = _adjacency(predictor), shared["emb"], shared["neighbours"]
+    n = adj.shape[0]
+    cand = (adj[batch] @ adj).tocsr()
+    cand.data[:] = 1.0
+    if emb is not None and neighbours > 0:
+        sims = emb[batch] @ emb.T
+        sims[np.arange(batch.size), batch] = -np.inf
+        kk = min(neighbours, n - 1)
+        near = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        cand = cand + sp.csr_matrix((np.ones(near.size), (np.repeat(np.arange(batch.size), kk), near.ravel())), shape=(batch.size, n))
+    cand = cand.tocsr()
+    cand.data[:] = 1.0
+    cand = cand - cand.multiply(known[batch] > 0)
+    cand.eliminate_zeros()
+    coo = cand.tocoo()
+    keep = batch[coo.row] != coo.col
+    r, c = coo.row[keep], coo.col[keep]
+    if r.size == 0:
+        return None
+    sc = np.asarray(predictor.score(np.stack([batch[r], c])), dtype=np.float64)
+    return _best_per_row(batch, r, c, sc, top_k)
+
+
+def _links_of_batches(shared: dict, batches: list[np.ndarray]) -> list:
+    """One task on a worker: :func:`_links_of_batch` of each batch, in order."""
+    return [_links_of_batch(shared, batch) for batch in batches]
+
+
+def _runs(batches: list[np.ndarray], slots: int) -> list[list[np.ndarray]]:
+    """Consecutive runs of ``batches``, :data:`RUNS_PER_SLOT` per worker thread (the batches themselves
+    unchanged, so every score comes from the same arithmetic on the same shapes as in one process)."""
+    cuts = np.linspace(0, len(batches), min(len(batches), RUNS_PER_SLOT * max(slots, 1)) + 1).astype(np.int64)
+    return [batches[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _on_cpu(predictor: Any) -> bool:
+    """Whether ``predictor`` scores on the CPU (a GPU predictor keeps its scoring in this process)."""
+    device = getattr(predictor, "device", "cpu")
+    if device == "cpu":
+        return True
+    from .predictor import resolve_device  # noqa: PLC0415  (torch)
+
+    return resolve_device(device).type == "cpu"
 
 
 def candidate_recall(predictor, *, nodes=None, top_k: int = 10, neighbours: int = 100, exclude=None) -> dict[str, float]:
