@@ -132,21 +132,25 @@ def translate_errors(settings: ConnectionSettings) -> Iterator[None]:
         raise
 
 
-def open_driver(settings: ConnectionSettings, *, verify: bool = True) -> Any:
-    """A :class:`neo4j.Driver` for ``settings``; with ``verify`` the connection and credentials are checked."""
+def open_driver(settings: ConnectionSettings, *, verify: bool = True, config: dict[str, Any] | None = None) -> Any:
+    """A :class:`neo4j.Driver` for ``settings``; with ``verify`` the connection and credentials are checked.
+
+    ``config`` : driver settings that replace the defaults here (e.g. ``connection_timeout``,
+    ``connection_acquisition_timeout``), as :class:`graphdatascience.GraphDataScience` takes them.
+    """
     import neo4j  # noqa: PLC0415
 
     check_uri(settings.uri)
+    options: dict[str, Any] = {
+        "connection_timeout": 15,
+        "max_transaction_retry_time": 30,
+        "user_agent": "topo-graphdb",
+        "notifications_min_severity": "OFF",
+    }
+    options.update(config or {})
     with translate_errors(settings):
         try:
-            driver = neo4j.GraphDatabase.driver(
-                settings.uri,
-                auth=settings.auth,
-                connection_timeout=15,
-                max_transaction_retry_time=30,
-                user_agent="topo-graphdb",
-                notifications_min_severity="OFF",
-            )
+            driver = neo4j.GraphDatabase.driver(settings.uri, auth=settings.auth, **options)
         except ValueError as err:
             raise InputError(f"bad Neo4j URI {settings.uri!r}: {err}") from err
         if verify:

@@ -9,7 +9,11 @@ would in one session):
   as a *managed* transaction: the driver retries it on transient errors and on a lost
   connection (a new connection, the function again) for up to ``retry_time`` seconds.
 * :meth:`Database.run` sends one auto-commit query (schema commands,
-  ``CALL {...} IN TRANSACTIONS``), which nothing retries.
+  ``CALL {...} IN TRANSACTIONS``), which nothing retries: opened with ``verify=False``,
+  a :class:`Database` whose first query is a :meth:`~Database.run` answers at once, so a
+  readiness probe fails fast instead of waiting out the retry window.
+
+The database is the one the settings name (``"system"`` for user administration).
 
 Driver errors leave every method translated by
 :func:`~topo_graphdb.connection.translate_errors` into :mod:`topo_graphdb.errors`. Code that
@@ -43,6 +47,9 @@ class Database:
         :func:`~topo_graphdb.connection.open_driver`).
     driver : an open :class:`neo4j.Driver` to use instead of opening one; it is
         closed with the :class:`Database`.
+    config : driver settings that replace the defaults of
+        :func:`~topo_graphdb.connection.open_driver` (e.g. shorter connection timeouts for
+        a readiness probe).
 
     Attributes
     ----------
@@ -50,11 +57,13 @@ class Database:
         driver's managed-transaction retry, or after an unknown commit outcome).
     """
 
-    def __init__(self, settings: ConnectionSettings, *, verify: bool = True, driver: Any = None):
+    def __init__(
+        self, settings: ConnectionSettings, *, verify: bool = True, driver: Any = None, config: dict[str, Any] | None = None
+    ):
         import neo4j  # noqa: PLC0415
 
         self.settings = settings
-        self.driver = driver if driver is not None else open_driver(settings, verify=verify)
+        self.driver = driver if driver is not None else open_driver(settings, verify=verify, config=config)
         self._bookmarks = neo4j.GraphDatabase.bookmark_manager()
         self.retries = 0
         self._lock = threading.Lock()

@@ -123,3 +123,18 @@ def test_connect_opens_and_closes_for_settings_and_passes_an_open_database_throu
     assert driver.closed
     with pytest.raises(Neo4jUnavailable, match="cannot reach Neo4j"), connect(ConnectionSettings(uri="bolt://127.0.0.1:9")):
         pass
+
+
+def test_driver_settings_can_replace_the_defaults_for_one_database(monkeypatch):
+    import neo4j
+
+    opened = []
+    monkeypatch.setattr(neo4j.GraphDatabase, "driver", lambda uri, *, auth, **config: opened.append(config) or _Driver())
+    Database(SETTINGS, verify=False)
+    with Database(SETTINGS, verify=False, config={"connection_timeout": 2, "connection_acquisition_timeout": 2}) as db:
+        pass
+    default, probe = opened
+    assert default["connection_timeout"] == 15 and "connection_acquisition_timeout" not in default
+    assert probe["connection_timeout"] == probe["connection_acquisition_timeout"] == 2
+    assert probe["max_transaction_retry_time"] == default["max_transaction_retry_time"] == 30  # the rest stays
+    assert db.driver.closed

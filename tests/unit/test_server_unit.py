@@ -403,3 +403,130 @@ def test_cli_start_refuses_bad_password_files_in_one_line(tmp_path: Path, conten
 def test_start_refuses_a_password_with_auth_off(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="authentication is off"):
         server.start(data_dir=tmp_path, auth=False, password="long-enough-pw")
+
+
+# -- Bolt through the database seam (a fake driver, no server) ------------------------------------
+
+
+def _hydrated(code: str, message: str) -> Exception:
+    from neo4j.exceptions import Neo4jError
+
+    return Neo4jError._hydrate_neo4j(code=code, message=message)
+
+
+class _FakeDriver:
+    """Records how it was opened and what each auto-commit query asked; ``answers`` maps a query's
+    first words to a value (one record) or an exception. Sessions have no managed transactions, so
+    anything that would be retried by the driver fails here."""
+
+    def __init__(self, answers: dict):
+        self.answers, self.queries, self.sessions, self.closed = answers, [], [], False
+        self.opened: dict = {}
+
+    def session(self, **kw):
+        self.sessions.append(kw)
+        driver = self
+
+        class Session:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def run(self, query, params):
+                driver.queries.append((kw["database"], query, params))
+                body = " ".join(line for line in query.splitlines() if not line.startswith("//"))
+                answer = next(v for k, v in driver.answers.items() if body.startswith(k))
+                if isinstance(answer, BaseException):
+                    raise answer
+
+                class Result:
+                    def to_eager_result(self):
+                        records = answer if isinstance(answer, list) else [[answer]]
+                        return type("Eager", (), {"records": records})()
+
+                return Result()
+
+        return Session()
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def fake_driver(monkeypatch: pytest.MonkeyPatch):
+    import neo4j
+
+    made: list[_FakeDriver] = []
+
+    def install(answers: dict) -> list[_FakeDriver]:
+        def driver(uri, *, auth, **config):
+            made.append(_FakeDriver(answers))
+            made[-1].opened = {"uri": uri, "auth": auth, **config}
+            return made[-1]
+
+        monkeypatch.setattr(neo4j.GraphDatabase, "driver", driver)
+        return made
+
+    return install
+
+
+def test_probe_pings_once_without_retries_and_within_its_timeout(fake_driver) -> None:
+    from neo4j.exceptions import ServiceUnavailable
+
+    made = fake_driver({"CALL db.ping()": [[True]]})
+    assert _process.probe("bolt://127.0.0.1:1", ("neo4j", "pw-pw-pw-pw"), timeout=2.5) == ("ready", "")
+    (driver,) = made
+    assert driver.opened["auth"] == ("neo4j", "pw-pw-pw-pw") and driver.closed
+    assert driver.opened["connection_timeout"] == driver.opened["connection_acquisition_timeout"] == 2.5
+    assert [q[0] for q in driver.queries] == ["neo4j"]  # one auto-commit query: nothing retries it
+    cases = [
+        (_hydrated("Neo.ClientError.Security.Unauthorized", "bad creds"), ("auth", "bad creds")),
+        (_hydrated("Neo.ClientError.Security.CredentialsExpired", "change it"), ("auth", "change it")),
+        (_hydrated("Neo.TransientError.Database.DatabaseUnavailable", "starting"), "down"),
+        (_hydrated("Neo.ClientError.Statement.SyntaxError", "odd"), ("down", "Neo.ClientError.Statement.SyntaxError: odd")),
+        (ServiceUnavailable("Couldn't connect to 127.0.0.1:1"), ("down", "Couldn't connect to 127.0.0.1:1")),
+    ]
+    for error, expected in cases:
+        fake_driver({"CALL db.ping()": error})
+        kind, why = _process.probe("bolt://127.0.0.1:1", None, timeout=1)
+        assert (kind, why) == expected if isinstance(expected, tuple) else kind == expected and "starting" in why
+    assert made[-1].opened["auth"] is None
+
+
+def test_the_default_password_is_changed_on_the_system_database(fake_driver) -> None:
+    from neo4j.exceptions import ServiceUnavailable
+
+    made = fake_driver({"ALTER CURRENT USER": []})
+    assert server._change_default_password("bolt://127.0.0.1:1", "new-password") is True
+    assert made[-1].opened["auth"] == ("neo4j", "neo4j") and made[-1].opened["connection_timeout"] == 10
+    ((database, _query, params),) = made[-1].queries
+    assert database == "system" and params == {"old": "neo4j", "new": "new-password"}
+    for not_yet in (_hydrated("Neo.TransientError.General.DatabaseUnavailable", "wait"), ServiceUnavailable("down")):
+        fake_driver({"ALTER CURRENT USER": not_yet})
+        assert server._change_default_password("bolt://127.0.0.1:1", "new-password") is False
+    fake_driver({"ALTER CURRENT USER": _hydrated("Neo.ClientError.Security.Unauthorized", "no")})
+    with pytest.raises(ServerError, match="not stored in this data dir"):
+        server._change_default_password("bolt://127.0.0.1:1", "new-password")
+
+
+def test_status_reports_versions_and_the_server_s_own_plugin_errors(tmp_path: Path, monkeypatch, fake_driver) -> None:
+    from neo4j.exceptions import ServiceUnavailable
+
+    monkeypatch.setattr(server, "running_pid", lambda paths: 4242)
+    (tmp_path / "state.json").write_text(json.dumps({"uri": "bolt://127.0.0.1:1", "auth": False, "mode": "server"}))
+    assert server._paths(tmp_path).state_file == tmp_path / "state.json"
+    missing = _hydrated("Neo.ClientError.Statement.SyntaxError", "Unknown function 'gds.version'")
+    made = fake_driver(
+        {"CALL dbms.components()": [{"version": "5.26.0", "edition": "community"}], "RETURN apoc.version()": "5.26.0", "RETURN gds.version()": missing}
+    )
+    info = server.status(data_dir=tmp_path)
+    assert info["ready"] and info["error"] is None and (info["version"], info["edition"]) == ("5.26.0", "community")
+    assert (info["apoc_version"], info["apoc_error"]) == ("5.26.0", None)
+    assert info["gds_version"] is None and info["gds_error"] == "Neo.ClientError.Statement.SyntaxError: Unknown function 'gds.version'"
+    assert made[-1].opened["auth"] is None and made[-1].opened["connection_timeout"] == 10
+    assert {q[0] for q in made[-1].queries} == {"neo4j"} and made[-1].closed
+    fake_driver({"CALL dbms.components()": ServiceUnavailable("Couldn't connect to 127.0.0.1:1")})
+    info = server.status(data_dir=tmp_path)
+    assert not info["ready"] and info["error"] == "Couldn't connect to 127.0.0.1:1"  # the driver's words, as before

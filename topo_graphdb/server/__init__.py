@@ -47,7 +47,9 @@ from typing import Any
 import psutil
 
 from .._cypher import load_query
-from ..errors import InputError, Neo4jUnavailable, ServerError
+from ..connection import ConnectionSettings
+from ..db import Database
+from ..errors import InputError, Neo4jUnavailable, ServerError, TopoGraphError
 from ..passwords import check_password
 from ..units import format_size, parse_size
 from ._assemble import assemble_home, versions
@@ -56,6 +58,7 @@ from ._java import find_java
 from ._process import (
     alive,
     clear_stale_pid,
+    driver_error,
     java_command,
     launch,
     log_problem,
@@ -240,23 +243,23 @@ def _set_initial_password(java: Path, home: Path, paths: InstancePaths, password
 
 def _change_default_password(uri: str, password: str) -> bool:
     """Log in as neo4j/neo4j and set ``password``; False when the server is not ready for it yet."""
-    import neo4j  # noqa: PLC0415
     from neo4j import exceptions as ne  # noqa: PLC0415
 
+    settings = ConnectionSettings(uri=uri, user=USER, password="neo4j", database="system")
     try:
-        with neo4j.GraphDatabase.driver(uri, auth=(USER, "neo4j"), connection_timeout=10) as driver:
-            with driver.session(database="system") as session:
-                session.run(
-                    "ALTER CURRENT USER SET PASSWORD FROM $old TO $new", old="neo4j", new=password
-                ).consume()
+        with Database(settings, verify=False, config={"connection_timeout": 10}) as db:
+            db.run(load_query("server_change_password"), {"old": "neo4j", "new": password})
         return True
-    except (ne.TransientError, ne.ServiceUnavailable, ne.SessionExpired):
-        return False
-    except ne.AuthError as err:
-        raise ServerError(
-            "the server's neo4j user has a password that is not stored in this data dir",
-            hint="restore the password file, or start with a fresh --data-dir",
-        ) from err
+    except (TopoGraphError, ne.TransientError, ne.SessionExpired) as caught:  # the seam translates the rest
+        err = driver_error(caught)
+        if isinstance(err, (ne.TransientError, ne.ServiceUnavailable, ne.SessionExpired)):
+            return False
+        if isinstance(err, ne.AuthError):
+            raise ServerError(
+                "the server's neo4j user has a password that is not stored in this data dir",
+                hint="restore the password file, or start with a fresh --data-dir",
+            ) from err
+        raise
 
 
 def _without_gds_plugins(home: Path, paths: InstancePaths) -> Path:
@@ -507,16 +510,20 @@ def stop(*, data_dir: str | os.PathLike[str] | None = None, timeout: float = 60)
     return True
 
 
-def _answer(session: Any, query: str) -> tuple[str | None, str | None]:
+def _answer(db: Database, query: str) -> tuple[str | None, str | None]:
+    """The first value of query file ``query``, or None and the server's (or driver's) error in one line."""
     from neo4j import exceptions as ne  # noqa: PLC0415
 
     try:
-        record = session.run(query).single()
-        return (str(record[0]) if record is not None else None), None
-    except ne.Neo4jError as err:
-        return None, " ".join(f"{err.code}: {err.message}".split())
-    except ne.DriverError as err:
-        return None, " ".join(str(err).split())
+        records = db.run(load_query(query)).records
+        return (str(records[0][0]) if records else None), None
+    except (TopoGraphError, ne.Neo4jError, ne.DriverError) as caught:
+        err = driver_error(caught)
+        if isinstance(err, ne.Neo4jError):
+            return None, " ".join(f"{err.code}: {err.message}".split())
+        if isinstance(err, ne.DriverError):
+            return None, " ".join(str(err).split())
+        raise
 
 
 def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -558,22 +565,20 @@ def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     if pid is None or not state.get("uri"):
         info["error"] = "not running"
         return info
-    import neo4j  # noqa: PLC0415
     from neo4j import exceptions as ne  # noqa: PLC0415
 
     password = _read_password(paths) if auth else None
-    credentials = (USER, password) if auth and password is not None else None
+    settings = ConnectionSettings(uri=state["uri"], user=USER, password=password if auth else None, database="neo4j")
     try:
-        with neo4j.GraphDatabase.driver(state["uri"], auth=credentials, connection_timeout=10) as driver:
-            with driver.session(database="neo4j") as session:
-                record = session.run(load_query("server_version"), component="Neo4j Kernel").single()
-                if record is not None:
-                    info["version"], info["edition"] = record["version"], record["edition"]
-                info["ready"] = True
-                info["apoc_version"], info["apoc_error"] = _answer(session, "RETURN apoc.version()")
-                info["gds_version"], info["gds_error"] = _answer(session, "RETURN gds.version()")
-    except (ne.Neo4jError, ne.DriverError, OSError) as err:
-        info["error"] = " ".join(str(err).split())[:300]
+        with Database(settings, verify=False, config={"connection_timeout": 10}) as db:
+            records = db.run(load_query("server_version"), {"component": "Neo4j Kernel"}).records
+            if records:
+                info["version"], info["edition"] = records[0]["version"], records[0]["edition"]
+            info["ready"] = True
+            info["apoc_version"], info["apoc_error"] = _answer(db, "server_apoc_version")
+            info["gds_version"], info["gds_error"] = _answer(db, "server_gds_version")
+    except (TopoGraphError, ne.Neo4jError, ne.DriverError, OSError) as caught:
+        info["error"] = " ".join(str(driver_error(caught)).split())[:300]
     if state.get("gds_load_error") and state.get("mode") == MODE_WITHOUT_GDS:
         info["gds_error"] = f"{state['gds_load_error']}; {info['gds_error'] or ''}".rstrip("; ")
     return info

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import psutil
 
-from ..errors import ServerError
+from .._cypher import load_query
+from ..connection import ConnectionSettings
+from ..db import Database
+from ..errors import ServerError, TopoGraphError
 from ..units import format_size
 from ._conf import InstancePaths
 
@@ -19,6 +22,7 @@ __all__ = [
     "MAIN_CLASS",
     "alive",
     "clear_stale_pid",
+    "driver_error",
     "is_server_process",
     "java_command",
     "launch",
@@ -161,29 +165,43 @@ def terminate(pid: int, *, timeout: float) -> bool:
     return not alive(pid)
 
 
+def driver_error(err: BaseException) -> BaseException:
+    """The driver's own exception behind ``err``.
+
+    The :class:`~topo_graphdb.db.Database` seam translates driver errors into
+    :mod:`topo_graphdb.errors` (``raise ... from err``); the server's probes judge and
+    report the driver's exception itself.
+    """
+    while isinstance(err, TopoGraphError) and isinstance(err.__cause__, Exception):
+        err = err.__cause__
+    return err
+
+
 def probe(uri: str, auth: tuple[str, str] | None, *, timeout: float = 5.0) -> tuple[str, str]:
-    """Ask the server for ``RETURN 1``: ``("ready", "")``, ``("auth", why)`` or ``("down", why)``.
+    """Ping the ``neo4j`` database: ``("ready", "")``, ``("auth", why)`` or ``("down", why)``.
 
     ``"auth"`` means Bolt answers but refused (or wants a new password for) these credentials.
+    The ping is one auto-commit query that nothing retries, and connecting waits at most
+    ``timeout`` s, so a server that is not ready yet answers at once.
     """
-    import neo4j  # noqa: PLC0415
     from neo4j import exceptions as ne  # noqa: PLC0415
 
+    user, password = auth if auth is not None else ("neo4j", None)
+    settings = ConnectionSettings(uri=uri, user=user, password=password, database="neo4j")
+    config = {"connection_timeout": timeout, "connection_acquisition_timeout": timeout}
     try:
-        with neo4j.GraphDatabase.driver(
-            uri, auth=auth, connection_timeout=timeout, connection_acquisition_timeout=timeout, user_agent="topo-graphdb"
-        ) as driver:
-            with driver.session(database="neo4j") as session:
-                session.run("RETURN 1").consume()
+        with Database(settings, verify=False, config=config) as db:
+            db.run(load_query("connection_ping"))
         return "ready", ""
-    except ne.AuthError as err:
+    except (TopoGraphError, ne.Neo4jError, ne.DriverError, OSError) as caught:
+        err = driver_error(caught)
+    if isinstance(err, ne.AuthError):
         return "auth", err.message or str(err)
-    except ne.ClientError as err:
+    if isinstance(err, ne.ClientError):
         if "Security" in (err.code or ""):  # e.g. CredentialsExpired
             return "auth", err.message or str(err)
         return "down", f"{err.code}: {err.message}"
-    except (ne.Neo4jError, ne.DriverError, OSError) as err:
-        return "down", " ".join(str(err).split())[:200]
+    return "down", " ".join(str(err).split())[:200]
 
 
 _NOISE = re.compile(r"^\s*(at |\.\.\. \d+ more|WARNING: Using incubator modules)")
