@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +74,14 @@ def _env(name: str) -> str | None:
 
 
 def settings_from(
-    *, uri: str | None = None, user: str | None = None, password: str | None = None, database: str | None = None
+    *, uri: str | None = None, user: str | None = None, password: str | None = None, database: str | None = None,
+    local: Callable[[], Any] | None = None,
 ) -> ConnectionSettings:
-    """Resolve settings: explicit values, then environment, then the local server."""
+    """Resolve settings: explicit values, then environment, then ``local()``.
+
+    ``local`` returns the URI, user and password of a local server (the CLI passes
+    :func:`topo_graphdb.server.local_connection`); without it a missing URI is an error.
+    """
     uri = uri or _env("NEO4J_URI")
     user = user or _env("NEO4J_USER")
     password = password or _env("NEO4J_PASSWORD")
@@ -85,14 +90,14 @@ def settings_from(
         password = read_password_file(_env("NEO4J_PASSWORD_FILE"), what="NEO4J_PASSWORD_FILE")  # type: ignore[arg-type]
     if uri is not None:
         check_uri(uri)
+    elif local is None:
+        raise Neo4jUnavailable("no Neo4j URI given", hint="set NEO4J_URI (or --uri), e.g. bolt://localhost:7687")
     else:
-        from .server import local_connection  # noqa: PLC0415
-
-        local = local_connection()
-        uri = local.uri
-        if password is None and user in (None, local.user):
-            password = local.password
-        user = user or local.user
+        server = local()
+        uri = server.uri
+        if password is None and user in (None, server.user):
+            password = server.password
+        user = user or server.user
     return ConnectionSettings(uri=uri, user=user or "neo4j", password=password, database=database)
 
 

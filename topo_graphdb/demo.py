@@ -27,6 +27,7 @@ from .errors import TopoGraphError
 from .loader import load_dataset
 from .logs import quiet_library_warnings
 from .query import render_result, run_query
+from .server import local_connection
 
 LIBRARY = Path(__file__).resolve().parent.parent / "cypher"
 
@@ -44,7 +45,7 @@ def _library(name: str, params: dict) -> None:
     text = path.read_text("utf-8")
     comment = next((line[2:].strip() for line in text.splitlines() if line.startswith("//")), "")
     click.echo(f"\n== cypher/{name}.cypher: {comment}")
-    keys, rows = run_query(settings_from(), text, params)
+    keys, rows = run_query(settings_from(local=local_connection), text, params)
     click.echo(render_result(keys, rows))
 
 
@@ -73,7 +74,7 @@ def main() -> int:
     quiet_library_warnings()
     t0 = time.perf_counter()
     try:
-        conn = settings_from()
+        conn = settings_from(local=local_connection)
         click.echo(f"== loading Cora into {conn.describe()}", err=True)
         report = load_dataset(conn, "cora")
         click.echo(f"   {report.nodes:,} nodes, {report.relationships:,} relationships in {report.seconds:.1f} s", err=True)

@@ -56,7 +56,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUnd
     if os.environ.get("NEO4J_URI"):
         from topo_graphdb.connection import settings_from  # noqa: PLC0415
 
-        yield ServerUnderTest(conn=settings_from())
+        yield ServerUnderTest(conn=settings_from())  # NEO4J_URI is set: no local server needed
         return
     from topo_graphdb import server  # noqa: PLC0415
 

@@ -106,10 +106,17 @@ def connection_options(func: Callable) -> Callable:
     @click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Database name (env NEO4J_DATABASE; default neo4j).")
     @functools.wraps(func)
     def wrapper(*args: Any, uri: str | None, user: str | None, password: str | None, database: str | None, **kwargs: Any) -> Any:
-        kwargs["conn"] = settings_from(uri=uri, user=user, password=password, database=database)
+        kwargs["conn"] = settings_from(uri=uri, user=user, password=password, database=database, local=local_server)
         return func(*args, **kwargs)
 
     return wrapper
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON summary on stdout.")
+
+
+def local_server() -> Any:
+    """The local server's connection (:func:`topo_graphdb.server.local_connection`; imported when asked for)."""
+    from ..server import local_connection  # noqa: PLC0415  (the server module: process and file handling)
+
+    return local_connection()
