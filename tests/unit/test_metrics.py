@@ -106,3 +106,20 @@ def test_pairs_must_be_an_edge_array():
         pair_heuristics(np.array([[0, 1], [1, 2]]), None)
     with pytest.raises(InputError, match=r"pairs must be an edge array of shape \(2, E\); got shape \(2,\)"):
         pair_heuristics(np.array([[0, 1], [1, 2]]), np.array([0, 2]))
+
+
+def test_three_step_walks_equal_the_cube_of_the_adjacency():
+    from topo_graphdb.kernels.metrics import PairHeuristics
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        edges, n = random_graph(rng)  # self-loops and duplicates included: the simple graph counts
+        a = np.zeros((n, n))
+        keep = edges[0] != edges[1]
+        a[edges[0][keep], edges[1][keep]] = a[edges[1][keep], edges[0][keep]] = 1.0
+        cube = a @ a @ a
+        pairs = rng.integers(0, n, (2, 50))
+        got = PairHeuristics(edges, num_nodes=n).three_step_walks(pairs)
+        np.testing.assert_array_equal(got, cube[pairs[0], pairs[1]])
+    with pytest.raises(InputError, match="pairs must hold node indices below"):
+        PairHeuristics(np.array([[0, 1], [1, 2]])).three_step_walks(np.array([[0], [9]]))

@@ -190,7 +190,7 @@ def test_link_features_by_hand():
         link_features({k: v for k, v in links.items() if k != "rank"}, adj)
 
 
-def test_list_and_pair_features_match_a_naive_oracle(monkeypatch):
+def test_list_and_pair_features_match_a_naive_oracle():
     rng = np.random.default_rng(5)
     n = 40
     upper = np.triu(rng.random((n, n)) < 0.12, 1)
@@ -200,7 +200,6 @@ def test_list_and_pair_features_match_a_naive_oracle(monkeypatch):
     dst = (src + rng.integers(1, n, src.size)) % n
     score = np.round(rng.normal(size=src.size), 1)  # ties between links
     links = {"src": src, "dst": dst, "score": score, "rank": np.tile(np.arange(1, 5), n)}
-    monkeypatch.setattr(features, "_PATH_BUDGET", 7)  # many small blocks of 2-step rows
     X, names = link_features(links, adj)
     f = {name: X[:, i] for i, name in enumerate(names)}
     deg = dense.sum(1)

@@ -14,13 +14,12 @@ import scipy.sparse as sp
 
 from ...errors import InputError
 from ...kernels import clustering_coefficient
+from ...kernels.metrics import PairHeuristics
 from ...snapshot import adjacency_matrix  # noqa: F401  (the doctests use it)
 
 __all__ = ["link_features", "holdout_labels"]
 
 _LINK_KEYS = ("src", "dst", "score", "rank")
-_CHUNK = 131_072  # links per sparse row-product block in link_features
-_PATH_BUDGET = 20_000_000  # entries of the 2-step rows held at once when counting 3-paths
 
 
 # ------------------------------------------------------------------ features
@@ -49,34 +48,6 @@ def _per_source_stats(src: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, n
     mean = np.bincount(inv, score) / count
     var = np.maximum(np.bincount(inv, score * score) / count - mean * mean, 0.0)
     return best[inv], mean[inv], np.sqrt(var)[inv]
-
-
-def _pair_counts(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, inv_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Common-neighbour count and resource allocation of each pair, in blocks of rows."""
-    cn = np.empty(src.size)
-    ra = np.empty(src.size)
-    for start in range(0, src.size, _CHUNK):
-        stop = min(src.size, start + _CHUNK)
-        both = adj[src[start:stop]].multiply(adj[dst[start:stop]]).tocsr()  # 1 at common neighbours
-        cn[start:stop] = np.asarray(both.sum(axis=1)).reshape(-1)
-        ra[start:stop] = np.asarray(both @ inv_deg).reshape(-1)
-    return cn, ra
-
-
-def _paths3(adj: sp.csr_matrix, src: np.ndarray, dst: np.ndarray, walks2: np.ndarray) -> np.ndarray:
-    """``(A^3)_{ij}``, the number of 3-step walks from ``src`` to ``dst``, in blocks of at most ``_PATH_BUDGET`` entries.
-
-    Row ``i`` of ``A^2`` has at most ``walks2[i]`` entries, so blocks are cut on its running sum.
-    """
-    out = np.empty(src.size)
-    start = 0
-    while start < src.size:
-        total = np.cumsum(walks2[src[start : start + _CHUNK]])
-        stop = start + max(1, int(np.searchsorted(total, _PATH_BUDGET, side="right")))
-        two = adj[src[start:stop]] @ adj  # 2-step walks from each source
-        out[start:stop] = np.asarray(two.multiply(adj[dst[start:stop]]).sum(axis=1)).reshape(-1)
-        start = stop
-    return out
 
 
 def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray, n: int) -> dict[str, np.ndarray]:
@@ -171,6 +142,12 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     adj.eliminate_zeros()
     deg = np.diff(adj.indptr).astype(np.float64)
     inv_deg = np.divide(1.0, deg, out=np.zeros(n), where=deg > 0)
+    upper = sp.triu(adj, k=1).tocoo()
+    graph = np.stack([upper.row, upper.col]).astype(np.int64)
+    heuristics = PairHeuristics(graph, num_nodes=n)  # CN, AA, RA, Jaccard and 3-step walks of the links
+    pairs = np.stack([src, dst])
+    pair = heuristics(pairs, which=("cn", "aa", "ra", "jaccard"))
+    cn = pair["cn"]
     cols: dict[str, np.ndarray] = {}
     if m:
         best, mean, sd = _per_source_stats(src, score)
@@ -181,9 +158,7 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
         ranks = rankdata(np.concatenate([score, best]), method="max")  # quantiles on one common scale
         cols["score_quantile"] = ranks[:m] / (2.0 * m)
         cols["best_quantile"] = ranks[m:] / (2.0 * m)
-        cn, ra = _pair_counts(adj, src, dst, inv_deg)
     else:
-        cn = ra = np.zeros(0)
         for key in ("score_gap", "score_z", "score_gap_z", "score_quantile", "best_quantile"):
             cols[key] = np.zeros(0)
     cols["rank"] = rank
@@ -192,9 +167,8 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     cols["cn"] = cn
     low = np.minimum(deg[src], deg[dst])
     cols["cn_share"] = np.divide(cn, low, out=np.zeros(m), where=low > 0)
-    cols["ra"] = ra
-    upper = sp.triu(adj, k=1).tocoo()
-    clustering = clustering_coefficient(np.stack([upper.row, upper.col]).astype(np.int64), num_nodes=n)
+    cols["ra"] = pair["ra"]
+    clustering = clustering_coefficient(graph, num_nodes=n)
     walks2 = np.asarray(adj @ deg).reshape(-1)
     cols["clustering_src"] = clustering[src]
     cols["clustering_dst"] = clustering[dst]
@@ -210,10 +184,9 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     cols["quantile_vs_dst_lowest"] = q - sq["dst_lowest"]
     keys = src * np.int64(n) + dst
     cols["mutual"] = np.isin(dst * np.int64(n) + src, keys).astype(np.float64)
-    union = deg[src] + deg[dst] - cn
-    cols["jaccard"] = np.divide(cn, union, out=np.zeros(m), where=union > 0)
-    cols["adamic_adar"] = _pair_counts(adj, src, dst, np.divide(1.0, np.log(np.maximum(deg, 1.0)), out=np.zeros(n), where=deg > 1))[1] if m else np.zeros(0)
-    cols["log_paths3"] = np.log1p(_paths3(adj, src, dst, walks2)) if m else np.zeros(0)
+    cols["jaccard"] = pair["jaccard"]
+    cols["adamic_adar"] = pair["aa"]
+    cols["log_paths3"] = np.log1p(heuristics.three_step_walks(pairs))
     cols["log_deg_src_x_quantile"] = cols["log_deg_src"] * q
     if pair_tc is not None:
         tc = np.asarray(pair_tc, dtype=np.float64)
