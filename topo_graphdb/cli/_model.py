@@ -10,7 +10,7 @@ import click
 from ..errors import InputError
 from ..model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from ._group import json_option, main
-from ._scheduler import compute_scheduled, scheduler_option
+from ._scheduler import scheduler_option
 
 _MODELS = click.Choice(PREDICTORS)
 _MODEL_HELP = f"GNN ({', '.join(GNN_MODELS)}) or heuristic ({', '.join(HEURISTIC_MODELS)})."
@@ -52,6 +52,7 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
 
     With --scheduler, the per-node TC, ATC and pair TC of the report run on the Dask workers (same values).
     """
+    from ..kernels.distributed import compute_scheduled  # noqa: PLC0415
     from ..model.evaluate import evaluate_files  # noqa: PLC0415
 
     show = sys.stderr.isatty() if progress is None else progress

@@ -1,4 +1,5 @@
-"""The ``--scheduler`` option of the commands that compute TC, and the Dask session it opens."""
+"""The ``--scheduler`` option of the commands that compute TC (the session it opens:
+:func:`topo_graphdb.kernels.distributed.compute_scheduled`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 
 from ._group import fail
 
-__all__ = ["scheduler_option", "compute_scheduled", "refuse_gpu_with_scheduler"]
+__all__ = ["scheduler_option", "refuse_gpu_with_scheduler"]
 
 scheduler_option = click.option(
     "--scheduler", default=None, envvar="TOPO_DASK_SCHEDULER",
@@ -20,10 +21,3 @@ def refuse_gpu_with_scheduler(scheduler: str | None, backend: str) -> None:
     if scheduler and backend == "gpu":
         fail("--scheduler (or $TOPO_DASK_SCHEDULER) runs the CPU kernels on its workers; it does not combine with "
              "--backend gpu", 2)
-
-
-def compute_scheduled(scheduler: str | None):
-    """:func:`topo_graphdb.kernels.distributed.compute_scheduled` (imported when a command runs: Numba)."""
-    from ..kernels.distributed import compute_scheduled as scheduled  # noqa: PLC0415
-
-    return scheduled(scheduler)

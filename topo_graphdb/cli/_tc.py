@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from ..units import parse_size
 from ._group import fail, main
-from ._scheduler import compute_scheduled, refuse_gpu_with_scheduler, scheduler_option
+from ._scheduler import refuse_gpu_with_scheduler, scheduler_option
 
 __all__ = ["tc"]
 
@@ -128,6 +128,7 @@ def _estimate(inputs: dict, *, hops: int, backend: str, memory_budget: str | Non
 def _run(inputs: dict, *, hops: int, beta: float | None, approx: bool, dim: int | None, seed: int | None,
          backend: str, memory_budget: str | None, scheduler: str | None, progress: bool) -> tuple[object, dict]:
     from ..kernels import default_beta  # noqa: PLC0415
+    from ..kernels.distributed import compute_scheduled  # noqa: PLC0415
 
     budget = parse_size(memory_budget, name="memory budget") if memory_budget is not None else None
     snap = inputs["snapshot"]

@@ -143,7 +143,7 @@ def train_predictor(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | No
     predictor = cache.get(key, _load_on_cpu) if cache is not None else None
     cached = predictor is not None
     if predictor is None:
-        predictor = make_predictor(cfg.predict.model, **settings, **({"progress": False} if settings else {})).fit(split)
+        predictor = make_predictor(cfg.predict.model, **settings, progress=False).fit(split)  # heuristics take no settings
         if cache is not None:
             try:
                 cache.put(key, predictor.save)

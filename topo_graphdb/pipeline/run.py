@@ -255,7 +255,7 @@ def _work(run: _Run) -> None:
     history, plan, targets = _plan(run, graph, score_on=score_on)
     nothing_new = plan.mode == "incremental" and targets.size == 0
     links, applied = None, {}
-    with compute_scheduled(cfg.compute.scheduler or None):  # TC, ATC and pair TC on Dask when set
+    with compute_scheduled(cfg.compute.scheduler):  # TC, ATC and pair TC on Dask when set
         columns, beta, tc = _score(run, graph, plan, targets, score_on=score_on and not nothing_new, budget=budget)
         _drift(run, graph, history, budget=budget)
         if predict_on and not nothing_new:
