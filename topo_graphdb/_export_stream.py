@@ -9,7 +9,6 @@ numpy arrays at once (see :mod:`topo_graphdb._export_arrays`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,11 +17,11 @@ from ._export_arrays import EdgeColumns, lookup, records, to_float
 from ._export_plan import Plan
 from .errors import InputError
 from .graphspec import GraphSpec
+from .progress import Progress
 
-__all__ = ["Collector", "Progress"]
+__all__ = ["Collector"]
 
 #: ``progress(phase, done, total)`` callback of an export.
-Progress = Callable[[str, int, int], None]
 
 
 class Collector:

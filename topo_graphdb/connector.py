@@ -71,13 +71,14 @@ import numpy as np
 from ._export_arrays import integral, node_id_array, orient
 from ._export_plan import build_plan, check_schema, estimates
 from ._export_projection import read_projection
-from ._export_stream import Collector, Progress
+from ._export_stream import Collector
 from .connection import ConnectionSettings
 from .db import Database, connect
 from .errors import EmptyGraphError, InputError
 from .graphspec import ORIENTATIONS, PREDICTED_LINK, GraphSpec, describe_selection, spec_from_options
 from .ledger import LEDGER_LABEL, LOCK_LABEL
 from .predicates import OPERATORS, Predicate, parse_predicate
+from .progress import Progress
 from .snapshot import GraphSnapshot
 
 __all__ = [

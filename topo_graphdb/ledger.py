@@ -61,6 +61,7 @@ from ._cypher import load_query, quote_identifier
 from .connection import ConnectionSettings
 from .db import Database, connect
 from .errors import InputError, LockHeld, TopoGraphError
+from .progress import Message
 
 __all__ = [
     "LEDGER_LABEL",
@@ -363,7 +364,7 @@ class SyncLock:
 
         return self.db.write(work)
 
-    def acquire(self, *, wait: bool = False, timeout: float = 3600.0, poll: float = 2.0, on_wait: Callable[[str], None] | None = None) -> SyncLock:
+    def acquire(self, *, wait: bool = False, timeout: float = 3600.0, poll: float = 2.0, on_wait: Message | None = None) -> SyncLock:
         """Take the lock, or raise :class:`LockHeld` (after ``timeout`` seconds with ``wait``).
 
         When the previous holder was stale, :attr:`taken_over` holds its lock

@@ -11,7 +11,6 @@ between nodes of that label yet (de-duplicated first), ``MERGE``d otherwise.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,10 +24,9 @@ from .connection import ConnectionSettings
 from .db import Database, connect
 from .edgefile import EdgeTable, read_edge_csv
 from .errors import InputError
+from .progress import Progress
 
 __all__ = ["DATASETS", "LoadReport", "load_edges", "load_dataset", "dataset_path"]
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ from .graphspec import PREDICTED_LINK, GraphSpec
 from .identity import NodeIdentity, node_id_list, resolve_identity
 from .ledger import LEDGER_LABEL, LOCK_LABEL, check_run_id, new_run_id
 from .linkrank import link_columns, link_maps, rank_links
+from .progress import Progress
 from .snapshot import GraphSnapshot
 
 __all__ = [
@@ -99,7 +100,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 
 _SAMPLE_IDS = 5
 
@@ -173,7 +173,6 @@ def _names(prefix: str, identity: NodeIdentity) -> dict[str, str]:
     if identity.key_property in names.values():
         raise InputError(f"prefix {prefix!r} would overwrite the key property {identity.key_property!r}")
     return names
-
 
 
 def _add_missing(report: WriteReport, out: dict[str, Any]) -> None:

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 
 from .connection import ConnectionSettings
-from .connector import PREDICTED_LINK, GraphSpec, check_names
+from .connector import check_names
 from .db import Database, connect
 from .edgefile import read_node_values, read_scored_links
 from .errors import InputError
+from .graphspec import PREDICTED_LINK, GraphSpec
 from .ledger import check_run_id
-from .writeback import Progress, WriteReport, write_node_properties, write_predicted_links
+from .progress import Progress
+from .writeback import WriteReport, write_node_properties, write_predicted_links
 
 __all__ = ["write_from_csv"]
 

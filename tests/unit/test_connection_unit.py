@@ -84,3 +84,37 @@ def test_old_ledger_version_names_are_translated() -> None:
     }
     new = {"run_id": "r", "version_neo4j_driver": "6.4.1", "version_neo4j_server": "5.26.19"}
     assert _current_names(new) == new
+
+
+class TestSettings:
+    def test_env_and_empty_values(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("NEO4J_URI", "neo4j+s://example.databases.neo4j.io")
+        monkeypatch.setenv("NEO4J_USER", "")
+        monkeypatch.setenv("NEO4J_PASSWORD", "")
+        pw = tmp_path / "pw"
+        pw.write_text("s3cret\n")
+        monkeypatch.setenv("NEO4J_PASSWORD_FILE", str(pw))
+        monkeypatch.setenv("NEO4J_DATABASE", "")
+        s = settings_from()
+        assert (s.uri, s.user, s.password, s.database) == ("neo4j+s://example.databases.neo4j.io", "neo4j", "s3cret", "neo4j")
+        assert "s3cret" not in repr(s) and "s3cret" not in s.describe()
+
+    def test_without_a_uri_the_local_server_is_asked_or_it_is_an_error(self, monkeypatch):
+        from types import SimpleNamespace
+
+        from topo_graphdb.errors import Neo4jUnavailable
+
+        for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_PASSWORD_FILE", "NEO4J_DATABASE"):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(Neo4jUnavailable, match="no Neo4j URI given"):
+            settings_from()
+        local = SimpleNamespace(uri="bolt://127.0.0.1:7999", user="neo4j", password="localpw")
+        s = settings_from(local=lambda: local)
+        assert (s.uri, s.user, s.password) == ("bolt://127.0.0.1:7999", "neo4j", "localpw")
+        assert settings_from(user="other", local=lambda: local).password is None  # another user's password is never borrowed
+
+    def test_explicit_beats_env(self, monkeypatch):
+        monkeypatch.setenv("NEO4J_URI", "bolt://a:1")
+        monkeypatch.setenv("NEO4J_PASSWORD", "envpw")
+        s = settings_from(uri="bolt://b:2", password="optpw", database="db2")
+        assert (s.uri, s.password, s.database) == ("bolt://b:2", "optpw", "db2")

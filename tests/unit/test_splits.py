@@ -222,3 +222,21 @@ def test_cora_split_counts():
     truth = set(s.all_positive_keys().tolist())
     assert len(truth) == 5278
     assert not (_keyset(s.test_neg, 2708) & truth) and not (_keyset(s.valid_neg, 2708) & truth)
+
+
+def test_negatives_are_our_own_because_pyg_returns_fewer_distinct_pairs():
+    """The reason ``sample_negatives`` is not PyG's ``negative_sampling``: on a graph with
+    exactly ten non-edges, asked for ten undirected negatives, ours returns all ten distinct
+    pairs; PyG's returns fewer distinct unordered pairs (each drawn pair is mirrored)."""
+    torch = pytest.importorskip("torch")
+    utils = pytest.importorskip("torch_geometric.utils")
+    n = 12
+    lo, hi = np.triu_indices(n, 1)
+    edges = np.vstack([lo, hi])[:, 10:]  # the complete graph less its first ten pairs
+    ours = sample_negatives(np.sort(edge_keys(edges, n)), n, 10, rng=np.random.default_rng(0))
+    assert sorted(map(tuple, ours.T.tolist())) == sorted(zip(lo[:10].tolist(), hi[:10].tolist(), strict=True))
+    torch.manual_seed(0)
+    both_ways = torch.from_numpy(np.hstack([edges, edges[::-1]]))
+    pyg = utils.negative_sampling(both_ways, num_nodes=n, num_neg_samples=10, force_undirected=True).numpy()
+    distinct = {(min(u, v), max(u, v)) for u, v in pyg.T.tolist()}
+    assert len(distinct) < 10

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
 import click
+
+from ..progress import Progress
 
 __all__ = ["progress_printer", "end_line"]
 
@@ -30,7 +31,7 @@ def _stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def progress_printer(*, every: float = 0.2) -> Callable[[str, int, int], None]:
+def progress_printer(*, every: float = 0.2) -> Progress:
     """``show(phase, done, total)``: in place on a terminal (at most every ``every`` s), else a line per finished phase."""
     tty = _stderr_is_terminal()
     last = {"t": 0.0}

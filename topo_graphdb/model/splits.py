@@ -112,6 +112,11 @@ def sample_negatives(
     drawn uniformly, canonicalised (which keeps the distribution uniform over
     unordered pairs) and rejected when forbidden or already drawn.
 
+    Kept instead of PyG's ``negative_sampling``: asked for ``count`` undirected
+    pairs it returns at most ``count / 2`` distinct ones and draws from torch's
+    global generator; held-out negatives here need exactly ``count`` distinct
+    pairs fixed by a seed (``test_splits.py`` shows the difference).
+
     >>> rng = np.random.default_rng(0)
     >>> forb = np.sort(edge_keys(np.array([[0, 1], [1, 2]]), 3))
     >>> sample_negatives(forb, 3, 5, rng=rng).tolist()  # only {0, 2} is left

@@ -15,13 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import RuntimeLimitReached
+from ..progress import Progress
 from .report import SyncReport
 
-__all__ = ["Alarm", "Clock", "MessageCallback", "Phase", "PhaseCallback", "Progress", "SigtermAsInterrupt"]
+__all__ = ["Alarm", "Clock", "Phase", "PhaseCallback", "SigtermAsInterrupt"]
 
-Progress = Callable[[str, int, int], None]
 PhaseCallback = Callable[[str, str, float | None], None]  # (phase, "start" | "done", seconds)
-MessageCallback = Callable[[str], None]
 
 
 class Clock:

@@ -24,7 +24,8 @@ from ..kernels import default_beta
 from ..kernels.distributed import compute_scheduled
 from ..kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
 from ..kernels.tc import topological_concentration
-from .clock import Alarm, Clock, MessageCallback, PhaseCallback, Progress, SigtermAsInterrupt
+from ..progress import Message, Progress
+from .clock import Alarm, Clock, PhaseCallback, SigtermAsInterrupt
 from .phases import (
     EXHAUSTIVE_NODES,
     atc_scores,
@@ -51,7 +52,7 @@ def run_sync(
     dry_run: bool = False,
     on_phase: PhaseCallback | None = None,
     on_progress: Progress | None = None,
-    on_message: MessageCallback | None = None,
+    on_message: Message | None = None,
 ) -> SyncReport:
     """Run one sync: export, score, train and predict, write back, record.
 
@@ -144,7 +145,7 @@ class _Run:
     clock: Clock
     ledger: Any
     dry_run: bool
-    say: MessageCallback
+    say: Message
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ import string
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from ..connection import ConnectionSettings
 from ..db import Database
 from ..errors import InputError, Neo4jUnavailable, ServerError, TopoGraphError
 from ..passwords import check_password
+from ..progress import Message
 from ..units import format_size, parse_size
 from ._assemble import assemble_home, versions
 from ._conf import InstancePaths, check_memory, default_data_dir, render_conf
@@ -90,8 +90,6 @@ MODE_WITHOUT_GDS = "server-without-gds"
 USER = "neo4j"
 _START_HINT = "start it with `topo-graphdb neo4j start` or set NEO4J_URI"
 
-Progress = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class LocalConnection:
@@ -102,7 +100,7 @@ class LocalConnection:
     password: str | None = field(default=None, repr=False)
 
 
-def assemble(*, progress: Progress | None = None) -> Path:
+def assemble(*, progress: Message | None = None) -> Path:
     """Assemble the Neo4j home once and return it.
 
     Maven copies Neo4j, APOC and GDS (versions in the packaged ``pom.xml``) with all their
@@ -298,7 +296,7 @@ def _run_until_ready(
     change_default: bool,
     timeout: float,
     state: dict[str, Any],
-    progress: Progress,
+    progress: Message,
 ) -> dict[str, Any]:
     plugins_dir = home / "plugins" if mode == MODE_SERVER else _without_gds_plugins(home, paths)
     auth = password is not None
@@ -363,7 +361,7 @@ def start(
     auth: bool = True,
     password: str | None = None,
     timeout: float = 240,
-    progress: Progress | None = None,
+    progress: Message | None = None,
 ) -> dict[str, Any]:
     """Start the local server (assembling it first if needed) and wait until Bolt answers.
 

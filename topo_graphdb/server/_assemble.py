@@ -12,11 +12,12 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ServerError
+from ..progress import Message
 from ._conf import default_cache_dir
 from ._java import find_java, java_home_of
 
@@ -26,8 +27,6 @@ MARKER = ".assembled.json"
 _PLUGIN_PREFIXES = ("org.neo4j.gds.", "org.neo4j.procedure.")
 _MAVEN_TIMEOUT_S = 1800
 _ASSEMBLY_REVISION = 2  # raise when the layout or the Maven call changes: re-assembles
-
-Progress = Callable[[str], None]
 
 
 def pom_text() -> str:
@@ -145,7 +144,7 @@ def _run_maven(mvn: str, java: Path, build: Path, staging: Path, log: Path, labe
         )
 
 
-def assemble_home(*, progress: Progress | None = None, cache_dir: Path | None = None) -> Path:
+def assemble_home(*, progress: Message | None = None, cache_dir: Path | None = None) -> Path:
     """Assemble (once) and return the Neo4j home; see :func:`topo_graphdb.server.assemble`."""
     say = progress or (lambda _msg: None)
     pom = pom_text()

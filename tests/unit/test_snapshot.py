@@ -1,0 +1,45 @@
+"""Graph snapshots: counts, id mapping, range checks, the Parquet round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topo_graphdb.errors import InputError
+from topo_graphdb.snapshot import GraphSnapshot, simple_undirected
+
+
+class TestSnapshot:
+    def test_simple_undirected_counts(self):
+        ei = np.array([[0, 1, 2, 2, 3], [1, 0, 2, 3, 2]])
+        edges, stats = simple_undirected(ei, 4)
+        assert edges.tolist() == [[0, 2], [1, 3]]
+        assert stats == {"input": 5, "self_loops": 1, "duplicates": 2, "edges": 2}
+
+    def test_from_edges_maps_ids_in_sorted_order(self):
+        s = GraphSnapshot.from_edges(np.array([30, 10]), np.array([10, 20]), nodes=np.array([99]))
+        assert s.node_ids.tolist() == [10, 20, 30, 99]
+        assert s.edge_index.tolist() == [[2, 0], [0, 1]]
+        assert s.index_of(np.array([99, 10])).tolist() == [3, 0]
+        with pytest.raises(InputError, match="unknown node ids"):
+            s.index_of(np.array([7]))
+
+    def test_rejects_out_of_range_edges(self):
+        with pytest.raises(InputError):
+            GraphSnapshot(np.array([1, 2]), np.array([[0], [2]]))
+
+    def test_parquet_round_trip(self, tmp_path):
+        s = GraphSnapshot(
+            np.array(["4:a:0", "4:a:1", "4:a:2"], dtype=object),
+            np.array([[0, 1], [1, 2]]),
+            edge_time=np.array([5.0, 6.0]),
+            x=np.arange(6, dtype=float).reshape(3, 2),
+            y=np.array([0, 1, 1]),
+            meta={"source": "test"},
+        )
+        back = GraphSnapshot.from_parquet(s.to_parquet(tmp_path / "snap"))
+        assert back.node_ids.tolist() == s.node_ids.tolist()
+        assert np.array_equal(back.edge_index, s.edge_index)
+        assert np.array_equal(back.edge_time, s.edge_time)
+        assert np.array_equal(back.x, s.x) and np.array_equal(back.y, s.y)
+        assert back.meta == {"source": "test"}
