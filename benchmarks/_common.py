@@ -7,6 +7,7 @@ Scratch space (a dedicated server's data, caches) comes from :mod:`tempfile`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -39,3 +40,19 @@ def load_graph(data_dir: Path | None, graph: str, parser):
 
     table = read_edge_csv(Path(data_dir) / graph / "edges.csv")
     return GraphSnapshot.from_edges(table.src, table.dst)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: a count N (seeds 0..N-1, N >= 1) or a comma-separated list of seeds."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be a count or a comma-separated list of integers; got {text!r}") from None
+    if len(parts) == 1 and "," not in str(text):
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"a seed count must be at least 1 (seed 0 alone is '--seeds 0,'); got {text!r}")
+        return list(range(values[0]))
+    if not values:
+        raise argparse.ArgumentTypeError("no seeds given")
+    return values

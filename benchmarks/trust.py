@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import data_dir_help, default_data_dir
+from _common import data_dir_help, default_data_dir, parse_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help() + " Bundled datasets are used first.")
     ap.add_argument("--graphs", default="cora,ca-grqc", help="Comma-separated graphs (bundled: cora, citeseer, ca-grqc, collegemsg).")
     ap.add_argument("--models", default="ra,gcn", help="Comma-separated models (cn, aa, ra, gcn, sage, ncn).")
-    ap.add_argument("--seeds", default="3", help="Number of seeds (0..N-1) or a comma-separated list.")
+    ap.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="Number of seeds N >= 1 (seeds 0..N-1) or a comma-separated list ('0,' is seed 0 alone).")
     ap.add_argument("--k", type=int, default=10, help="Links per node (Precision@k).")
     ap.add_argument("--heldout", type=float, default=0.1, help="Share of the edges held out.")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs of learned models (default: the model's).")
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plots", type=Path, default=None, help="Write reliability and lift PNGs into this folder.")
     ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here (rewritten after every run).")
     args = ap.parse_args(argv)
-    seeds = list(range(int(args.seeds))) if args.seeds.isdigit() else [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     if args.threads:
         import torch
         from threadpoolctl import threadpool_limits
