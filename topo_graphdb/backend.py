@@ -15,9 +15,32 @@ import numpy
 
 from .errors import BackendUnavailable, InputError
 
-__all__ = ["BACKENDS", "resolve_backend", "gpu_available", "array_module", "free_memory_bytes"]
+__all__ = ["BACKENDS", "resolve_backend", "gpu_available", "array_module", "free_memory_bytes", "gpu_extra_for", "GPU_EXTRAS"]
 
 BACKENDS = ("auto", "cpu", "gpu")
+
+#: the package extra whose CuPy wheel matches each CUDA major version of torch (pyproject.toml)
+GPU_EXTRAS = {13: "gpu", 12: "gpu-cuda12"}
+
+
+def gpu_extra_for(torch_cuda: str | None) -> str:
+    """The extra to install beside a torch built for CUDA ``torch_cuda`` (``torch.version.cuda``, e.g.
+    ``"13.2"``): CuPy and torch in one process must use the same CUDA major version. A CPU-only or
+    unknown torch gets the default ``gpu``."""
+    try:
+        major = int(str(torch_cuda).split(".")[0])
+    except ValueError:
+        return "gpu"
+    return GPU_EXTRAS.get(major, "gpu")
+
+
+def _torch_cuda() -> str | None:
+    """``torch.version.cuda`` of the installed torch (None for a CPU build); imports torch (error path only)."""
+    try:
+        import torch  # noqa: PLC0415  (heavy; only to name the right extra in an error)
+    except ImportError:
+        return None
+    return torch.version.cuda
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,7 +81,7 @@ def resolve_backend(backend: str = "auto") -> str:
     if backend == "gpu" and cupy is None:
         raise BackendUnavailable(
             f"--backend gpu is not usable: {why}",
-            hint="install the gpu extra (pip install 'topo-graphdb[gpu]') on a CUDA machine, or use --backend cpu",
+            hint=f"install the gpu extra (pip install 'topo-graphdb[{gpu_extra_for(_torch_cuda())}]') on a CUDA machine, or use --backend cpu",
         )
     return "gpu" if cupy is not None else "cpu"
 
