@@ -588,3 +588,84 @@ def test_sync_link_scoring_above_the_exhaustive_size_on_the_cluster_equals_one_p
     assert sent == [1] and len(chunks) > 1  # the predictor and the graph went to the workers once for every chunk
     assert len(chunks) < len(alone) and chunks[-1] == alone[-1] == sources.size  # bigger chunks: a few batches per worker thread
     assert all(done % 40 == 0 for done in alone[:-1] + chunks[:-1])  # whole batches: the same batches in both runs
+
+
+# ----------------------------------------------------------------------------- a snapshot folder the workers read themselves
+def _origins_read_here() -> list:
+    """On a worker: the origins of the snapshot edges it holds."""
+    import topo_graphdb.kernels.distributed as module
+
+    return [stored.origin for stored in module._READ]
+
+
+def _forget_reads() -> None:
+    import topo_graphdb.kernels.distributed as module
+
+    module._READ.clear()
+
+
+@pytest.fixture()
+def on_workers(client):
+    """Run this test file's helpers on the workers (they cannot import it: sent by value)."""
+    this_module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(this_module)
+    try:
+        yield lambda func: client.run(func)
+    finally:
+        client.run(_forget_reads)
+        cloudpickle.unregister_pickle_by_value(this_module)
+
+
+def recorded_scatter(client, monkeypatch) -> list:
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **k: sent.append(data) or scatter(data, **k))
+    return sent
+
+
+def test_workers_read_a_snapshot_folder_themselves_once(client, monkeypatch, on_workers, tmp_path):
+    import shutil
+
+    from topo_graphdb.kernels.distributed import StoredEdges
+
+    rows = np.loadtxt(DATASETS / "reptile" / "edges.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    GraphSnapshot.from_edges(rows[:, 0], rows[:, 1]).to_parquet(tmp_path / "snap")
+    snap = GraphSnapshot.from_parquet(f"file://{tmp_path / 'snap'}")
+    _, early, late = reptile()
+    sent = recorded_scatter(client, monkeypatch)
+    got = distributed_tc(snap, client=client, hops=2)
+    pairs = distributed_pair_tc(snap, late, client=client, hops=2)
+    assert_same_tc(got, topological_concentration(snap.edge_index, hops=2, backend="cpu"))
+    assert_same(pairs.tc_by_hops, pair_topological_concentration(snap.edge_index, late, hops=2).tc_by_hops)
+    stored = [sent[0][0][0], sent[1][0]]  # (train, eval) of the node tasks, train of the pair tasks
+    assert all(isinstance(s, StoredEdges) and s.origin == snap.origin for s in stored)  # no array scattered
+    assert on_workers(_origins_read_here) == {w: [snap.origin] for w in client.nthreads()}  # every worker read it
+    shutil.rmtree(tmp_path / "snap")  # from now on only the workers' copies exist
+    assert_same_tc(distributed_tc(snap, client=client, hops=2), got)  # read once: the next call needs no folder
+    copy = snap.with_()  # a changed snapshot has no origin: its arrays are sent
+    assert_same_tc(distributed_tc(copy, client=client, hops=2), got)
+    assert isinstance(sent[-1][0][0], np.ndarray)
+
+
+def test_a_snapshot_changed_after_the_client_read_it_is_refused(client, on_workers, tmp_path):
+    GraphSnapshot.from_edges(np.array([0, 1, 2, 3]), np.array([1, 2, 0, 0])).to_parquet(tmp_path / "snap")
+    snap = GraphSnapshot.from_parquet(tmp_path / "snap")
+    GraphSnapshot.from_edges(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 0])).to_parquet(tmp_path / "snap")  # overwritten
+    with pytest.raises(InputError, match="changed after this run read it"):
+        distributed_tc(snap, client=client, hops=2)
+
+
+def test_cli_on_a_snapshot_folder_writes_what_one_process_writes_from_the_edge_file(client, on_workers, tmp_path):
+    (tmp_path / "train.csv").write_text(TRAIN)
+    rows = np.loadtxt(tmp_path / "train.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    GraphSnapshot.from_edges(rows[:, 0], rows[:, 1]).to_parquet(tmp_path / "snap")
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    assert run_tc(tmp_path, "--hops", "2", "--output", str(alone)).exit_code == 0
+    args = ["tc", "--edges", f"file://{tmp_path / 'snap'}", "--hops", "2", "--scheduler", client.scheduler.address,
+            "--output", str(spread)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
+    assert "worker_read" in Path(f"{spread}.json").read_text()  # the workers read the folder
+    nodes = CliRunner().invoke(main, [*args[:-2], "--nodes", str(tmp_path / "train.csv"), "--output", str(spread)])
+    assert_one_line_error(nodes, 3, "--nodes applies to an edge CSV")
