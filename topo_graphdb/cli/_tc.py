@@ -23,7 +23,7 @@ __all__ = ["tc"]
 @main.command("tc")
 @click.option("--edges", "edges_path", required=True,
               help="Training edges: CSV with a header holding src,dst (integer ids), or a snapshot folder "
-                   "(export --output; a path or URL such as s3://bucket/snap: Dask workers read it themselves).")
+                   "(export --out; a path or URL such as s3://bucket/snap: Dask workers read it themselves).")
 @click.option("--eval-edges", "eval_path", default=None, help="Evaluation edges (same format); without it: the train variant.")
 @click.option("--nodes", "nodes_path", default=None, help="Extra node ids to include (CSV with a node column, or one id per line).")
 @click.option("--hops", default=1, type=int, show_default=True, help="K: walk length, 1 to 4.")
