@@ -91,6 +91,11 @@ class GraphSnapshot:
         Node labels.
     meta : dict
         Provenance (selection, counts, export report).
+    origin : str, optional
+        The snapshot folder (path or URL) this snapshot was read from
+        (:meth:`from_parquet`), unchanged since; :meth:`with_` drops it. Dask
+        workers read the graph there instead of receiving it
+        (:func:`topo_graphdb.kernels.distributed.distributed_tc`).
     """
 
     node_ids: np.ndarray
@@ -100,6 +105,7 @@ class GraphSnapshot:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         ei = np.asarray(self.edge_index, dtype=np.int64).reshape(2, -1)
@@ -169,8 +175,8 @@ class GraphSnapshot:
         return order[pos_clipped]
 
     def with_(self, **changes: Any) -> GraphSnapshot:
-        """A copy with some fields replaced (snapshots are immutable)."""
-        return replace(self, **changes)
+        """A copy with some fields replaced (snapshots are immutable); the copy has no ``origin`` unless given."""
+        return replace(self, **{"origin": None, **changes})
 
     # --------------------------------------------------------------- parquet
     def to_parquet(self, directory: str | Path) -> Path:
@@ -198,14 +204,18 @@ class GraphSnapshot:
 
     @classmethod
     def from_parquet(cls, directory: str | Path) -> GraphSnapshot:
-        """Read a snapshot written by :meth:`to_parquet`."""
+        """Read a snapshot written by :meth:`to_parquet`: a folder, or the URL of one
+        (``s3://bucket/snap``, ``file://``, any fsspec protocol; needs fsspec and the
+        protocol's package, e.g. s3fs). The snapshot's ``origin`` is the folder's URL
+        (``file://`` and the absolute path for a local folder)."""
         import pyarrow.parquet as pq  # noqa: PLC0415
 
-        d = Path(directory)
-        if not (d / "nodes.parquet").is_file() or not (d / "edges.parquet").is_file():
-            raise InputError(f"{d} is not a snapshot directory (nodes.parquet/edges.parquet missing)")
-        nodes = pq.read_table(d / "nodes.parquet")
-        edges = pq.read_table(d / "edges.parquet")
+        fs, root = _folder(directory)
+        files = {name: f"{root}/{name}" for name in ("nodes.parquet", "edges.parquet", "meta.json")}
+        if not fs.isfile(files["nodes.parquet"]) or not fs.isfile(files["edges.parquet"]):
+            raise InputError(f"{directory} is not a snapshot directory (nodes.parquet/edges.parquet missing)")
+        nodes = pq.read_table(files["nodes.parquet"], filesystem=fs)
+        edges = pq.read_table(files["edges.parquet"], filesystem=fs)
         node_ids = nodes.column("node_id").to_numpy(zero_copy_only=False)
         x = None
         if "x" in nodes.column_names:
@@ -215,5 +225,17 @@ class GraphSnapshot:
         ei = np.stack([edges.column("src").to_numpy(), edges.column("dst").to_numpy()]).astype(np.int64)
         et = edges.column("time").to_numpy() if "time" in edges.column_names else None
         ew = edges.column("weight").to_numpy() if "weight" in edges.column_names else None
-        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").is_file() else {}
-        return cls(node_ids, ei, edge_time=et, edge_weight=ew, x=x, y=y, meta=meta)
+        meta = json.loads(fs.cat_file(files["meta.json"])) if fs.isfile(files["meta.json"]) else {}
+        return cls(node_ids, ei, edge_time=et, edge_weight=ew, x=x, y=y, meta=meta, origin=fs.unstrip_protocol(root))
+
+
+def _folder(location: str | Path) -> tuple[Any, str]:
+    """The fsspec filesystem of ``location`` (a folder path or URL) and the folder's path on it."""
+    from fsspec.core import url_to_fs  # noqa: PLC0415  (imported by the readers only)
+
+    try:
+        fs, root = url_to_fs(str(location))
+    except (ImportError, ValueError) as err:  # unknown protocol, or its package missing
+        raise InputError(f"cannot read the snapshot {location}: {err}",
+                         hint="install the protocol's package (e.g. s3fs for s3://), or give a local folder") from err
+    return fs, root.rstrip("/")

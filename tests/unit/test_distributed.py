@@ -498,3 +498,174 @@ def test_the_scoring_payload_goes_to_the_workers_once_while_it_stays_the_same(cl
     whole = predict_links(predictor, nodes=np.arange(300), top_k=3)
     assert_same_links({k: np.concatenate([c[k] for c in chunks]) for k in whole}, whole)
     assert_same_links(other, predict_links(predictors["reptile", "gcn"], nodes=np.arange(100), top_k=3))
+
+
+# ----------------------------------------------------------------------------- capped candidates (sync above its exhaustive size)
+def naive_capped(predictor, known, sources, *, top_k, two_hop, neighbours):
+    """Straight from the definition: per source, the ``two_hop`` non-neighbours with the most common
+    neighbours (ties: lower index) plus the ``neighbours`` nearest by embedding, scored, best ``top_k``."""
+    dense = known.toarray() > 0
+    emb = predictor.embed().astype(np.float64) if hasattr(predictor, "embed") else None
+    out = []
+    for i in sources.tolist():
+        allowed = [j for j in range(dense.shape[0]) if j != i and not dense[i, j]]
+        common = {j: int((dense[i] & dense[j]).sum()) for j in allowed}
+        cand = set(sorted((j for j in allowed if common[j] > 0), key=lambda j: (-common[j], j))[:two_hop])
+        if emb is not None and neighbours > 0:
+            cand |= set(sorted(allowed, key=lambda j: (-(emb[i] @ emb[j]), j))[:neighbours])
+        cand = sorted(cand)
+        if cand:
+            score = np.asarray(predictor.score(np.array([[i] * len(cand), cand])), dtype=np.float64)
+            out += sorted(zip([i] * len(cand), cand, score.tolist()), key=lambda t: (-t[2], t[1]))[:top_k]
+    return out
+
+
+@pytest.mark.parametrize("model", ["gcn", "ra"])
+@pytest.mark.parametrize("neighbours", [0, 6])
+def test_capped_candidates_without_a_client_follow_the_definition_here(client, predictors, monkeypatch, model, neighbours):
+    from topo_graphdb.model.predict import capped_candidates
+    from topo_graphdb.snapshot import adjacency_matrix
+
+    monkeypatch.setattr(client, "scatter", lambda *a, **k: pytest.fail("scattered outside compute_on"))
+    monkeypatch.setattr(client, "submit", lambda *a, **k: pytest.fail("submitted outside compute_on"))
+    edges, n = prediction_cases()["random"]
+    predictor, known = predictors["random", model], adjacency_matrix(edges, n)
+    sources = np.array([3, 0, 7, 41, 89, 12])
+    s, d, v = capped_candidates(predictor, known, sources, top_k=4, two_hop=5, neighbours=neighbours, batch=4)
+    want = naive_capped(predictor, known, sources, top_k=4, two_hop=5, neighbours=neighbours)
+    assert list(zip(s.tolist(), d.tolist())) == [(i, j) for i, j, _ in want]
+    np.testing.assert_allclose(v, [score for _, _, score in want], rtol=1e-6)
+    assert s.dtype == d.dtype == np.int64 and v.dtype == np.float64
+
+
+@pytest.mark.parametrize("graph", ["random", "reptile"])
+@pytest.mark.parametrize("model", ["gcn", "ra"])
+def test_capped_candidates_on_the_cluster_equal_one_process(client, predictors, monkeypatch, graph, model):
+    from topo_graphdb.model.predict import capped_candidates
+    from topo_graphdb.snapshot import adjacency_matrix
+
+    edges, n = prediction_cases()[graph]
+    predictor, known = predictors[graph, model], adjacency_matrix(edges, n)
+    sources = np.random.default_rng(4).permutation(n)[: n - 5]  # any order, some nodes left out
+    settings = {"top_k": 6, "two_hop": 8, "neighbours": 5, "batch": 9}  # small batches: many tasks
+    want = capped_candidates(predictor, known, sources, **settings)
+    submitted = []
+    submit = client.submit
+    monkeypatch.setattr(client, "submit", lambda *a, **k: submitted.append(a[0]) or submit(*a, **k))
+    with compute_on(client):
+        got = capped_candidates(predictor, known, sources, **settings)
+    assert len(submitted) > 2  # it ran on the workers, in several tasks
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    assert want[0].size > 0 and (np.unique(want[0], return_index=True)[1].size == np.unique(want[0]).size)
+
+
+def test_sync_link_scoring_above_the_exhaustive_size_on_the_cluster_equals_one_process(client, monkeypatch):
+    from types import SimpleNamespace
+
+    from topo_graphdb.model import predict
+    from topo_graphdb.pipeline.phases import EXHAUSTIVE_NODES, top_links
+
+    n = max(EXHAUSTIVE_NODES + 1, 20_000)  # sources in chunks of 1000 here, 8000 on two worker threads
+    edges = uniform_edges(n, 3 * n, 8)
+    predictor = fitted("ra", edges, n)
+    cfg = SimpleNamespace(predict=SimpleNamespace(top_k=5))
+    chunks = []
+    clock = SimpleNamespace(progress=lambda phase, done, total: chunks.append(done))
+    sources = np.arange(n)
+    monkeypatch.setattr(predict, "capped_batch_size", lambda n, batch=256: 40)  # several batches per chunk
+    want = top_links(predictor, edges, n, sources, cfg, clock)
+    alone = list(chunks)
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **k: sent.append(len(data)) or scatter(data, **k))
+    chunks.clear()
+    with compute_on(client):
+        got = top_links(predictor, edges, n, sources, cfg, clock)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert sent == [1] and len(chunks) > 1  # the predictor and the graph went to the workers once for every chunk
+    assert len(chunks) < len(alone) and chunks[-1] == alone[-1] == sources.size  # bigger chunks: a few batches per worker thread
+    assert all(done % 40 == 0 for done in alone[:-1] + chunks[:-1])  # whole batches: the same batches in both runs
+
+
+# ----------------------------------------------------------------------------- a snapshot folder the workers read themselves
+def _origins_read_here() -> list:
+    """On a worker: the origins of the snapshot edges it holds."""
+    import topo_graphdb.kernels.distributed as module
+
+    return [stored.origin for stored in module._READ]
+
+
+def _forget_reads() -> None:
+    import topo_graphdb.kernels.distributed as module
+
+    module._READ.clear()
+
+
+@pytest.fixture()
+def on_workers(client):
+    """Run this test file's helpers on the workers (they cannot import it: sent by value)."""
+    this_module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(this_module)
+    try:
+        yield lambda func: client.run(func)
+    finally:
+        client.run(_forget_reads)
+        cloudpickle.unregister_pickle_by_value(this_module)
+
+
+def recorded_scatter(client, monkeypatch) -> list:
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **k: sent.append(data) or scatter(data, **k))
+    return sent
+
+
+def test_workers_read_a_snapshot_folder_themselves_once(client, monkeypatch, on_workers, tmp_path):
+    import shutil
+
+    from topo_graphdb.kernels.distributed import StoredEdges
+
+    rows = np.loadtxt(DATASETS / "reptile" / "edges.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    GraphSnapshot.from_edges(rows[:, 0], rows[:, 1]).to_parquet(tmp_path / "snap")
+    snap = GraphSnapshot.from_parquet(f"file://{tmp_path / 'snap'}")
+    _, early, late = reptile()
+    sent = recorded_scatter(client, monkeypatch)
+    got = distributed_tc(snap, client=client, hops=2)
+    pairs = distributed_pair_tc(snap, late, client=client, hops=2)
+    assert_same_tc(got, topological_concentration(snap.edge_index, hops=2, backend="cpu"))
+    assert_same(pairs.tc_by_hops, pair_topological_concentration(snap.edge_index, late, hops=2).tc_by_hops)
+    stored = [sent[0][0][0], sent[1][0]]  # (train, eval) of the node tasks, train of the pair tasks
+    assert all(isinstance(s, StoredEdges) and s.origin == snap.origin for s in stored)  # no array scattered
+    assert on_workers(_origins_read_here) == {w: [snap.origin] for w in client.nthreads()}  # every worker read it
+    shutil.rmtree(tmp_path / "snap")  # from now on only the workers' copies exist
+    assert_same_tc(distributed_tc(snap, client=client, hops=2), got)  # read once: the next call needs no folder
+    copy = snap.with_()  # a changed snapshot has no origin: its arrays are sent
+    assert_same_tc(distributed_tc(copy, client=client, hops=2), got)
+    assert isinstance(sent[-1][0][0], np.ndarray)
+
+
+def test_a_snapshot_changed_after_the_client_read_it_is_refused(client, on_workers, tmp_path):
+    GraphSnapshot.from_edges(np.array([0, 1, 2, 3]), np.array([1, 2, 0, 0])).to_parquet(tmp_path / "snap")
+    snap = GraphSnapshot.from_parquet(tmp_path / "snap")
+    GraphSnapshot.from_edges(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 0])).to_parquet(tmp_path / "snap")  # overwritten
+    with pytest.raises(InputError, match="changed after this run read it"):
+        distributed_tc(snap, client=client, hops=2)
+
+
+def test_cli_on_a_snapshot_folder_writes_what_one_process_writes_from_the_edge_file(client, on_workers, tmp_path):
+    (tmp_path / "train.csv").write_text(TRAIN)
+    rows = np.loadtxt(tmp_path / "train.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    GraphSnapshot.from_edges(rows[:, 0], rows[:, 1]).to_parquet(tmp_path / "snap")
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    assert run_tc(tmp_path, "--hops", "2", "--output", str(alone)).exit_code == 0
+    args = ["tc", "--edges", f"file://{tmp_path / 'snap'}", "--hops", "2", "--scheduler", client.scheduler.address,
+            "--output", str(spread)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert spread.read_text() == alone.read_text()
+    assert "worker_read" in Path(f"{spread}.json").read_text()  # the workers read the folder
+    nodes = CliRunner().invoke(main, [*args[:-2], "--nodes", str(tmp_path / "train.csv"), "--output", str(spread)])
+    assert_one_line_error(nodes, 3, "--nodes applies to an edge CSV")

@@ -21,7 +21,9 @@ __all__ = ["tc"]
 
 
 @main.command("tc")
-@click.option("--edges", "edges_path", required=True, help="Training edges: CSV with a header holding src,dst (integer ids).")
+@click.option("--edges", "edges_path", required=True,
+              help="Training edges: CSV with a header holding src,dst (integer ids), or a snapshot folder "
+                   "(export --out; a path or URL such as s3://bucket/snap: Dask workers read it themselves).")
 @click.option("--eval-edges", "eval_path", default=None, help="Evaluation edges (same format); without it: the train variant.")
 @click.option("--nodes", "nodes_path", default=None, help="Extra node ids to include (CSV with a node column, or one id per line).")
 @click.option("--hops", default=1, type=int, show_default=True, help="K: walk length, 1 to 4.")
@@ -93,6 +95,8 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
     from ..snapshot import GraphSnapshot  # noqa: PLC0415
 
     t0 = time.perf_counter()
+    if "://" in edges_path or Path(edges_path).is_dir():
+        return _snapshot_inputs(edges_path, eval_path, nodes_path, t0)
     train = read_edge_csv(edges_path)
     ev = read_edge_csv(eval_path) if eval_path else None
     listed = read_node_list(nodes_path) if nodes_path else np.zeros(0, np.int64)
@@ -108,6 +112,25 @@ def _load_inputs(edges_path: str, eval_path: str | None, nodes_path: str | None)
         "beta_nodes": int(np.unique(np.concatenate([train.src, train.dst, listed])).size),
         "files": {"edges": str(edges_path), "eval_edges": eval_path, "nodes": nodes_path},
         "rows": {"train": len(train), "eval": len(ev) if ev is not None else None},
+        "read_seconds": time.perf_counter() - t0,
+    }
+
+
+def _snapshot_inputs(folder: str, eval_path: str | None, nodes_path: str | None, t0: float) -> dict:
+    """A snapshot folder's graph (its own node set) and evaluation edges between its nodes."""
+    from ..edgefile import read_edge_csv  # noqa: PLC0415
+    from ..snapshot import GraphSnapshot  # noqa: PLC0415
+
+    if nodes_path:
+        raise InputError("--nodes applies to an edge CSV; a snapshot folder holds its own node set")
+    snap = GraphSnapshot.from_parquet(folder)
+    ev = read_edge_csv(eval_path) if eval_path else None
+    return {
+        "snapshot": snap,
+        "eval": None if ev is None else np.stack([snap.index_of(ev.src), snap.index_of(ev.dst)]),
+        "beta_nodes": snap.num_nodes,
+        "files": {"edges": folder, "eval_edges": eval_path, "nodes": None},
+        "rows": {"train": snap.num_edges, "eval": len(ev) if ev is not None else None},
         "read_seconds": time.perf_counter() - t0,
     }
 

@@ -11,7 +11,8 @@ Other block-wise work uses the same runner when it has the hook
 ``map_blocks(func, shared, blocks, *, progress, what)``: ``func(shared, block)``
 for each block on the workers, ``shared`` sent once per worker, the results in
 block order; ``slots()`` is the number of worker threads. Prediction's
-candidate scoring (:func:`topo_graphdb.model.predict.predict_links`) is one.
+candidate scoring (:func:`topo_graphdb.model.predict.predict_links` and
+:func:`~topo_graphdb.model.predict.capped_candidates`) is one.
 """
 
 from __future__ import annotations

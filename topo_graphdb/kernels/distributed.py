@@ -14,6 +14,11 @@ order. A node's (pair's) value is computed by one thread from integer walk
 counts, whatever block it is in, so the result equals one process's. A worker
 lost mid-run costs only its tasks: Dask runs them again on another worker.
 
+A snapshot read from a folder or URL (:meth:`~topo_graphdb.snapshot.GraphSnapshot.from_parquet`,
+so its ``origin`` is set) is not sent: the tasks carry its origin and the digest of its edges,
+and each worker reads the edges there once (kept for the next tasks and calls on the same
+snapshot) and checks the digest, so the numbers are the ones of the snapshot the client holds.
+
 Where the work runs is one setting, ``scheduler``: ``"local"`` or ``"local:N"``
 starts a :class:`distributed.LocalCluster` of N single-threaded worker processes
 (default: one per CPU) for the duration of the run; any other value is the
@@ -26,9 +31,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from hashlib import blake2b
 from typing import Any
 
 import numpy as np
@@ -67,6 +75,7 @@ __all__ = [
     "compute_on",
     "compute_scheduled",
     "distributed_map_blocks",
+    "StoredEdges",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -200,14 +209,17 @@ def distributed_tc(
     the workers), and the same values. ``memory_budget`` applies to each task
     (default: half the free memory of the worker's machine). In the result's
     ``timings``, ``prepare`` is the client's work estimate, ``scatter`` the
-    graph's transfer, ``compute`` the wait for the tasks, ``reach`` and
-    ``kernel`` the tasks' seconds and ``cpu`` their worker processes' CPU
-    seconds, summed over the tasks; ``batches`` sums the tasks' batches.
+    graph's transfer, ``compute`` the wait for the tasks, ``worker_read``
+    (a snapshot with an ``origin``: the workers read it, see the module
+    docstring), ``reach`` and ``kernel`` the tasks' seconds and ``cpu`` their
+    worker processes' CPU seconds, summed over the tasks; ``batches`` sums the
+    tasks' batches.
 
     The blocks are contiguous runs of the source nodes whose TC is defined,
     :data:`TASKS_PER_WORKER_THREAD` per worker thread, of similar estimated work.
     """
     t_start = time.perf_counter()
+    given = train
     train, num_nodes = _edges_and_size(train, num_nodes)
     cost = source_costs(train, eval, hops=hops, num_nodes=num_nodes)  # validates hops and the edge arrays
     hops, beta = _checked(hops, beta, memory_budget)
@@ -217,7 +229,7 @@ def distributed_tc(
     blocks = _blocks(np.flatnonzero(~np.isnan(cost)), cost, client)
     settings = {"hops": hops, "beta": beta, "num_nodes": n, "memory_budget": memory_budget}
     t_prepared = time.perf_counter()
-    [graph] = client.scatter([(np.asarray(train), None if eval is None else np.asarray(eval))], broadcast=True, hash=False)
+    [graph] = client.scatter([(_shipped(given, train), None if eval is None else np.asarray(eval))], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
     futures = [client.submit(_tc_block, graph, block, settings) for block in blocks]
     parts = _gather(client, futures, [float(cost[b].sum()) for b in blocks], progress, f"exact TC (hops={hops})")
@@ -230,7 +242,7 @@ def distributed_tc(
     first = parts[0]
     timings = {
         "prepare": t_prepared - t_start, "scatter": t_scattered - t_prepared, "compute": t_done - t_scattered,
-        **_summed_timings(parts, ("reach", "kernel", "cpu")), "total": time.perf_counter() - t_start,
+        **_summed_timings(parts, ("worker_read", "reach", "kernel", "cpu")), "total": time.perf_counter() - t_start,
     }
     return TCResult(
         tc=tc, beta=beta, hops=hops, variant=first["variant"], backend="cpu", timings=timings,
@@ -241,13 +253,13 @@ def distributed_tc(
 
 def _tc_block(graph: tuple, block: np.ndarray, settings: dict) -> dict:
     """One task: the exact TC of the nodes of ``block`` (the single-process kernel, CPU)."""
-    train, eval = graph
     c0 = time.process_time()
-    r = topological_concentration(train, eval, backend="cpu", nodes=block, **settings)
+    train, read = _edges_here(graph[0])
+    r = topological_concentration(train, graph[1], backend="cpu", nodes=block, **settings)
     return {
         "tc": r.tc[block], "denominator": r.denominator[block], "parts": r.parts[:, :, block],
         "variant": r.variant, "train_edges": r.train_edges, "eval_edges": r.eval_edges, "batches": r.batches,
-        "timings": {**r.timings, "cpu": time.process_time() - c0},
+        "timings": {**r.timings, "worker_read": read, "cpu": time.process_time() - c0},
     }
 
 
@@ -272,6 +284,7 @@ def distributed_pair_tc(
     computes the pairs of one block. ``timings`` as in :func:`distributed_tc`.
     """
     t_start = time.perf_counter()
+    given = train
     train, num_nodes = _edges_and_size(train, num_nodes)
     cost = pair_source_costs(train, pairs, hops=hops, num_nodes=num_nodes)  # validates hops, edges and pairs
     hops, beta = _checked(hops, beta, memory_budget)
@@ -284,7 +297,7 @@ def distributed_pair_tc(
     pieces = np.split(order, np.searchsorted(pairs[0][order], [int(b[0]) for b in blocks[1:]]))
     settings = {"hops": hops, "beta": beta, "num_nodes": n, "memory_budget": memory_budget}
     t_prepared = time.perf_counter()
-    [graph] = client.scatter([np.asarray(train)], broadcast=True, hash=False)
+    [graph] = client.scatter([_shipped(given, train)], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
     futures = [client.submit(_pair_block, graph, pairs[:, piece], settings) for piece in pieces]
     parts = _gather(client, futures, [float(cost[b].sum()) for b in blocks], progress, f"pair TC (hops={hops})")
@@ -294,7 +307,7 @@ def distributed_pair_tc(
         out[:, piece] = part["tc_by_hops"]
     timings = {
         "prepare": t_prepared - t_start, "scatter": t_scattered - t_prepared, "compute": t_done - t_scattered,
-        **_summed_timings(parts, ("reach", "kernel", "cpu")), "batches": sum(int(p["timings"].get("batches", 1)) for p in parts),
+        **_summed_timings(parts, ("worker_read", "reach", "kernel", "cpu")), "batches": sum(int(p["timings"].get("batches", 1)) for p in parts),
         "total": time.perf_counter() - t_start,
     }
     return PairTCResult(
@@ -303,12 +316,13 @@ def distributed_pair_tc(
     )
 
 
-def _pair_block(train: np.ndarray, pairs: np.ndarray, settings: dict) -> dict:
+def _pair_block(train: Any, pairs: np.ndarray, settings: dict) -> dict:
     """One task: the pair TC of ``pairs`` (all sources of one block; the single-process kernel)."""
     c0 = time.process_time()
+    train, read = _edges_here(train)
     r = pair_topological_concentration(train, pairs, backend="cpu", **settings)
     return {"tc_by_hops": r.tc_by_hops, "distinct_pairs": r.distinct_pairs,
-            "timings": {**r.timings, "cpu": time.process_time() - c0}}
+            "timings": {**r.timings, "worker_read": read, "cpu": time.process_time() - c0}}
 
 
 # ----------------------------------------------------------------------------- ATC
@@ -501,7 +515,6 @@ def distributed_map_blocks(
     topo_graphdb). The results come back in block order.
     """
     import pickle  # noqa: PLC0415  (the payload's digest only)
-    from hashlib import blake2b  # noqa: PLC0415
 
     if not blocks:
         return []
@@ -514,6 +527,56 @@ def distributed_map_blocks(
             cache[digest] = future
     futures = [client.submit(func, future, block) for block in blocks]
     return _gather(client, futures, [1.0] * len(blocks), progress, what)
+
+
+# ----------------------------------------------------------------------------- a graph the workers read themselves
+@dataclass(frozen=True)
+class StoredEdges:
+    """The edges of the snapshot folder at ``origin`` (a URL), as the tasks get them instead of the array:
+    each worker reads them once (:meth:`~topo_graphdb.snapshot.GraphSnapshot.from_parquet`) and checks
+    that their ``digest`` is the one of the edges the client computes with."""
+
+    origin: str
+    digest: str
+
+
+_READ_LOCK = threading.Lock()
+_READ: dict[StoredEdges, np.ndarray] = {}  # on a worker: the edges of the last snapshot read, kept for the next tasks
+
+
+def _shipped(given: object, edges: object) -> object:
+    """What the tasks get for the training edges: where to read them (a snapshot with an ``origin``), else the array."""
+    origin = given.origin if isinstance(given, GraphSnapshot) else None
+    return np.asarray(edges) if origin is None else StoredEdges(origin, _digest(given.edge_index))
+
+
+def _digest(edges: np.ndarray) -> str:
+    """The digest of an edge index (its shape and int64 values)."""
+    e = np.ascontiguousarray(edges, dtype=np.int64)
+    return blake2b(repr(e.shape).encode() + e.tobytes(), digest_size=16).hexdigest()
+
+
+def _edges_here(train: object) -> tuple[object, float]:
+    """On a worker: the training edges (read once per worker for a :class:`StoredEdges`) and the seconds spent reading.
+
+    Raises
+    ------
+    InputError
+        The snapshot's folder no longer holds the edges the client read.
+    """
+    if not isinstance(train, StoredEdges):
+        return train, 0.0
+    t0 = time.perf_counter()
+    with _READ_LOCK:  # the worker's threads read the snapshot once
+        edges = _READ.get(train)
+        if edges is None:
+            edges = GraphSnapshot.from_parquet(train.origin).edge_index
+            if _digest(edges) != train.digest:
+                raise InputError(f"the snapshot at {train.origin} changed after this run read it",
+                                 hint="run again once the snapshot is no longer being written")
+            _READ.clear()  # one snapshot kept per worker
+            _READ[train] = edges
+    return edges, time.perf_counter() - t0
 
 
 # ----------------------------------------------------------------------------- shared steps

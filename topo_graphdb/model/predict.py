@@ -29,7 +29,10 @@ from .factory import make_predictor
 from .names import HEURISTIC_MODELS, PREDICTORS
 from .splits import index_edge_tables, random_split
 
-__all__ = ["predict_links", "capped_candidates", "candidate_recall", "predict_from_file", "EXHAUSTIVE_MAX_NODES"]
+__all__ = [
+    "predict_links", "capped_candidates", "capped_batch_size", "busy_batches", "candidate_recall", "predict_from_file",
+    "EXHAUSTIVE_MAX_NODES",
+]
 
 #: ``method="auto"`` scores exhaustively up to this many nodes
 EXHAUSTIVE_MAX_NODES = 50_000
@@ -104,8 +107,6 @@ def predict_links(
     predictor), the same batches of sources are scored on the Dask workers,
     the predictor and ``exclude`` sent once per worker; the links are identical.
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise InputError(f"top_k must be an integer >= 1; got {top_k!r}")
     if method not in ("auto", "exhaustive", "candidates"):
@@ -132,13 +133,7 @@ def predict_links(
         shared = {"predictor": predictor, "known": known, "top_k": int(top_k), "emb": emb, "neighbours": int(neighbours)}
         what = "predict (candidates)"
     batches = [src_all[start : start + bs] for start in range(0, src_all.size, bs)]
-    runner = current_runner()
-    if runner is not None and hasattr(runner, "map_blocks") and _on_cpu(predictor):
-        parts = runner.map_blocks(_links_of_batches, shared, _runs(batches, runner.slots()), progress=progress, what=what)
-        rows = [row for part in parts for row in part]
-    else:
-        rows = [_links_of_batch(shared, batch) for batch in tqdm(batches, desc=what, disable=not progress, leave=False)]
-    rows = [row for row in rows if row is not None]
+    rows = [row for row in _each_batch(_links_of_batches, shared, batches, predictor, progress=progress, what=what) if row is not None]
     if rows:
         src = np.concatenate([x[0] for x in rows])
         dst = np.concatenate([x[1] for x in rows])
@@ -195,11 +190,38 @@ def _links_of_batches(shared: dict, batches: list[np.ndarray]) -> list:
     return [_links_of_batch(shared, batch) for batch in batches]
 
 
+def _each_batch(func: Any, shared: dict, batches: list[np.ndarray], predictor: Any, *, progress: bool = False, what: str) -> list:
+    """One result per batch, in batch order: ``func(shared, run)`` over runs of ``batches``.
+
+    Inside :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU
+    predictor), the runs go to the cluster's workers, :data:`RUNS_PER_SLOT`
+    per worker thread, ``shared`` sent once per worker (and not again while it
+    stays the same); otherwise each batch is one run here. ``func`` is a
+    module-level function (importable on the workers) returning a list with
+    one result per batch of its run.
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    runner = _cluster(predictor)
+    if runner is not None:
+        parts = runner.map_blocks(func, shared, _runs(batches, runner.slots()), progress=progress, what=what)
+    else:
+        parts = [func(shared, [batch]) for batch in tqdm(batches, desc=what, disable=not progress, leave=False)]
+    return [row for part in parts for row in part]
+
+
 def _runs(batches: list[np.ndarray], slots: int) -> list[list[np.ndarray]]:
     """Consecutive runs of ``batches``, :data:`RUNS_PER_SLOT` per worker thread (the batches themselves
     unchanged, so every score comes from the same arithmetic on the same shapes as in one process)."""
     cuts = np.linspace(0, len(batches), min(len(batches), RUNS_PER_SLOT * max(slots, 1)) + 1).astype(np.int64)
     return [batches[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _cluster(predictor: Any) -> Any:
+    """The active cluster's runner when ``predictor``'s batches go there (a CPU predictor inside
+    :func:`topo_graphdb.kernels.distributed.compute_on`), else None."""
+    runner = current_runner()
+    return runner if runner is not None and hasattr(runner, "map_blocks") and _on_cpu(predictor) else None
 
 
 def _on_cpu(predictor: Any) -> bool:
@@ -308,51 +330,90 @@ def capped_candidates(
     neighbourhood of hubs holds most of the graph, and scoring it dominates a
     sync; the cap bounds the cost to ``O(|sources| (two_hop + neighbours))``
     model evaluations.
+
+    The sources are scored in batches of :func:`capped_batch_size` rows.
+    Inside :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU
+    predictor), the same batches run on the Dask workers, the predictor, its
+    embeddings and ``known`` sent once per worker (and not again for the next
+    call with the same ones); the links are identical. Returns ``(src, dst,
+    score)`` grouped by source in the order of ``sources``, best first.
     """
+    n = known.shape[0]
+    emb = predictor.embed() if hasattr(predictor, "embed") else None
+    shared = {
+        "predictor": predictor, "adjacency": known.astype(np.float32).tocsr(),
+        "emb": None if emb is None else np.ascontiguousarray(emb, dtype=np.float32),
+        "top_k": int(top_k), "two_hop": int(two_hop), "neighbours": int(neighbours),
+    }
+    size = capped_batch_size(n, batch)
+    batches = [sources[start : start + size] for start in range(0, sources.size, size)]
+    rows = [row for row in _each_batch(_capped_of_batches, shared, batches, predictor, what="capped candidates") if row is not None]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate([row[i] for row in rows]) for i in range(3))  # type: ignore[return-value]
+
+
+def capped_batch_size(n: int, batch: int = 256) -> int:
+    """Sources per batch of :func:`capped_candidates` on ``n`` nodes: at most ``batch``, and the dense
+    ``batch x n`` float32 similarity block under 256 MiB."""
+    return max(1, min(batch, (64 * 2**20) // max(n, 1)))
+
+
+def busy_batches(predictor: Any) -> int:
+    """Batches of sources one call should hold to keep every scorer busy: :data:`RUNS_PER_SLOT` per
+    worker thread of the active cluster (:func:`topo_graphdb.kernels.distributed.compute_on`, a CPU
+    predictor), else 1."""
+    runner = _cluster(predictor)
+    return 1 if runner is None else RUNS_PER_SLOT * max(int(runner.slots()), 1)
+
+
+def _capped_of_batches(shared: dict, batches: list[np.ndarray]) -> list:
+    """One task: the capped-candidate links ``(src, dst, score)`` of each batch of sources, in order
+    (None for a batch without any candidate)."""
     import torch  # noqa: PLC0415  (multi-threaded top-k of the similarity rows)
 
-    n = known.shape[0]
-    a = known.astype(np.float32)
-    emb = predictor.embed() if hasattr(predictor, "embed") else None
-    emb_t = torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32)) if emb is not None else None
-    out_s, out_d, out_v = [], [], []
-    batch = max(1, min(batch, (64 * 2**20) // max(n, 1)))  # the dense similarity block stays under 256 MiB
-    for start in range(0, sources.size, batch):
-        rows = sources[start : start + batch]
-        cn = (a[rows] @ a).tocsr()
-        cn = cn - cn.multiply(known[rows] > 0)  # drop existing neighbours
-        cn.eliminate_zeros()
-        cn = cn.tocoo()
-        r, c, shared = cn.row.astype(np.int64), cn.col.astype(np.int64), cn.data
-        keep = c != rows[r]
-        r, c, shared = r[keep], c[keep], shared[keep]
-        r, c = _by_row_then_count(r, c, shared.astype(np.int64), n)  # most common neighbours first, then lower index
-        rank = _rank_in_row(r, rows.size)
-        cand_r, cand_c = [r[rank < two_hop]], [c[rank < two_hop]]
-        if emb_t is not None and neighbours > 0:
-            sims = emb_t[torch.from_numpy(rows)] @ emb_t.T
-            sims[torch.arange(rows.size), torch.from_numpy(rows)] = -torch.inf
-            excl = known[rows].tocoo()
-            sims[torch.from_numpy(excl.row.astype(np.int64)), torch.from_numpy(excl.col.astype(np.int64))] = -torch.inf
-            kk = min(neighbours, n - 1)
-            best, near = torch.topk(sims, kk, dim=1)
-            ok = torch.isfinite(best).numpy()
-            cand_r.append(np.repeat(np.arange(rows.size), kk)[ok.reshape(-1)])
-            cand_c.append(near.numpy()[ok].astype(np.int64))
-        r = np.concatenate(cand_r)
-        c = np.concatenate(cand_c)
-        if r.size == 0:
-            continue
-        pairs = np.unique(r * np.int64(n) + c)
-        r, c = pairs // n, pairs % n
-        score = np.asarray(predictor.score(np.stack([rows[r], c])), dtype=np.float64)
-        best_s, best_d, best_v = _best_per_row(rows, r, c, score, top_k)
-        out_s.append(best_s)
-        out_d.append(best_d)
-        out_v.append(best_v)
-    if not out_s:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate(out_s), np.concatenate(out_d), np.concatenate(out_v)
+    emb = shared["emb"]
+    if emb is not None and not emb.flags.writeable:  # received read-only from the scheduler; torch wants to own it
+        emb = emb.copy()
+    emb_t = None if emb is None else torch.from_numpy(emb)
+    return [_capped_of_batch(shared, emb_t, rows) for rows in batches]
+
+
+def _capped_of_batch(shared: dict, emb_t: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The capped-candidate links of the sources ``rows`` (see :func:`capped_candidates`)."""
+    import torch  # noqa: PLC0415
+
+    a, top_k, two_hop, neighbours = shared["adjacency"], shared["top_k"], shared["two_hop"], shared["neighbours"]
+    n = a.shape[0]
+    known_rows = a[rows]
+    cn = (known_rows @ a).tocsr()
+    cn = cn - cn.multiply(known_rows > 0)  # drop existing neighbours
+    cn.eliminate_zeros()
+    cn = cn.tocoo()
+    r, c, common = cn.row.astype(np.int64), cn.col.astype(np.int64), cn.data
+    keep = c != rows[r]
+    r, c, common = r[keep], c[keep], common[keep]
+    r, c = _by_row_then_count(r, c, common.astype(np.int64), n)  # most common neighbours first, then lower index
+    rank = _rank_in_row(r, rows.size)
+    cand_r, cand_c = [r[rank < two_hop]], [c[rank < two_hop]]
+    if emb_t is not None and neighbours > 0:
+        sims = emb_t[torch.from_numpy(rows)] @ emb_t.T
+        sims[torch.arange(rows.size), torch.from_numpy(rows)] = -torch.inf
+        excl = known_rows.tocoo()
+        sims[torch.from_numpy(excl.row.astype(np.int64)), torch.from_numpy(excl.col.astype(np.int64))] = -torch.inf
+        kk = min(neighbours, n - 1)
+        best, near = torch.topk(sims, kk, dim=1)
+        ok = torch.isfinite(best).numpy()
+        cand_r.append(np.repeat(np.arange(rows.size), kk)[ok.reshape(-1)])
+        cand_c.append(near.numpy()[ok].astype(np.int64))
+    r = np.concatenate(cand_r)
+    c = np.concatenate(cand_c)
+    if r.size == 0:
+        return None
+    pairs = np.unique(r * np.int64(n) + c)
+    r, c = pairs // n, pairs % n
+    score = np.asarray(shared["predictor"].score(np.stack([rows[r], c])), dtype=np.float64)
+    return _best_per_row(rows, r, c, score, top_k)
 
 
 def _rank_in_row(r: np.ndarray, num_rows: int) -> np.ndarray:

@@ -257,12 +257,17 @@ def top_links(
     source is scored against capped candidates
     (:func:`topo_graphdb.model.predict.capped_candidates`).
     Sources go in chunks so that the runtime limit and progress are checked
-    between them.
+    between them. A chunk of capped candidates is a whole number of their
+    batches, so the batches (and the scores) do not depend on it; on a Dask
+    cluster it holds a few batches per worker thread, which score at once.
     """
-    from ..model.predict import capped_candidates, predict_links  # noqa: PLC0415
+    from ..model.predict import busy_batches, capped_batch_size, capped_candidates, predict_links  # noqa: PLC0415
 
     known = adjacency_matrix(edges, n)
     chunk = max(256, min(8192, int(2e7 // max(n, 1))))
+    if n > EXHAUSTIVE_NODES:
+        size = capped_batch_size(n)
+        chunk = size * max(1, chunk // size) * busy_batches(predictor)
     parts = []
     for start in range(0, sources.size, chunk):
         batch = sources[start : start + chunk]
