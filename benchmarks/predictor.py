@@ -19,6 +19,7 @@ Examples::
     python benchmarks/predictor.py --graphs citeseer,ca-grqc,collegemsg --models ncn,gcn,ra --seeds 1
     python benchmarks/predictor.py --graphs cora --models gcn+tc --tc-alpha 2 --seeds 3
     python benchmarks/predictor.py --graphs cora,citeseer --models gcn,ncn,ncnc --fractions 85,5,10 --seeds 3 --no-gds --report-model none
+    python benchmarks/predictor.py --graphs ogbl-ddi --models gcn --seeds 3 --no-gds --report-model none  # official split and negatives: Hits@20
 
 ``--fractions 85,5,10``: the random train/validation/test split of the
 Planetoid graphs in SEAL (Zhang & Chen, 2018) and HeaRT (Li et al., 2023),
@@ -46,7 +47,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import data_dir_help, default_data_dir
+from _common import data_dir_help, default_data_dir, parse_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,6 +82,8 @@ def load_split(graph: str, data_dir: Path | None, seed: int, fractions: tuple[fl
         node_ids = np.unique(np.r_[table.src, table.dst])
         n = node_ids.size
         edges = np.stack([np.searchsorted(node_ids, table.src), np.searchsorted(node_ids, table.dst)])
+    if "split" in header and fractions is None:  # the dataset's own split (0 train, 1 valid, 2 test), e.g. OGB's
+        return official_split(base, edges, n, seed=seed, x=x, node_ids=node_ids), "official"
     if temporal and fractions is None:
         return temporal_split(edges, table.time, n, seed=seed, x=x, node_ids=node_ids), "temporal"
     if fractions is None:
@@ -88,6 +91,20 @@ def load_split(graph: str, data_dir: Path | None, seed: int, fractions: tuple[fl
     _, valid, test = fractions
     split = random_split(edges, n, seed=seed, x=x, node_ids=node_ids, valid_fraction=valid, test_fraction=test)
     return split, "random" + "/".join(f"{round(100 * f)}" for f in fractions)
+
+
+def official_split(base: Path, edges: np.ndarray, n: int, *, seed: int, x, node_ids: np.ndarray):
+    """The split named by the ``split`` column of ``<base>/edges.csv``, with the official negatives of
+    ``valid_neg.csv``/``test_neg.csv`` (ids as in ``edges.csv``) when they are there (OGB's protocol)."""
+    import pandas as pd
+
+    from topo_graphdb.model.negatives import index_negatives, read_negatives, with_negatives
+    from topo_graphdb.model.splits import explicit_split
+
+    part = pd.read_csv(base / "edges.csv", usecols=["split"])["split"].to_numpy()
+    split = explicit_split(edges[:, part == 0], edges[:, part == 1], edges[:, part == 2], n, seed=seed, x=x, node_ids=node_ids)
+    given = {p: base / f"{p}_neg.csv" for p in ("valid", "test") if (base / f"{p}_neg.csv").is_file()}
+    return with_negatives(split, **{p: index_negatives(read_negatives(f), split, p) for p, f in given.items()})
 
 
 def gds_rows(graph: str, split, seed: int, *, gds=None, kind: str = "random", max_trials: int = 12, features: bool = True, skipped: dict | None = None) -> list[dict]:
@@ -191,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="ncn,gcn,sage,cn,aa,ra", help="Comma-separated models (gcn, sage, ncn, ncnc, cn, aa, ra; 'gcn+tc'/'ncn+tc': with TC-guided re-weighting).")
     ap.add_argument("--fractions", default=None, help="Random split train,valid,test in percent, e.g. 85,5,10 (default: by time for temporal graphs, else 70,10,20).")
     ap.add_argument("--tc-alpha", type=float, default=2.0, help="alpha of TC-guided re-weighting for the '+tc' models.")
-    ap.add_argument("--seeds", default="5", help="Number of seeds (0..N-1) or a comma-separated list.")
+    ap.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2, 3, 4], help="Number of seeds N >= 1 (seeds 0..N-1) or a comma-separated list ('0,' is seed 0 alone).")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs (default: the model's).")
     ap.add_argument("--batch-size", type=int, default=None, help="Training positives per step (default: the model's).")
     ap.add_argument("--hops", default="1,2,3", help="TC hops for the report.")
@@ -214,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(parts) != 3 or abs(sum(parts) - 100) > 1e-6 or min(parts) < 0:
             ap.error(f"--fractions must be three percentages summing to 100; got {args.fractions!r}")
         args.fractions = tuple(f / 100 for f in parts)
-    seeds = list(range(int(args.seeds))) if "," not in args.seeds and args.seeds.isdigit() else [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     if args.threads:
         import torch
 
