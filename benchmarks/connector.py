@@ -161,7 +161,7 @@ def main() -> int:
                 print(proc.stderr, file=sys.stderr)
                 return 1
             rep = json.loads(proc.stdout)
-            results["load"] = {**load_t, **rep, "command": " ".join(cmd[1:]),
+            results["load"] = {**load_t, **rep, "command": " ".join(cmd[1:]).replace(str(args.data_dir), "DATA"),  # no machine path in the JSON
                                "rels_per_s": rep["relationships"] / load_t["wall_s"],
                                "rels_per_s_relationship_phase": rep["relationships"] / rep["timings"]["relationships"]}
             rows.append(("load-edges", f"{rep['relationships']:,} rels in {load_t['wall_s']:.1f} s",
