@@ -42,6 +42,24 @@ def load_graph(data_dir: Path | None, graph: str, parser):
     return GraphSnapshot.from_edges(table.src, table.dst)
 
 
+def portable_words(words, data_dir: Path | None) -> list[str]:
+    """A command line as a result JSON records it: the data folder as ``DATA`` and any other
+    absolute path as its file name, so no machine's folders are stored beside the numbers.
+
+    >>> portable_words(["--data-dir", "/srv/graphs/", "--json", "/tmp/out.json", "--seeds", "3"], Path("/srv/graphs"))
+    ['--data-dir', 'DATA/', '--json', 'out.json', '--seeds', '3']
+    """
+    base = str(Path(data_dir)) if data_dir else None
+    out = []
+    for word in map(str, words):
+        if base and base in word:
+            word = word.replace(base, "DATA")
+        elif os.path.isabs(word):
+            word = Path(word).name
+        out.append(word)
+    return out
+
+
 def parse_seeds(text: str) -> list[int]:
     """``--seeds``: a count N (seeds 0..N-1, N >= 1) or a comma-separated list of seeds."""
     parts = [p.strip() for p in str(text).split(",") if p.strip()]

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import data_dir_help, default_data_dir, scratch_dir
+from _common import data_dir_help, default_data_dir, portable_words, scratch_dir
 
 from topo_graphdb.connection import ConnectionSettings
 from topo_graphdb.connector import GraphSpec, export_graph
@@ -161,7 +161,7 @@ def main() -> int:
                 print(proc.stderr, file=sys.stderr)
                 return 1
             rep = json.loads(proc.stdout)
-            results["load"] = {**load_t, **rep, "command": " ".join(cmd[1:]).replace(str(args.data_dir), "DATA"),  # no machine path in the JSON
+            results["load"] = {**load_t, **rep, "command": " ".join(portable_words(cmd[1:], args.data_dir)),
                                "rels_per_s": rep["relationships"] / load_t["wall_s"],
                                "rels_per_s_relationship_phase": rep["relationships"] / rep["timings"]["relationships"]}
             rows.append(("load-edges", f"{rep['relationships']:,} rels in {load_t['wall_s']:.1f} s",

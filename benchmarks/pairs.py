@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import data_dir_help, default_data_dir, load_graph
+from _common import data_dir_help, default_data_dir, load_graph, portable_words
 
 
 def non_neighbour_pairs(edge_index, num_nodes: int, per_node: int, seed: int):
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             str(int(t.get("batches", 1))), f"{r['mean_tc']:.4g}",
         ]))
     if args.json is not None:
-        args.json.write_text(json.dumps({"argv": sys.argv[1:], "results": rows}, indent=2))
+        args.json.write_text(json.dumps({"argv": portable_words(sys.argv[1:], args.data_dir), "results": rows}, indent=2))
     return 0
 
 

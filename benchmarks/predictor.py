@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import data_dir_help, default_data_dir, parse_seeds
+from _common import data_dir_help, default_data_dir, parse_seeds, portable_words
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    results: dict = {"edges": [], "reports": [], "gds": [], "gds_skipped": {}, "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    results: dict = {"edges": [], "reports": [], "gds": [], "gds_skipped": {}, "argv": portable_words(sys.argv[1:], args.data_dir), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     graphs = [g for g in args.graphs.split(",") if g]
     gds = None
     if args.gds:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import data_dir_help, default_data_dir
+from _common import data_dir_help, default_data_dir, portable_words
 
 
 # ----------------------------------------------------------------------------- child side
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(_table(rows))
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "cpu_count": os.cpu_count(), "argv": sys.argv[1:]}, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "cpu_count": os.cpu_count(), "argv": portable_words(sys.argv[1:], args.data_dir)}, indent=2))
     return 0
 
 

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import data_dir_help, default_data_dir, parse_seeds
+from _common import data_dir_help, default_data_dir, parse_seeds, portable_words
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -198,9 +198,9 @@ def targets(graph: str, model: str, mean: dict) -> dict[str, bool | None]:
     return out
 
 
-def write_json(path: Path, rows: list[dict]) -> None:
+def write_json(path: Path, rows: list[dict], data_dir: Path | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"argv": sys.argv[1:], "rows": rows, "summary": summarise(rows)}, indent=2, allow_nan=False))
+    path.write_text(json.dumps({"argv": portable_words(sys.argv[1:], data_dir), "rows": rows, "summary": summarise(rows)}, indent=2, allow_nan=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                     q = row["metrics"]["nodes"]["quintile_means"]
                     plot_lift({k: q[k] for k in ("expected_precision", "degree", "tc_train_k1", "tc_test_k1") if k in q}, args.plots / f"lift-{graph}-{model}-{seed}.png", ylabel=f"mean Precision@{args.k}")
                 if args.json:
-                    write_json(args.json, rows)
+                    write_json(args.json, rows, args.data_dir)
     print_table([(f"{r['graph']} {r['model']} s{r['seed']} {r['split'][:4]}", _headline(r)) for r in rows],
                 "Per run. Spearman of per-node Precision@10 on the report half, same nodes; EP|all, dg|all: every report node with a held-out edge")  # fmt: skip
     summary = summarise(rows)
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in summary:
         print(f"  {s['graph']:10} {s['model']:5} " + "  ".join(f"{k} {'yes' if v else ('n/a' if v is None else 'NO')}" for k, v in s["targets"].items()) + f"  calibrators {','.join(s['calibrators'])}")
     if args.json:
-        write_json(args.json, rows)
+        write_json(args.json, rows, args.data_dir)
     return 0
 
 
