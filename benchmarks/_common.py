@@ -46,7 +46,7 @@ def portable_words(words, data_dir: Path | None) -> list[str]:
     """A command line as a result JSON records it: the data folder as ``DATA`` and any other
     absolute path as its file name, so no machine's folders are stored beside the numbers.
 
-    >>> portable_words(["--data-dir", "/srv/graphs/", "--json", "/tmp/out.json", "--seeds", "3"], Path("/srv/graphs"))
+    >>> portable_words(["--data-dir", "/data/graphs/", "--json", "/results/out.json", "--seeds", "3"], Path("/data/graphs"))
     ['--data-dir', 'DATA/', '--json', 'out.json', '--seeds', '3']
     """
     base = str(Path(data_dir)) if data_dir else None
