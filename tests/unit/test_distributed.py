@@ -97,6 +97,25 @@ def test_real_graph_matches_one_process(client, hops):
         assert got.batches > 1 and np.isfinite(got.tc).sum() > 100
 
 
+def test_each_worker_builds_the_reach_sets_once_for_all_its_blocks(client):
+    from topo_graphdb.kernels import distributed
+
+    everything, _, _ = reptile()
+    want = topological_concentration(everything, hops=2, backend="cpu")
+
+    def builds():
+        return distributed._REACH.builds
+
+    before = client.run(builds)
+    got = distributed_tc(everything, client=client, hops=2)
+    again = distributed_pair_tc(everything, everything[:, :300], client=client, hops=2)
+    after = client.run(builds)
+    assert_same_tc(got, want)
+    assert np.isfinite(again.tc).any()
+    assert got.batches > len(after)  # more blocks than workers ...
+    assert sum(after.values()) - sum(before.values()) <= len(after)  # ... and one table per worker at most
+
+
 def test_snapshot_and_memory_budget_are_passed_on(client):
     rows = np.loadtxt(DATASETS / "reptile" / "edges.csv", delimiter=",", skiprows=1, dtype=np.int64)
     snap = GraphSnapshot.from_edges(rows[:, 0], rows[:, 1], nodes=np.array([10_000]))  # one isolated node

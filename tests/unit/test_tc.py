@@ -109,6 +109,55 @@ def test_batched_run_under_a_small_budget_matches():
     assert max(batched) > 1 and min(batched) == 1
 
 
+@pytest.mark.parametrize("hops", [2, 3])
+def test_blocks_with_shared_reach_sets_match_and_build_them_once(hops):
+    from topo_graphdb.kernels._exact import ReachCache, reusing_reach
+
+    rng = np.random.default_rng(20 + hops)
+    train, ev = rng.integers(0, 80, (2, 500)), rng.integers(0, 83, (2, 90))
+    for eval_edges in (None, ev):
+        full = tc(train, eval_edges, hops=hops)
+        cache = ReachCache()
+        got = np.full(full.tc.shape, np.nan)
+        with reusing_reach(cache):
+            for block in np.array_split(np.arange(full.tc.size), 5):
+                r = tc(train, eval_edges, hops=hops, nodes=block)
+                got[block] = r.tc[block]
+                assert r.batches == 1
+        assert_same(got, full.tc, rtol=0)  # integer walk counts: the same sums in any order
+        assert cache.builds == 1  # the reach sets of every node, built for the first block only
+        other = tc(rng.integers(0, 80, (2, 300)), hops=hops)  # outside the block: nothing shared
+        assert other.batches == 1 and cache.builds == 1
+
+
+def test_shared_reach_sets_that_do_not_fit_fall_back_to_batches():
+    from topo_graphdb.kernels._exact import ReachCache, make_plan, prepare_nodes, reusing_reach
+
+    rng = np.random.default_rng(11)
+    train = rng.integers(0, 60, (2, 400))
+    full = tc(train, hops=3)
+    plan = make_plan(prepare_nodes(train, None, None, 3), 3, "cpu")
+    budget = int(plan.fixed_bytes + plan.node_bytes.sum() / 3)  # a third of every node's reach sets
+    cache = ReachCache()
+    with reusing_reach(cache):
+        r = tc(train, hops=3, memory_budget=budget)
+    assert r.batches > 1 and cache.builds == 0  # each batch built its own targets' reach sets
+    assert_same(r.tc, full.tc, rtol=1e-12)
+
+
+def test_the_reach_cache_keeps_one_graph():
+    from topo_graphdb.kernels._csr import csr_from_canonical
+    from topo_graphdb.kernels._exact import ReachCache
+
+    a = csr_from_canonical(np.array([[0, 1], [1, 2]]), 3)
+    b = csr_from_canonical(np.array([[0], [2]]), 3)
+
+    cache, built = ReachCache(), []
+    for csr, hops in ((a, 2), (a, 2), (a, 3), (b, 3), (a, 2)):
+        assert cache.table(csr, hops, lambda k=hops: built.append(k) or ("table", k)) == ("table", hops)
+    assert built == [2, 3, 3, 2] and cache.builds == 4
+
+
 # ----------------------------------------------------------------------------- hand-computed graphs
 def test_path_graph_by_hand():
     path = np.array([[0, 1, 2], [1, 2, 3]])

@@ -13,6 +13,10 @@ whose source is in the block), and the results are gathered back in node (pair)
 order. A node's (pair's) value is computed by one thread from integer walk
 counts, whatever block it is in, so the result equals one process's. A worker
 lost mid-run costs only its tasks: Dask runs them again on another worker.
+The reach sets of ``K >= 2`` (a block's targets are most of a power-law graph)
+are built once per worker for every node when they fit the task's memory
+budget, and kept for its next tasks and calls on the same graph
+(:class:`~topo_graphdb.kernels._exact.ReachCache`), instead of once per block.
 
 A snapshot read from a folder or URL (:meth:`~topo_graphdb.snapshot.GraphSnapshot.from_parquet`,
 so its ``origin`` is set) is not sent: the tasks carry its origin and the digest of its edges,
@@ -59,7 +63,7 @@ from ._atc_stages import (
     triangle_edges,
 )
 from ._beta import default_beta
-from ._exact import cost_slices, progress_bar, validate_settings
+from ._exact import ReachCache, cost_slices, progress_bar, reusing_reach, validate_settings
 from ._runner import running_on
 from .atc import ATCResult, validate_atc
 from .pairs import PairTCResult, pair_source_costs, pair_topological_concentration
@@ -255,7 +259,8 @@ def _tc_block(graph: tuple, block: np.ndarray, settings: dict) -> dict:
     """One task: the exact TC of the nodes of ``block`` (the single-process kernel, CPU)."""
     c0 = time.process_time()
     train, read = _edges_here(graph[0])
-    r = topological_concentration(train, graph[1], backend="cpu", nodes=block, **settings)
+    with reusing_reach(_REACH):
+        r = topological_concentration(train, graph[1], backend="cpu", nodes=block, **settings)
     return {
         "tc": r.tc[block], "denominator": r.denominator[block], "parts": r.parts[:, :, block],
         "variant": r.variant, "train_edges": r.train_edges, "eval_edges": r.eval_edges, "batches": r.batches,
@@ -320,7 +325,8 @@ def _pair_block(train: Any, pairs: np.ndarray, settings: dict) -> dict:
     """One task: the pair TC of ``pairs`` (all sources of one block; the single-process kernel)."""
     c0 = time.process_time()
     train, read = _edges_here(train)
-    r = pair_topological_concentration(train, pairs, backend="cpu", **settings)
+    with reusing_reach(_REACH):
+        r = pair_topological_concentration(train, pairs, backend="cpu", **settings)
     return {"tc_by_hops": r.tc_by_hops, "distinct_pairs": r.distinct_pairs,
             "timings": {**r.timings, "worker_read": read, "cpu": time.process_time() - c0}}
 
@@ -542,6 +548,7 @@ class StoredEdges:
 
 _READ_LOCK = threading.Lock()
 _READ: dict[StoredEdges, np.ndarray] = {}  # on a worker: the edges of the last snapshot read, kept for the next tasks
+_REACH = ReachCache()  # on a worker: the whole-graph reach sets of the last graph and K, kept for the next tasks
 
 
 def _shipped(given: object, edges: object) -> object:
