@@ -209,6 +209,11 @@ class ReachCache:
                 self.builds += 1
             return self._table
 
+    def clear(self) -> None:
+        """Forget the kept table (its memory is freed once no kernel holds it)."""
+        with self._lock:
+            self._key, self._table = None, None
+
 
 _SHARED_REACH: ContextVar[ReachCache | None] = ContextVar("shared_reach", default=None)
 

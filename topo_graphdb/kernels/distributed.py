@@ -80,6 +80,7 @@ __all__ = [
     "compute_scheduled",
     "distributed_map_blocks",
     "StoredEdges",
+    "forget_reach_sets",
 ]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address (and to see its first worker)
@@ -549,6 +550,11 @@ class StoredEdges:
 _READ_LOCK = threading.Lock()
 _READ: dict[StoredEdges, np.ndarray] = {}  # on a worker: the edges of the last snapshot read, kept for the next tasks
 _REACH = ReachCache()  # on a worker: the whole-graph reach sets of the last graph and K, kept for the next tasks
+
+
+def forget_reach_sets() -> None:
+    """On a worker (``client.run(forget_reach_sets)``): free the kept reach sets (the next call builds them again)."""
+    _REACH.clear()
 
 
 def _shipped(given: object, edges: object) -> object:
