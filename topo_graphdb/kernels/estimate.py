@@ -158,19 +158,20 @@ def _cpu_threads() -> int:
 # edges, train variant; CPU seconds of the call, which heavy load on the machine disturbs less than
 # wall time), divided by the work the estimators below give for that graph:
 # - exact TC K = 1: 0.257 s / 2.39e7 bound lookups (one Numba thread, the whole call);
-# - exact TC K = 2: 9.43 s / 3.20e10 bound lookups and walk visits ("one process, 1 thread" of
+# - exact TC K = 2: 9.10 s / 3.20e10 bound lookups and walk visits ("one process, 1 thread" of
 #   benchmarks/measured/cpu/scaleout-slashdot-k2.json); the bound is loose by a factor that grows
 #   with K, so K >= 3 (costed as K = 2) is optimistic;
-# - ATC d = 128: 1.21 s / 3.24e8 (K = 1), 3.29 s / 9.06e8 (K = 2) and 3.83 s / 1.75e9 (K = 3, the
+# - ATC d = 128: 1.21 s / 3.24e8 (K = 1), 3.29 s / 9.06e8 (K = 2) and 4.00 s / 1.75e9 (K = 3, the
 #   "one process, 1 thread" row of scaleout-slashdot-atc-k3-d128.json) units of `atc_work`; the
 #   largest of the three.
-EXACT_SECONDS_PER_UNIT = {1: 1.08e-8, 2: 2.95e-10}
+EXACT_SECONDS_PER_UNIT = {1: 1.08e-8, 2: 2.84e-10}
 ATC_SECONDS_PER_UNIT = 3.7e-9
-# CPU seconds of a cluster over those of one thread for the same work (local:2 against one thread, the
-# same runs of benchmarks/scaleout.py): the blocks' repeated work (exact TC: each block builds the
-# reach sets of its own neighbours) and two processes sharing one memory bus. Pessimistic for workers
+# Worker-seconds of a cluster over the seconds of one thread for the same work (local:2's wall time
+# times its 2 workers, against one process on one thread, the same runs of benchmarks/scaleout.py):
+# work repeated on every worker (exact TC: the reach sets of every node, built once per worker; ATC:
+# the graph's preparation), waits, and two processes sharing one memory bus. Pessimistic for workers
 # on separate machines.
-CLUSTER_CPU_FACTOR = {"exact": 14.95 / 9.43, "atc": 4.91 / 3.83}
+CLUSTER_CPU_FACTOR = {"exact": 2 * 6.12 / 9.10, "atc": 2 * 2.32 / 4.02}
 
 
 def atc_work(num_nodes: int, train_edges: int, eval_pairs: int, hops: int, dim: int, sketch_size: int = 64) -> float:
