@@ -148,7 +148,7 @@ def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
     base = model.removesuffix("+tc")
     for seed in seeds:
         split, kind = load_split(graph, args.data_dir, seed, args.fractions)
-        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs, "batch_size": args.batch_size}
+        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs, "batch_size": args.batch_size, "layers": args.layers}
         if model.endswith("+tc"):  # TC-guided re-weighting, the paper's Cora GCN settings
             settings.update(tc_alpha=args.tc_alpha, tc_interval=1, tc_warm_up=1)
         p = make_predictor(base, **settings)
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2, 3, 4], help="Number of seeds N >= 1 (seeds 0..N-1) or a comma-separated list ('0,' is seed 0 alone).")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs (default: the model's).")
     ap.add_argument("--batch-size", type=int, default=None, help="Training positives per step (default: the model's).")
+    ap.add_argument("--layers", type=int, default=None, help="Message-passing layers of the learned models (default: the model's).")
     ap.add_argument("--hops", default="1,2,3", help="TC hops for the report.")
     ap.add_argument("--report-model", default="gcn", help="Model of the per-node TC report ('none' to skip).")
     ap.add_argument("--candidate-recall", action="store_true", help="Measure candidate-generation recall vs exhaustive top-10.")
