@@ -228,17 +228,19 @@ def reusing_reach(cache: ReachCache) -> Iterator[ReachCache]:
         _SHARED_REACH.reset(token)
 
 
-def _source_batches(prep, hops: int, plan, budget: int, sources: np.ndarray, what: str, hint: str, timings: dict):
-    """The batches of ``sources`` whose targets' reach sets fit the budget, and the reach-set capacities."""
+def _source_batches(
+    prep, hops: int, plan, budget: int, sources: np.ndarray, capacity: np.ndarray, what: str, hint: str, timings: dict
+) -> list[np.ndarray]:
+    """The batches of ``sources`` whose targets' reach sets fit the budget; when they must be
+    batched, ``capacity`` (hops - 1, n) gets the exact set sizes of the targets in place."""
     from . import _cpu  # noqa: PLC0415
 
     csr, ev = prep.csr, prep.ev
     n = csr.num_nodes
     room = budget - plan.fixed_bytes
     needed = unique_nodes(neighbours_of(ev.indptr, ev.indices, sources), n)
-    capacity = np.minimum(prep.walks[1:], float(n)).astype(np.int64)  # |S_k(j)| <= min(n, w_k(j))
     if plan.node_bytes[needed].sum() <= room:
-        return [sources], capacity
+        return [sources]
     t0 = time.perf_counter()  # size the reach tables exactly, then batch the sources to fit
     counts = _cpu.reach_counts(csr.indptr, csr.indices, needed, hops, plan.reach_bound[needed])
     timings["reach"] += time.perf_counter() - t0
@@ -253,7 +255,7 @@ def _source_batches(prep, hops: int, plan, budget: int, sources: np.ndarray, wha
             f"the memory budget {format_size(budget)}",
             hint=hint,
         )
-    return np.split(sources, np.flatnonzero(np.diff(batch_of)) + 1), capacity
+    return np.split(sources, np.flatnonzero(np.diff(batch_of)) + 1)
 
 
 def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, hint: str, kernel) -> dict:
@@ -286,12 +288,13 @@ def run_source_batches(prep, hops: int, budget: int, progress: bool, what: str, 
             hint=hint,
         )
     sources = np.flatnonzero(prep.active)
+    capacity = np.minimum(prep.walks[1:], float(n)).astype(np.int64)  # |S_k(j)| <= min(n, w_k(j))
     shared = _SHARED_REACH.get()
     if shared is not None and plan.node_bytes.sum() <= room:  # every node's reach sets, built once per process
-        batches, capacity = [sources], np.minimum(prep.walks[1:], float(n)).astype(np.int64)
+        batches = [sources]
     else:
         shared = None
-        batches, capacity = _source_batches(prep, hops, plan, budget, sources, what, hint, timings)
+        batches = _source_batches(prep, hops, plan, budget, sources, capacity, what, hint, timings)
     timings["batches"] = len(batches)
     total_cost = float(plan.source_cost[sources].sum())
     bar = progress_bar(progress and total_cost > 5e7, total_cost, f"{what} (hops={hops})")
