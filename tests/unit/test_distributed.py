@@ -553,7 +553,8 @@ def test_capped_candidates_without_a_client_follow_the_definition_here(client, p
     s, d, v = capped_candidates(predictor, known, sources, top_k=4, two_hop=5, neighbours=neighbours, batch=4)
     want = naive_capped(predictor, known, sources, top_k=4, two_hop=5, neighbours=neighbours)
     assert list(zip(s.tolist(), d.tolist())) == [(i, j) for i, j, _ in want]
-    np.testing.assert_allclose(v, [score for _, _, score in want], rtol=1e-6)
+    # float32 logits scored in other batches: the matrix products may round differently
+    np.testing.assert_allclose(v, [score for _, _, score in want], rtol=1e-5, atol=1e-7)
     assert s.dtype == d.dtype == np.int64 and v.dtype == np.float64
 
 
