@@ -162,7 +162,7 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     res = cli("sync", "--config", cfg, "--json", env=cache_env)
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)  # stdout holds only the JSON summary; progress went to stderr
-    assert report["metrics"]["model_cache"] == "miss"
+    assert report["metrics"]["model_cache"] == report["metrics"]["trust_cache"] == "miss"
     assert "[export]" in res.stderr and "[write] done" in res.stderr
     assert report["status"] == "succeeded" and report["mode"] == "full"
     ids, edges, _ = graph(neo4j_driver, neo4j_conn, unique_label)
@@ -232,7 +232,7 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     # and with TC, ATC and pair TC on a local Dask cluster of two processes
     for args, cache in ((["--set", "compute.model_cache=false"], "off"), ([], "hit"), (["--scheduler", "local:2"], "hit")):
         again = sync_json(cli, "--config", cfg, *args, env=cache_env)
-        assert again["status"] == "succeeded" and again["metrics"]["model_cache"] == cache
+        assert again["status"] == "succeeded" and again["metrics"]["model_cache"] == again["metrics"]["trust_cache"] == cache
         assert state(neo4j_driver, neo4j_conn, unique_label) == (nodes, links)
 
 

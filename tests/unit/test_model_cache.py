@@ -124,3 +124,50 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path):
 def test_keep_must_be_positive():
     with pytest.raises(InputError, match="at least one"):
         ModelCache(keep=0)
+
+
+def _calibration_run(monkeypatch, tmp_path: Path, predictor, split, *, reuse: bool = True):
+    """``calibrate_links`` as a sync calls it, the cache under ``tmp_path``; returns (result, report)."""
+    from topo_graphdb.config import load_config
+    from topo_graphdb.pipeline.clock import Clock
+    from topo_graphdb.pipeline.phases import calibrate_links
+    from topo_graphdb.pipeline.report import SyncReport
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cfg = load_config(None, environ={}, overrides={"predict.top_k": 5})
+    report = SyncReport(run_id="r")
+    clock = Clock(report, max_runtime=0, on_phase=None, on_progress=None)
+    return calibrate_links(predictor, split, N, cfg, 0.5, clock, report, reuse=reuse), report
+
+
+def test_the_link_calibration_of_a_cached_model_is_kept_and_reused(monkeypatch, tmp_path: Path):
+    from topo_graphdb.model.predictor import LinkPredictor
+
+    edges = simple(uniform_edges(N, 400, seed=5), N)
+    split = random_split(edges, N, valid_fraction=0.1, test_fraction=0.2, seed=0)
+    predictor = LinkPredictor("gcn", hidden=8, epochs=2, progress=False, device="cpu").fit(split)
+    first, r1 = _calibration_run(monkeypatch, tmp_path, predictor, split)
+    again, r2 = _calibration_run(monkeypatch, tmp_path, predictor, split)
+    assert (r1.metrics["trust_cache"], r2.metrics["trust_cache"]) == ("miss", "hit")
+    assert again.metrics == first.metrics and r2.metrics == {**r1.metrics, "trust_cache": "hit"}
+    for part in ("links", "nodes"):
+        for name, values in getattr(first, part).items():
+            np.testing.assert_array_equal(getattr(again, part)[name], values, err_msg=name)
+    probe = np.random.default_rng(1).random((7, first.calibrator.n_features_))
+    np.testing.assert_array_equal(again.calibrator.predict_proba(probe), first.calibrator.predict_proba(probe))
+
+    # another model (a new fit: a new identity) or another split is a miss; reuse=False never touches the cache
+    other = LinkPredictor("gcn", hidden=8, epochs=2, progress=False, device="cpu").fit(split)
+    assert _calibration_run(monkeypatch, tmp_path, other, split)[1].metrics["trust_cache"] == "miss"
+    split2 = random_split(edges, N, valid_fraction=0.1, test_fraction=0.2, seed=1)
+    assert _calibration_run(monkeypatch, tmp_path, predictor, split2)[1].metrics["trust_cache"] == "miss"
+    entries = sorted((tmp_path / "topo-graphdb" / "models").iterdir())
+    assert _calibration_run(monkeypatch, tmp_path, predictor, split, reuse=False)[1].metrics["trust_cache"] == "off"
+    assert sorted((tmp_path / "topo-graphdb" / "models").iterdir()) == entries
+
+    # an unreadable entry is a miss, fitted again and replaced
+    for entry in entries:
+        (entry / "calibration.pickle").write_bytes(b"not a pickle")
+    third, r3 = _calibration_run(monkeypatch, tmp_path, predictor, split)
+    assert r3.metrics["trust_cache"] == "miss"
+    np.testing.assert_array_equal(third.links["prob"], first.links["prob"])  # (the metrics hold the fit's seconds)

@@ -9,7 +9,10 @@ model trained last time can be loaded instead. The key is a SHA-256 over
 * the number of nodes, the split's training, validation and held-out edges, and the features.
 
 Anything else would change the key, so a hit returns the model a fresh fit would give. Models
-trained on a GPU are not cached (their training is not bit-for-bit repeatable). Entries live in
+trained on a GPU are not cached (their training is not bit-for-bit repeatable). A sync also keeps
+the link calibration fitted on that model's held-out check (:func:`content_key` over the model's
+identity, the trust settings, the split and the whole package's code), so that a run whose model
+came from the cache does not fit the same calibrator again. Entries live in
 ``user_cache_dir()/models/<key>`` (written in a temporary folder, then renamed into place: a
 crash never leaves half an entry); the newest ``keep`` entries are kept.
 """
@@ -31,8 +34,9 @@ from .. import __version__
 from ..errors import InputError
 from ..paths import user_cache_dir
 
-#: entries kept (about 1-20 MB each for graphs of Cora's to soc-slashdot0902's size)
-DEFAULT_KEEP = 8
+#: entries kept (about 1-20 MB each for graphs of Cora's to soc-slashdot0902's size): a sync stores
+#: two, its model and its link calibration
+DEFAULT_KEEP = 16
 
 
 def default_dir() -> Path:
@@ -40,24 +44,30 @@ def default_dir() -> Path:
     return user_cache_dir() / "models"
 
 
-def code_digest() -> str:
-    """SHA-256 of the source files of :mod:`topo_graphdb.model` (a code change is a new model)."""
+def code_digest(root: str | Path | None = None) -> str:
+    """SHA-256 of the source files under ``root`` (default: :mod:`topo_graphdb.model`; a code change is a new model)."""
+    base = Path(root) if root is not None else Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        h.update(path.name.encode())
+    for path in sorted(base.rglob("*.py")):
+        h.update(str(path.relative_to(base)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
 def training_key(model: str, settings: Mapping[str, Any], num_nodes: int, split: Any, x: Any, *, code: str, torch_version: str) -> str:
     """SHA-256 (hex) of what decides a fit: versions, model code, settings, nodes, split parts, features."""
+    return content_key({"package": __version__, "code": code, "torch": torch_version, "model": model,
+                        "settings": dict(settings), "num_nodes": int(num_nodes)}, split, x=x)
+
+
+def content_key(head: Mapping[str, Any], split: Any, **arrays: Any) -> str:
+    """SHA-256 (hex) of ``head`` (JSON, keys sorted), the split's parts and the named ``arrays``."""
     h = hashlib.sha256()
-    head = {"package": __version__, "code": code, "torch": torch_version, "model": model,
-            "settings": {k: settings[k] for k in sorted(settings)}, "num_nodes": int(num_nodes)}
-    h.update(json.dumps(head, sort_keys=True, default=str).encode())
+    h.update(json.dumps(dict(head), sort_keys=True, default=str).encode())
     for name in ("train_pos", "valid_pos", "valid_neg", "test_pos", "test_neg"):
         _update(h, name, getattr(split, name, None))
-    _update(h, "x", x)
+    for name in sorted(arrays):
+        _update(h, name, arrays[name])
     return h.hexdigest()
 
 

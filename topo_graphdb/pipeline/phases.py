@@ -181,12 +181,20 @@ def _load_on_cpu(folder: Any) -> Any:
     return LinkPredictor.load(folder, device="cpu")
 
 
-def calibrate_links(predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: Clock, report: SyncReport) -> Any:
+def calibrate_links(
+    predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: Clock, report: SyncReport, *, reuse: bool = False
+) -> Any:
     """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
     The predictor sees the known edges (training and validation parts); each
     sampled source's top-k links are labelled by the held-out part. Returns
     None (with a warning) when too few links are labelled to fit anything.
+
+    ``reuse`` (the predictor is in the model cache): the calibration is kept in
+    the same cache, keyed by the trained model's ``run_id_``, the settings that
+    decide the check, the split and the package's code, and a later run with
+    the same model loads it instead of fitting it again (``trust_cache`` in the
+    summary: ``hit``, ``miss`` or ``off``).
     """
     from ..model.holdout import calibrate, sample_sources  # noqa: PLC0415
 
@@ -194,17 +202,26 @@ def calibrate_links(predictor: Any, split: Any, n: int, cfg: Any, beta: float, c
     if split.test_pos.shape[1] < 10:
         report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
         return None
-    seen = with_edges(predictor, known, n, cfg)
-    sources = sample_sources(n, cfg.score.seed)
+    cache, key = _calibration_cache(predictor, split, n, cfg, beta) if reuse else (None, "")
+    result = cache.get(key, _load_calibration) if cache is not None else None
+    report.metrics["trust_cache"] = "off" if cache is None else ("hit" if result is not None else "miss")
+    if result is None:
+        seen = with_edges(predictor, known, n, cfg)
+        sources = sample_sources(n, cfg.score.seed)
 
-    def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
-        src, dst, score = top_links(seen, known, n, batch, cfg, clock, phase="trust")
-        return {"src": src, "dst": dst, "score": score}
+        def predict(batch: np.ndarray) -> dict[str, np.ndarray]:
+            src, dst, score = top_links(seen, known, n, batch, cfg, clock, phase="trust")
+            return {"src": src, "dst": dst, "score": score}
 
-    result = calibrate(
-        predict, known, split.test_pos, n, sources=sources, k=cfg.predict.top_k, hops=cfg.score.hops, beta=beta,
-        seed=cfg.score.seed, node_properties=known_properties(known, n, cfg, beta), backend=cfg.run.backend,
-    )
+        result = calibrate(
+            predict, known, split.test_pos, n, sources=sources, k=cfg.predict.top_k, hops=cfg.score.hops, beta=beta,
+            seed=cfg.score.seed, node_properties=known_properties(known, n, cfg, beta), backend=cfg.run.backend,
+        )
+        if cache is not None:
+            try:
+                cache.put(key, lambda folder: _save_calibration(result, folder))
+            except OSError as err:  # a full or read-only cache never fails the run
+                log.warning("could not store the link calibration in %s: %s", cache.directory, err)
     m = result.metrics
     nodes = m.get("nodes", {})
     spearman = nodes.get("spearman", {})
@@ -224,6 +241,51 @@ def calibrate_links(predictor: Any, split: Any, n: int, cfg: Any, beta: float, c
     )  # fmt: skip
     report.trust = m
     report.figures = dict(result.figures)
+    return result
+
+
+_CALIBRATION_FILE = "calibration.pickle"
+
+
+def _calibration_cache(predictor: Any, split: Any, n: int, cfg: Any, beta: float) -> tuple[Any, str]:
+    """The model cache and the key of this run's link calibration, or ``(None, "")`` for a predictor without an identity."""
+    run_id = getattr(predictor, "run_id_", None)
+    if not run_id:
+        return None, ""
+    from importlib.metadata import version  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from ..model.cache import ModelCache, code_digest, content_key  # noqa: PLC0415
+
+    head = {
+        "kind": "link-calibration", "model_run_id": run_id, "model": cfg.predict.model, "num_nodes": int(n),
+        "top_k": int(cfg.predict.top_k), "hops": int(cfg.score.hops), "beta": repr(float(beta)), "seed": int(cfg.score.seed),
+        "code": code_digest(Path(__file__).resolve().parent.parent),
+        "versions": {name: version(name) for name in ("topo-graphdb", "scikit-learn", "numpy", "scipy")},
+    }  # fmt: skip
+    return ModelCache(), content_key(head, split)
+
+
+def _save_calibration(result: Any, folder: Any) -> None:
+    import pickle  # noqa: PLC0415
+
+    with open(folder / _CALIBRATION_FILE, "wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_calibration(folder: Any) -> Any:
+    """The pickled calibration of an entry (the user's own cache folder); an unreadable one is a ``ValueError`` (a miss)."""
+    import pickle  # noqa: PLC0415
+
+    from ..model.holdout import HeldOutCalibration  # noqa: PLC0415
+
+    try:
+        with open(folder / _CALIBRATION_FILE, "rb") as fh:
+            result = pickle.load(fh)  # noqa: S301
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as err:
+        raise ValueError(f"unreadable calibration entry: {err}") from None
+    if not isinstance(result, HeldOutCalibration):
+        raise ValueError("not a link calibration entry")
     return result
 
 

@@ -419,7 +419,8 @@ def _train_and_predict(
     calibration = None
     if cfg.predict.trust:
         with clock.phase("trust"):
-            calibration = calibrate_links(predictor, split, n, cfg, float(beta), clock, report)
+            calibration = calibrate_links(predictor, split, n, cfg, float(beta), clock, report,
+                                          reuse=model_info["model_cache"] != "off")
     with clock.phase("predict"):
         predictor = with_edges(predictor, edges, n, cfg)  # trained on part of the edges, predicts with all
         links = top_links(predictor, edges, n, targets, cfg, clock)
