@@ -20,6 +20,7 @@ Examples::
     python benchmarks/predictor.py --graphs cora --models gcn+tc --tc-alpha 2 --seeds 3
     python benchmarks/predictor.py --graphs cora,citeseer --models gcn,ncn,ncnc --fractions 85,5,10 --seeds 3 --no-gds --report-model none
     python benchmarks/predictor.py --graphs ogbl-ddi --models gcn --seeds 3 --no-gds --report-model none  # official split and negatives: Hits@20
+    python benchmarks/predictor.py --graphs soc-slashdot0902 --models gcn --batching full,sampled --fanout 10 --seeds 1 --no-gds --report-model none
 
 ``--fractions 85,5,10``: the random train/validation/test split of the
 Planetoid graphs in SEAL (Zhang & Chen, 2018) and HeaRT (Li et al., 2023),
@@ -141,14 +142,16 @@ def gds_rows(graph: str, split, seed: int, *, gds=None, kind: str = "random", ma
     return [{"graph": graph, "model": f"gds-lp:{out['winner']}", "split": kind, "seeds": [seed], "summary": summary, "runs": [run], "settings": out["settings"], "gds": {**details, "version": gds.version}}]
 
 
-def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
+def run_edges(graph: str, model: str, seeds: list[int], args, batching: str = "auto") -> dict:
     from topo_graphdb.model.evaluate import evaluate_edges, make_predictor
 
     runs = []
     base = model.removesuffix("+tc")
+    label = model if batching == "auto" or base in ("cn", "aa", "ra") else f"{model}[{batching}]"
     for seed in seeds:
         split, kind = load_split(graph, args.data_dir, seed, args.fractions)
-        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs, "batch_size": args.batch_size, "layers": args.layers}
+        settings = {} if base in ("cn", "aa", "ra") else {"seed": seed, "progress": args.progress, "epochs": args.epochs, "batch_size": args.batch_size,
+                                                          "layers": args.layers, "hidden": args.hidden, "batching": batching, "fanout": args.fanout}
         if model.endswith("+tc"):  # TC-guided re-weighting, the paper's Cora GCN settings
             settings.update(tc_alpha=args.tc_alpha, tc_interval=1, tc_warm_up=1)
         p = make_predictor(base, **settings)
@@ -158,10 +161,11 @@ def run_edges(graph: str, model: str, seeds: list[int], args) -> dict:
         metrics = evaluate_edges(p, split)
         m, valid_hits = metrics["test"], metrics["valid"].get("hits@100", float("nan"))
         runs.append({"seed": seed, "fit_seconds": fit_s, "epochs": len(getattr(p, "history_", [])), "best_epoch": getattr(p, "best_epoch_", 0), "valid_hits@100": valid_hits, **m})
-        print(f"  {graph} {model} seed {seed}: valid hits@100 {valid_hits:.4f} test hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} fit {fit_s:.1f}s", file=sys.stderr, flush=True)
+        print(f"  {graph} {label} seed {seed}: valid hits@100 {valid_hits:.4f} test hits@100 {m['hits@100']:.4f} mrr {m['mrr']:.4f} fit {fit_s:.1f}s", file=sys.stderr, flush=True)
     keys = ["valid_hits@100", "hits@20", "hits@50", "hits@100", "mrr", "auc", "ap", "fit_seconds", "epochs"]
     summary = {k: {"mean": float(np.mean([r[k] for r in runs])), "std": float(np.std([r[k] for r in runs]))} for k in keys}
-    return {"graph": graph, "model": model, "split": kind, "seeds": seeds, "summary": summary, "runs": runs, "settings": p.get_params()}
+    return {"graph": graph, "model": label, "split": kind, "seeds": seeds, "summary": summary, "runs": runs, "settings": p.get_params(),
+            "batching": getattr(p, "batching_", None)}
 
 
 def run_report(graph: str, model: str, seed: int, args) -> dict:
@@ -212,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs (default: the model's).")
     ap.add_argument("--batch-size", type=int, default=None, help="Training positives per step (default: the model's).")
     ap.add_argument("--layers", type=int, default=None, help="Message-passing layers of the learned models (default: the model's).")
+    ap.add_argument("--hidden", type=int, default=None, help="Width of the learned models (default: the model's).")
+    ap.add_argument("--batching", default="auto", help="Comma-separated batching of the learned models' training (auto, full, sampled); each is a row.")
+    ap.add_argument("--fanout", type=int, default=None, help="Neighbours sampled per node and layer with sampled batching (default: the model's).")
     ap.add_argument("--hops", default="1,2,3", help="TC hops for the report.")
     ap.add_argument("--report-model", default="gcn", help="Model of the per-node TC report ('none' to skip).")
     ap.add_argument("--candidate-recall", action="store_true", help="Measure candidate-generation recall vs exhaustive top-10.")
@@ -247,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for graph in graphs:
             for model in [m for m in args.models.split(",") if m]:
-                results["edges"].append(run_edges(graph, model, seeds, args))
+                for batching in [b for b in args.batching.split(",") if b] if model not in ("cn", "aa", "ra") else ["auto"]:
+                    results["edges"].append(run_edges(graph, model, seeds, args, batching))
             if gds is not None and gds.error is None:
                 split, kind = load_split(graph, args.data_dir, seeds[0], args.fractions)
                 results["gds"].extend(gds_rows(graph, split, seeds[0], gds=gds, kind=kind, max_trials=args.gds_trials, features=args.gds_features, skipped=results["gds_skipped"]))

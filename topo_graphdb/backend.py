@@ -15,7 +15,10 @@ import numpy
 
 from .errors import BackendUnavailable, InputError
 
-__all__ = ["BACKENDS", "resolve_backend", "gpu_available", "array_module", "free_memory_bytes", "gpu_extra_for", "GPU_EXTRAS"]
+__all__ = ["BACKENDS", "BUDGET_SHARE", "resolve_backend", "gpu_available", "array_module", "free_memory_bytes", "gpu_extra_for", "GPU_EXTRAS"]
+
+#: without a memory budget, the exact TC kernel and a full-batch training step may use this share of the free memory
+BUDGET_SHARE = 0.5
 
 BACKENDS = ("auto", "cpu", "gpu")
 

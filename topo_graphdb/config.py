@@ -113,7 +113,7 @@ class ScoreSettings(_Section):
     seed: Int = Field(0, ge=0, le=2**32 - 1, description="Seed of ATC and of the link predictor.")
     memory_budget: Annotated[str, checked_text(parse_memory),
                              Form("a size like 512M or 8G (binary units), at least 1 MiB")] = Field(
-        "", description="Memory budget of the TC kernel, e.g. '4GB' (empty = what is free).")
+        "", description="Memory budget of the TC kernel and of a full-batch training step, e.g. '4GB' (empty = half of what is free).")
 
 
 class PredictSettings(_Section):
@@ -133,6 +133,10 @@ class PredictSettings(_Section):
         "Calibrate a probability on every predicted link and an expected precision per node on held-out links."))
     trust_holdout: Number = Field(0.1, ge=0.01, le=0.5, description="Share of the edges held out to calibrate the link probability (0.01..0.5).")
     device: Annotated[Literal["auto", "cpu", "cuda"], STRIP] = Field("auto", description="auto | cpu | cuda.")
+    batching: Annotated[Literal["auto", "full", "sampled"], LOWER] = Field("auto", description=(
+        "auto | full | sampled: training steps over the whole graph or over sampled subgraphs (gcn, sage); "
+        "auto samples when a full-batch step does not fit score.memory_budget (or half the free memory)."))
+    fanout: Int = Field(15, ge=1, le=1000, description="Neighbours sampled per node and layer with sampled batching (1..1000).")
 
 
 class WriteSettings(_Section):

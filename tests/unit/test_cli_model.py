@@ -57,6 +57,21 @@ def test_evaluate_gcn_few_epochs_json(files, tmp_path):
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     assert rep["training"]["epochs_run"] == 2 and rep["settings"]["seed"] == 3
     assert not (tmp_path / "o" / "tc_vs_performance.png").exists()
+    assert rep["training"]["batching"] == "full" and rep["settings"]["predictor"]["batching"] == "auto"
+
+
+def test_evaluate_and_predict_with_sampled_batching(files, tmp_path):
+    d, _ = files
+    r = _run(_eval_args(d, tmp_path / "o", "--model", "sage", "--epochs", "2", "--hops", "1", "--no-plots", "--batching", "sampled", "--fanout", "4"))
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["training"]["batching"] == "sampled" and rep["settings"]["predictor"]["fanout"] == 4
+    out = tmp_path / "p.csv"
+    r = _run(["predict", "--edges", str(d / "all.csv"), "--epochs", "2", "--top-k", "2", "--output", str(out), "--no-progress", "--batching", "sampled"])
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(out)) > 0
+    r = CliRunner().invoke(main, _eval_args(d, tmp_path / "x", "--model", "ncn", "--batching", "sampled"))
+    assert r.exit_code == 3 and "trains gcn and sage" in r.output and len(r.output.strip().splitlines()) == 1
 
 
 def test_predict_heuristic_and_node_subset(files, tmp_path):

@@ -21,6 +21,15 @@ _NEG_HELP = (
 _PROGRESS = click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal).")
 
 
+def _batching_options(command):
+    """``--batching`` and ``--fanout`` of the learned models' training."""
+    command = click.option("--fanout", type=click.IntRange(min=1), default=15, show_default=True,
+                           help="Neighbours sampled per node and layer with sampled batching.")(command)
+    return click.option("--batching", type=click.Choice(["auto", "full", "sampled"]), default="auto", show_default=True,
+                        help="Training steps over the whole graph or sampled subgraphs (gcn, sage); auto: sampled when "
+                             "a full-batch step does not fit half the free memory.")(command)
+
+
 def _hops(text: str) -> tuple[int, ...]:
     try:
         hops = tuple(sorted({int(h) for h in text.split(",") if h.strip()}))
@@ -44,10 +53,12 @@ def _hops(text: str) -> tuple[int, ...]:
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots.")
 @click.option("--valid-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="validation"))
 @click.option("--test-negatives", type=click.Path(dir_okay=False), default=None, help=_NEG_HELP.format(part="test"))
+@_batching_options
 @scheduler_option
 @_PROGRESS
 @json_option
-def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, valid_negatives, test_negatives, scheduler, progress, as_json):
+def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed, hops, output_dir, plots, valid_negatives, test_negatives,
+             batching, fanout, scheduler, progress, as_json):
     """Train a link predictor and evaluate it per edge and per node, with TC correlations.
 
     With --scheduler, the per-node TC, ATC and pair TC of the report run on the Dask workers (same values).
@@ -61,6 +72,7 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
             train_edges, valid_edges, test_edges, output_dir=output_dir, features=features, model=model,
             epochs=epochs, seed=seed, hops=_hops(hops), progress=show, plots=plots,
             valid_negatives=valid_negatives, test_negatives=test_negatives,
+            predictor_settings={"batching": batching, "fanout": fanout},
         )  # fmt: skip
     test = report["edge_metrics"]["test"]
     if as_json:
@@ -83,16 +95,17 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
 @click.option("--nodes", "nodes_file", type=click.Path(dir_okay=False), default=None, help="Only these source nodes (CSV with a 'node' column or one id per line).")
 @click.option("--top-k", required=True, type=click.IntRange(min=1), help="New links per source node.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Output CSV: src,dst,score,rank (original ids).")
+@_batching_options
 @_PROGRESS
 @json_option
-def predict(edges, features, model, epochs, seed, nodes_file, top_k, output, progress, as_json):
+def predict(edges, features, model, epochs, seed, nodes_file, top_k, output, batching, fanout, progress, as_json):
     """Train on all edges (10% held out for early stopping) and write the top-k new links per node."""
     from ..model.predict import predict_from_file  # noqa: PLC0415
 
     show = sys.stderr.isatty() if progress is None else progress
     summary = predict_from_file(
         edges, output=output, top_k=top_k, features=features, model=model, seed=seed,
-        nodes_path=nodes_file, epochs=epochs, progress=show,
+        nodes_path=nodes_file, epochs=epochs, progress=show, predictor_settings={"batching": batching, "fanout": fanout},
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(summary))

@@ -21,7 +21,7 @@ from numbers import Real
 
 import numpy as np
 
-from ..backend import free_memory_bytes, resolve_backend
+from ..backend import BUDGET_SHARE, free_memory_bytes, resolve_backend
 from ..errors import BudgetExceeded, EmptyGraphError, InputError
 from ..units import format_size, parse_size
 
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 MAX_HOPS = 4
-BUDGET_SHARE = 0.5  # default budget: this share of the free memory of the backend
 
 
 def validate_settings(

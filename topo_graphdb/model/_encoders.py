@@ -77,11 +77,12 @@ class Encoder(nn.Module):
         self.kind = kind
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor | SparseOperator | None, adj_t: SparseOperator) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | SparseOperator | None, adj_t: SparseOperator, nodes: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: dense (n, f) features, a :class:`SparseOperator` of sparse ones, or None;
-        ``adj_t``: the weighted message-passing adjacency (target x source)."""
+        ``adj_t``: the weighted message-passing adjacency (target x source); ``nodes``: the
+        global ids of the rows of a sampled subgraph (then ``x`` holds those rows only)."""
         if self.emb is not None:
-            h = self.emb.weight
+            h = self.emb.weight if nodes is None else self.emb.weight[nodes]
         elif isinstance(x, SparseOperator):
             h = x @ self.inp.weight.t()
         else:

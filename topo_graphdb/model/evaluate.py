@@ -316,6 +316,7 @@ def run_evaluation(
             "epochs_run": len(getattr(predictor, "history_", [])),
             "best_valid": getattr(predictor, "best_valid_", None),
             "run_id": getattr(predictor, "run_id_", None),
+            "batching": getattr(predictor, "batching_", None),
         },
         "edge_metrics": edges,
         "node_metrics": _summary(perf),
@@ -423,11 +424,13 @@ def evaluate_files(
     plots: bool = True,
     valid_negatives: str | None = None,
     test_negatives: str | None = None,
+    predictor_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Read edge files, run :func:`run_evaluation`, write the report into ``output_dir``.
 
     ``valid_negatives``, ``test_negatives``: negatives files
     (:mod:`topo_graphdb.model.negatives`) used instead of drawn negatives.
+    ``predictor_settings``: more settings of a learned model (e.g. ``batching``, ``fanout``).
     Returns the report (also written as ``output_dir/report.json`` with
     ``node_metrics.csv`` and the plots).
     """
@@ -439,7 +442,9 @@ def evaluate_files(
     split = split_from_files(train_path, valid_path, test_path, features=features, seed=seed, extra_ids=extra)
     given = {f"{part}_negatives": index_negatives(f, split, part) for part, f in files.items()}
     read_s = time.perf_counter() - t
-    report, table, figures = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress, **given)
+    settings = predictor_settings if model in GNN_MODELS else None
+    report, table, figures = run_evaluation(split, model=model, hops=hops, seed=seed, epochs=epochs, progress=progress,
+                                            predictor_settings=settings, **given)
     report["timings"]["read"] = read_s
     out = write_report(report, table, output_dir, plots=plots)
     if plots:

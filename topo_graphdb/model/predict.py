@@ -264,6 +264,7 @@ def predict_from_file(
     nodes_path: str | Path | None = None,
     epochs: int | None = None,
     progress: bool = False,
+    predictor_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on every edge of a CSV (10% held out for early stopping, then
     scoring with all edges) and write the top-k new links per node.
@@ -289,7 +290,7 @@ def predict_from_file(
         sources = pos
     heuristic = model in HEURISTIC_MODELS
     split = random_split(edges, n, valid_fraction=0.0 if heuristic else 0.1, test_fraction=0.0, seed=seed, x=x, node_ids=node_ids)
-    settings: dict[str, Any] = {} if heuristic else {"seed": seed, "progress": progress, "epochs": epochs}
+    settings: dict[str, Any] = {} if heuristic else {**(predictor_settings or {}), "seed": seed, "progress": progress, "epochs": epochs}
     predictor = make_predictor(model, **settings)
     t = time.perf_counter()
     predictor.fit(split)

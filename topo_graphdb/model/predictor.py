@@ -44,6 +44,11 @@ training edges; Adam; gradient clipping; early stopping on validation Hits@K
 Deterministic on CPU for a fixed ``seed`` (global RNG states are restored
 after :meth:`LinkPredictor.fit`).
 
+Batching (``batching``): ``"full"`` runs the encoder over the whole graph at
+every step, ``"sampled"`` (GCN, GraphSAGE) over the subgraph PyG's
+``LinkLoader`` samples around the step's pairs (:mod:`._minibatch`);
+``"auto"`` samples when a full-batch step would not fit ``memory_budget``.
+
 Optional TC-guided re-weighting of message passing (``tc_alpha > 0``, GCN and
 NCN only), from the paper's code: every ``tc_interval`` epochs after
 ``tc_warm_up``, each training edge ``r -> c`` (self-loops included) is scored
@@ -75,6 +80,7 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
 from ._encoders import feature_tensor
+from ._minibatch import SampledSteps, check_batching, full_batch_bytes, resolve_batching
 from ._pair_decoders import CN_MODELS, Net, common_neighbour_sums, common_neighbour_weights, torch_index
 from ._sparse import SparseOperator, gcn_weights
 from .metrics import hits_at_k, mean_reciprocal_rank
@@ -154,6 +160,10 @@ class LinkPredictor:
         Remove each training step's positive edges from message passing (as
         NCN's "target link removal"), so the encoder cannot see the links it
         is asked to predict.
+    batching : {"auto", "full", "sampled"}
+        Whole-graph or sampled-subgraph steps (module doc); ``fanout``:
+        in-neighbours sampled per node and layer; ``memory_budget``: bytes a
+        full-batch step may use under ``"auto"`` (None: half the free memory).
     seed : int
     device : {"auto", "cpu", "cuda", "cuda:N"}
     progress : bool
@@ -172,6 +182,8 @@ class LinkPredictor:
         The graph used for message passing and common neighbours.
     edge_weight_ : ndarray
         Message-passing weights in use (changed by TC re-weighting).
+    batching_ : str
+        ``"full"`` or ``"sampled"``: how the fit trained.
     run_id_ : str
     fit_seconds_ : float
 
@@ -205,6 +217,9 @@ class LinkPredictor:
         tc_interval: int = 1,
         tc_warm_up: int = 1,
         mask_targets: bool = True,
+        batching: str = "auto",
+        fanout: int = 15,
+        memory_budget: int | None = None,
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -226,14 +241,17 @@ class LinkPredictor:
         self.tc_interval = tc_interval
         self.tc_warm_up = tc_warm_up
         self.mask_targets = mask_targets
+        self.batching = batching
+        self.fanout = fanout
+        self.memory_budget = memory_budget
         self.seed = seed
         self.device = device
         self.progress = progress
 
     _PARAMS = (
         "model", "hidden", "layers", "predictor_layers", "dropout", "lr", "weight_decay", "epochs", "patience",
-        "batch_size", "select_k", "grad_clip", "feature_norm", "tc_alpha", "tc_interval", "tc_warm_up", "mask_targets", "seed",
-        "device", "progress",
+        "batch_size", "select_k", "grad_clip", "feature_norm", "tc_alpha", "tc_interval", "tc_warm_up", "mask_targets",
+        "batching", "fanout", "memory_budget", "seed", "device", "progress",
     )  # fmt: skip
 
     def get_params(self) -> dict[str, Any]:
@@ -261,6 +279,10 @@ class LinkPredictor:
         _check_int("tc_warm_up", self.tc_warm_up, 0)
         if self.tc_alpha > 0 and self.model == "sage":
             raise InputError("tc_alpha > 0 (TC-guided re-weighting) needs model 'gcn' or 'ncn'; SAGE layers take no edge weights")
+        _check_int("fanout", self.fanout, 1)
+        if self.memory_budget is not None:
+            _check_int("memory_budget", self.memory_budget, 1)
+        check_batching(self.batching, self.model, self.tc_alpha)
 
     # ------------------------------------------------------------ set-up
     def _setup(self, split: EdgeSplit | None, *, num_nodes: int, train_pos: np.ndarray, x: Any) -> None:
@@ -282,6 +304,10 @@ class LinkPredictor:
         self.adj_ = adjacency_matrix(e, n, np.float64)
         self._adj_t = None
         self._train_keys = np.sort(edge_keys(e, n))
+
+    def full_batch_bytes(self) -> int:
+        """Rough peak memory of one full-batch training step (after set-up; :func:`._minibatch.full_batch_bytes`)."""
+        return full_batch_bytes(self.num_nodes_, int(self._ei.shape[1]), self.hidden, self.layers, embedding=self._x is None)
 
     def _build(self) -> Net:
         in_dim = None if self._x is None else int(self._x.shape[1])
@@ -404,12 +430,14 @@ class LinkPredictor:
         best_w = self._w
         since = 0
         self.history_ = []
+        self.batching_ = resolve_batching(self)
+        epoch_step = self._train_epoch if self.batching_ == "full" else SampledSteps(self).epoch
         bar = tqdm(range(1, int(self.epochs) + 1), desc=f"train {self.model}", file=sys.stderr, disable=not self.progress, leave=False)
         for epoch in bar:
             te = time.perf_counter()
             if self.tc_alpha > 0 and epoch > self.tc_warm_up and (epoch - self.tc_warm_up - 1) % self.tc_interval == 0:
                 self._reweight(net)
-            loss = self._train_epoch(net, opt, rng)
+            loss = epoch_step(net, opt, rng)
             hits, mrr = self._validate_scores(net, split, cache)
             rec = {"epoch": epoch, "loss": loss, "valid_hits": hits, "valid_mrr": mrr, "seconds": time.perf_counter() - te}
             self.history_.append(rec)
@@ -557,6 +585,7 @@ class LinkPredictor:
             "feature_dim": None if self._x_raw is None else int(self._x_raw.shape[1]),
             "best_epoch": self.best_epoch_,
             "best_valid": self.best_valid_,
+            "batching": getattr(self, "batching_", "full"),
             "fit_seconds": self.fit_seconds_,
             "history": self.history_,
         }
@@ -608,6 +637,7 @@ class LinkPredictor:
         self.run_id_ = settings["run_id"]
         self.best_epoch_ = settings["best_epoch"]
         self.best_valid_ = settings["best_valid"]
+        self.batching_ = settings.get("batching", "full")
         self.history_ = settings["history"]
         self.fit_seconds_ = settings["fit_seconds"]
         with torch.no_grad():

@@ -138,7 +138,8 @@ def train_predictor(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | No
     settings: dict[str, Any] = {}
     if cfg.predict.model in GNN_MODELS:
         settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
-                    "device": cfg.predict.device, "batch_size": cfg.predict.batch_size or None}
+                    "device": cfg.predict.device, "batch_size": cfg.predict.batch_size or None,
+                    "batching": cfg.predict.batching, "fanout": cfg.predict.fanout, "memory_budget": memory_budget(cfg)}
     cache, key = _model_cache(cfg, settings, n, split, x)
     predictor = cache.get(key, _load_on_cpu) if cache is not None else None
     cached = predictor is not None
@@ -151,6 +152,7 @@ def train_predictor(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | No
                 log.warning("could not store the trained model in %s: %s", cache.directory, err)
     info = {
         "model": cfg.predict.model,
+        "model_batching": getattr(predictor, "batching_", None),
         "model_cache": "off" if cache is None else ("hit" if cached else "miss"),
         "model_best_epoch": int(getattr(predictor, "best_epoch_", 0)),
         "model_fit_seconds": float(getattr(predictor, "fit_seconds_", 0.0)),
