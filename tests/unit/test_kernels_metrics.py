@@ -123,3 +123,33 @@ def test_three_step_walks_equal_the_cube_of_the_adjacency():
         np.testing.assert_array_equal(got, cube[pairs[0], pairs[1]])
     with pytest.raises(InputError, match="pairs must hold node indices below"):
         PairHeuristics(np.array([[0, 1], [1, 2]])).three_step_walks(np.array([[0], [9]]))
+
+
+def test_three_step_walks_of_grouped_pairs_equal_the_merge_kernel_and_the_cube():
+    """Pairs sharing an endpoint (a hub with many targets, the same pair both ways, a node with itself)
+    go through one scatter per group: the counts equal the per-pair merge kernel and A^3."""
+    from topo_graphdb.kernels._atc_cpu import three_paths
+    from topo_graphdb.kernels.metrics import PairHeuristics
+
+    rng = np.random.default_rng(5)
+    n = 300
+    hubs = rng.integers(0, n, 6)
+    src = np.concatenate([rng.integers(0, n, 900), np.repeat(hubs, 60)])  # a power-law-ish graph: hubs linked often
+    dst = np.concatenate([rng.integers(0, n, 900), rng.integers(0, n, 360)])
+    ph = PairHeuristics(np.stack([src, dst]), num_nodes=n)
+    a = np.zeros((n, n))
+    keep = src != dst
+    a[src[keep], dst[keep]] = a[dst[keep], src[keep]] = 1.0
+    cube = a @ a @ a
+    targets = rng.integers(0, n, (hubs.size, 40))
+    pairs = np.concatenate([
+        np.stack([np.repeat(hubs, 40), targets.reshape(-1)]),  # each hub with 40 targets
+        np.stack([targets.reshape(-1), np.repeat(hubs, 40)]),  # the same pairs the other way round
+        np.stack([hubs, hubs]),  # a node with itself
+        rng.integers(0, n, (2, 200)),
+    ], axis=1)  # fmt: skip
+    got = ph.three_step_walks(pairs)
+    np.testing.assert_array_equal(got, cube[pairs[0], pairs[1]])
+    merged, _ = three_paths(ph.indptr, ph.indices, pairs[0].copy(), pairs[1].copy())
+    np.testing.assert_array_equal(got, merged)
+    assert ph.three_step_walks(np.zeros((2, 0), np.int64)).shape == (0,)

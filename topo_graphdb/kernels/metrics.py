@@ -198,13 +198,13 @@ class PairHeuristics:
     def three_step_walks(self, pairs: object) -> np.ndarray:
         """``(A^3)[u, v] = sum_{w in Γ(u)} |Γ(w) ∩ Γ(v)|``, the 3-step walks from ``u`` to ``v``, per pair.
 
-        Shape (P,), float64 (exact counts); memory O(P) beside the graph.
+        Shape (P,), float64 (exact counts); memory O(P) beside the graph and an
+        int32 row of ``n`` per thread (:func:`topo_graphdb.kernels._cpu.three_walk_counts`).
         """
-        from ._atc_cpu import three_paths  # noqa: PLC0415  (imports Numba)
+        from ._cpu import three_walk_counts  # noqa: PLC0415  (imports Numba)
 
         pr = self._pairs(pairs)
-        u, v = np.ascontiguousarray(pr[0]), np.ascontiguousarray(pr[1])
-        return three_paths(self.indptr, self.indices, u, v)[0]
+        return three_walk_counts(self.indptr, self.indices, pr[0], pr[1])
 
     def __call__(self, pairs: object, *, which: Sequence[str] = HEURISTICS, batch_size: int = 1 << 22) -> dict[str, np.ndarray]:
         """The heuristics of ``pairs`` (shape (2, P)), as :func:`pair_heuristics`."""

@@ -12,13 +12,14 @@ memory batches), :mod:`.walks` (walk-count sums over reach sets, K >= 2).
 
 from __future__ import annotations
 
-from .common import common_neighbour_scores
+from .common import common_neighbour_scores, three_walk_counts
 from .reach import greedy_batches, reach_counts, reach_sets
 from .threads import chunk_bounds, deal_order, num_threads, threads_for
 from .walks import hop_pair_sums, pair_hop_sums, walk_buffers, walk_bytes_per_thread
 
 __all__ = [
     "common_neighbour_scores",
+    "three_walk_counts",
     "reach_sets",
     "reach_counts",
     "hop_pair_sums",
