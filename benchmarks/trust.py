@@ -103,7 +103,7 @@ def run_one(graph: str, model: str, seed: int, args) -> tuple[dict, object]:
     t = time.perf_counter()
     props = node_scores(train, held, n, beta, seed)
     tc_s = time.perf_counter() - t
-    settings = {} if model in ("cn", "aa", "ra") else {"epochs": args.epochs, "progress": args.progress}
+    settings = {} if model in ("cn", "aa", "ra") else {"epochs": args.epochs, "hidden": args.hidden, "progress": args.progress}
     factory = edge_predictor_factory(model, x=x, seed=seed, **settings)
     res = trust_protocol(factory, train, held, n, k=args.k, hops=max(HOPS), beta=beta, seed=seed, node_properties=props)
     m = res.metrics
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10, help="Links per node (Precision@k).")
     ap.add_argument("--heldout", type=float, default=0.1, help="Share of the edges held out.")
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs of learned models (default: the model's).")
+    ap.add_argument("--hidden", type=int, default=None, help="Width of learned models (default: the model's).")
     ap.add_argument("--threads", type=int, default=None, help="Threads for torch and the BLAS/OpenMP pools (default: theirs).")
     ap.add_argument("--progress", action="store_true", help="Progress bars on stderr.")
     ap.add_argument("--plots", type=Path, default=None, help="Write reliability and lift PNGs into this folder.")
