@@ -254,16 +254,19 @@ def _calibration_cache(predictor: Any, split: Any, n: int, cfg: Any, beta: float
     run_id = getattr(predictor, "run_id_", None)
     if not run_id:
         return None, ""
-    from importlib.metadata import version  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
+    import scipy  # noqa: PLC0415
+    import sklearn  # noqa: PLC0415  (the calibrator's library: loading the entry imports it anyway)
+
+    from .. import __version__  # noqa: PLC0415
     from ..model.cache import ModelCache, code_digest, content_key  # noqa: PLC0415
 
     head = {
         "kind": "link-calibration", "model_run_id": run_id, "model": cfg.predict.model, "num_nodes": int(n),
         "top_k": int(cfg.predict.top_k), "hops": int(cfg.score.hops), "beta": repr(float(beta)), "seed": int(cfg.score.seed),
         "code": code_digest(Path(__file__).resolve().parent.parent),
-        "versions": {name: version(name) for name in ("topo-graphdb", "scikit-learn", "numpy", "scipy")},
+        "versions": {"topo-graphdb": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__},
     }  # fmt: skip
     return ModelCache(), content_key(head, split)
 
