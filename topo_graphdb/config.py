@@ -57,7 +57,7 @@ from ._setting_types import (
 from .backend import BACKENDS
 from .errors import InputError
 from .graphspec import GraphSpec
-from .model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from .model.names import BATCHING, GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from .scheduler import parse_scheduler
 
 if sys.version_info >= (3, 11):
@@ -133,7 +133,7 @@ class PredictSettings(_Section):
         "Calibrate a probability on every predicted link and an expected precision per node on held-out links."))
     trust_holdout: Number = Field(0.1, ge=0.01, le=0.5, description="Share of the edges held out to calibrate the link probability (0.01..0.5).")
     device: Annotated[Literal["auto", "cpu", "cuda"], STRIP] = Field("auto", description="auto | cpu | cuda.")
-    batching: Annotated[Literal["auto", "full", "sampled"], LOWER] = Field("auto", description=(
+    batching: Annotated[Literal[BATCHING], LOWER] = Field("auto", description=(
         "auto | full | sampled: training steps over the whole graph or over sampled subgraphs (gcn, sage); "
         "auto samples when a full-batch step does not fit score.memory_budget (or half the free memory)."))
     fanout: Int = Field(15, ge=1, le=1000, description="Neighbours sampled per node and layer with sampled batching (1..1000).")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import InputError
-from ..model.names import GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
+from ..model.names import BATCHING, GNN_MODELS, HEURISTIC_MODELS, PREDICTORS
 from ._group import json_option, main
 from ._scheduler import scheduler_option
 
@@ -25,7 +25,7 @@ def _batching_options(command):
     """``--batching`` and ``--fanout`` of the learned models' training."""
     command = click.option("--fanout", type=click.IntRange(min=1), default=15, show_default=True,
                            help="Neighbours sampled per node and layer with sampled batching.")(command)
-    return click.option("--batching", type=click.Choice(["auto", "full", "sampled"]), default="auto", show_default=True,
+    return click.option("--batching", type=click.Choice(BATCHING), default="auto", show_default=True,
                         help="Training steps over the whole graph or sampled subgraphs (gcn, sage); auto: sampled when "
                              "a full-batch step does not fit half the free memory.")(command)
 

@@ -1,4 +1,5 @@
-"""Training steps on sampled subgraphs (``LinkPredictor(batching="sampled")``), and when to take them.
+"""Training steps: an epoch's pairs and the optimiser step (both batchings), steps on sampled
+subgraphs (``LinkPredictor(batching="sampled")``), and when to take them.
 
 A full-batch step runs the encoder over the whole graph; its memory grows
 with the nodes times the width (:func:`full_batch_bytes`). A sampled step
@@ -30,14 +31,34 @@ import torch
 from torch.nn import functional as F
 
 from ._sparse import SparseOperator, gcn_weights
+from .names import BATCHING, SAMPLED_MODELS
 from .splits import sample_negatives
 
-__all__ = ["BATCHING", "SampledSteps", "check_batching", "device_budget", "full_batch_bytes", "resolve_batching"]
+__all__ = ["SampledSteps", "check_batching", "device_budget", "epoch_steps", "full_batch_bytes", "optimise", "resolve_batching"]
 
-#: how the encoder sees the graph in a training step
-BATCHING = ("auto", "full", "sampled")
-#: the models that can train on sampled subgraphs
-SAMPLED_MODELS = ("gcn", "sage")
+
+
+def epoch_steps(predictor: Any, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+    """An epoch of a set-up ``predictor``: fresh uniform negatives (2, m) that are not training
+    edges, and its steps, the shuffled training-edge indices ``batch_size`` at a time; step ``idx``
+    pairs ``train_pos[:, idx]`` with ``negatives[:, idx]`` (the indices below the negatives' count)."""
+    m = predictor._train_pos.shape[1]
+    negatives = sample_negatives(predictor._train_keys, predictor.num_nodes_, m, rng=rng, unique=False)
+    perm = rng.permutation(m)
+    b = int(predictor.batch_size)
+    return negatives, [perm[start : start + b] for start in range(0, m, b)]
+
+
+def optimise(predictor: Any, net: Any, opt: torch.optim.Optimizer, lp: torch.Tensor, ln: torch.Tensor) -> float:
+    """One step on ``BCE(lp, 1) + BCE(ln, 0)``, the binary cross-entropy of positive logits ``lp``
+    against negative ``ln``, the gradient norm clipped to the predictor's ``grad_clip``; returns the loss."""
+    loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
+    opt.zero_grad()
+    loss.backward()
+    if predictor.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), float(predictor.grad_clip))
+    opt.step()
+    return float(loss.detach())
 
 
 def check_batching(batching: str, model: str, tc_alpha: float) -> None:
@@ -113,10 +134,8 @@ class SampledSteps:
         net.train()
         pos_all = p._train_pos
         m = pos_all.shape[1]
-        neg_all = sample_negatives(p._train_keys, p.num_nodes_, m, rng=rng, unique=False)
-        perm = rng.permutation(m)
-        b = int(p.batch_size)
-        steps = [np.concatenate([idx, m + idx[idx < neg_all.shape[1]]]).tolist() for idx in (perm[s : s + b] for s in range(0, m, b))]
+        neg_all, step_edges = epoch_steps(p, rng)
+        steps = [np.concatenate([idx, m + idx[idx < neg_all.shape[1]]]).tolist() for idx in step_edges]
         pairs = torch.from_numpy(np.concatenate([pos_all, neg_all], axis=1))
         labels = torch.cat([torch.ones(m), torch.zeros(neg_all.shape[1])])
         loader = LinkLoader(self.data, link_sampler=self.sampler, edge_label_index=pairs, edge_label=labels, batch_sampler=steps)
@@ -129,13 +148,7 @@ class SampledSteps:
             pair = batch.edge_label_index.to(device)
             logits = net.pair_logits(h[pair[0]], h[pair[1]], None)
             is_pos = label > 0.5
-            loss = F.binary_cross_entropy_with_logits(logits[is_pos], label[is_pos]) + F.binary_cross_entropy_with_logits(logits[~is_pos], label[~is_pos])
-            opt.zero_grad()
-            loss.backward()
-            if p.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), float(p.grad_clip))
-            opt.step()
-            total += float(loss.detach()) * int(is_pos.sum())
+            total += optimise(p, net, opt, logits[is_pos], logits[~is_pos]) * int(is_pos.sum())
         return total / max(m, 1)
 
     def step_edges(self, batch: Any, m: int) -> torch.Tensor:

@@ -75,17 +75,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
 from ._encoders import feature_tensor
-from ._minibatch import SampledSteps, check_batching, full_batch_bytes, resolve_batching
+from ._minibatch import SampledSteps, check_batching, epoch_steps, full_batch_bytes, optimise, resolve_batching
 from ._pair_decoders import CN_MODELS, Net, common_neighbour_sums, common_neighbour_weights, torch_index
 from ._sparse import SparseOperator, gcn_weights
 from .metrics import hits_at_k, mean_reciprocal_rank
 from .names import GNN_MODELS
-from .splits import EdgeSplit, edge_keys, sample_negatives
+from .splits import EdgeSplit, edge_keys
 
 __all__ = ["MODELS", "LinkPredictor", "common_neighbour_sums", "resolve_device"]
 
@@ -471,24 +470,15 @@ class LinkPredictor:
         uniform negatives; returns the mean loss."""
         net.train()
         pos_all = self._train_pos
-        m = pos_all.shape[1]
-        neg_all = sample_negatives(self._train_keys, self.num_nodes_, m, rng=rng, unique=False)
-        perm = rng.permutation(m)
+        neg_all, steps = epoch_steps(self, rng)
         total = 0.0
-        for start in range(0, m, int(self.batch_size)):
-            idx = perm[start : start + int(self.batch_size)]
+        for idx in steps:
             adj_t, adj = self._batch_graph(idx) if self.mask_targets else (None, None)
             h = self._encode(net, adj_t)
             lp = self._pair_logits(net, h, pos_all[:, idx], adj)
             ln = self._pair_logits(net, h, neg_all[:, idx[idx < neg_all.shape[1]]], adj)
-            loss = F.binary_cross_entropy_with_logits(lp, torch.ones_like(lp)) + F.binary_cross_entropy_with_logits(ln, torch.zeros_like(ln))
-            opt.zero_grad()
-            loss.backward()
-            if self.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), float(self.grad_clip))
-            opt.step()
-            total += float(loss.detach()) * idx.size
-        return total / max(m, 1)
+            total += optimise(self, net, opt, lp, ln) * idx.size
+        return total / max(pos_all.shape[1], 1)
 
     # ----------------------------------------------------------- predict
     def _check(self) -> None:
