@@ -41,3 +41,73 @@ def test_candidate_order_is_row_then_count_descending_then_column(n):
     got_r, got_c = _by_row_then_count(r, c, count, n)
     want = sorted(zip(r.tolist(), (-count).tolist(), c.tolist()))
     assert list(zip(got_r.tolist(), got_c.tolist())) == [(a, b) for a, _, b in want]
+
+
+def _naive_top(vals: np.ndarray, k: int) -> list[list[tuple[float, int]]]:
+    """Each row sorted by (-value, column), -inf and NaN dropped, first k."""
+    out = []
+    for row in vals:
+        kept = sorted((-float(v), j) for j, v in enumerate(row) if v > -np.inf)
+        out.append([(-v, j) for v, j in kept[:k]])
+    return out
+
+
+def test_running_top_k_of_rows_fed_in_blocks_equals_sorting_each_row():
+    from topo_graphdb.kernels._cpu.select import RowTopK
+
+    rng = np.random.default_rng(7)
+    rows, n, k = 9, 300, 12
+    vals = rng.integers(-5, 6, (rows, n)).astype(np.float32)  # many ties: the lower column must win
+    vals[rng.random((rows, n)) < 0.1] = -np.inf
+    vals[rng.random((rows, n)) < 0.05] = np.nan
+    vals[3, 5:] = -np.inf  # a row with fewer than k entries
+    top = RowTopK(rows, k)
+    cols = rng.permutation(n)  # columns arrive in any order, in blocks of any width, to some rows each time
+    start = 0
+    while start < n:
+        stop = min(n, start + int(rng.integers(1, 60)))
+        some = np.sort(rng.choice(rows, int(rng.integers(1, rows + 1)), replace=False))
+        top.push(vals[np.ix_(some, cols[start:stop])], some, cols[start:stop])
+        rest = np.setdiff1d(np.arange(rows), some)  # the rows left out get the block later
+        top.push(vals[np.ix_(rest, cols[start:stop])], rest, cols[start:stop])
+        start = stop
+    got_v, got_c = top.result()
+    for r, want in enumerate(_naive_top(vals, k)):
+        assert [(float(v), int(c)) for v, c in zip(got_v[r], got_c[r]) if v > -np.inf] == want
+        assert np.isneginf(got_v[r, len(want):]).all()
+    assert got_v.dtype == np.float64 and got_c.dtype == np.int64
+    assert np.array_equal(top.threshold() > -np.inf, np.array([len(w) == k for w in _naive_top(vals, k)]))
+
+
+@pytest.mark.parametrize("first_block", [3, 1024])
+def test_nearest_by_inner_product_is_exact_with_the_norm_bound(monkeypatch, first_block):
+    import scipy.sparse as sp
+    import torch
+
+    from topo_graphdb.kernels._cpu import select
+    from topo_graphdb.model import predict
+
+    rng = np.random.default_rng(11)
+    n, d, k = 400, 6, 7
+    # small integers times powers of two: the float32 inner products are exact, ties happen, norms vary a lot
+    emb = (rng.integers(-3, 4, (n, d)) * 2.0 ** rng.integers(0, 5, (n, 1))).astype(np.float32)
+    emb[17] = 0.0  # a zero vector: its inner products are all 0, ties everywhere
+    rows = np.array([0, 17, 5, 399, 123, 250])
+    excluded = sp.random(rows.size, n, density=0.2, random_state=3, format="lil")
+    excluded[2, :] = 0
+    excluded[2, np.flatnonzero(np.arange(n) != 9)] = 1  # only node 9 is left for row 2 (and it is not the source)
+    excluded = excluded.tocsr()
+    monkeypatch.setattr(predict, "_FIRST_BLOCK", first_block)
+    pushed = []
+    push = select.RowTopK.push
+    monkeypatch.setattr(select.RowTopK, "push", lambda self, block, *a: pushed.append(block.size) or push(self, block, *a))
+    by_norm = predict._by_norm(emb)
+    got_v, got_c = predict._nearest(by_norm, torch.from_numpy(by_norm["emb"]), rows, excluded, k)
+    dense = emb.astype(np.float64) @ emb.T.astype(np.float64)
+    ex = excluded.toarray() > 0
+    for i, r in enumerate(rows):
+        want = sorted((-dense[r, j], j) for j in range(n) if j != r and not ex[i, j])[:k]
+        got = [(float(v), int(c)) for v, c in zip(got_v[i], got_c[i]) if v > -np.inf]
+        assert got == [(-v, j) for v, j in want], r
+    if first_block == 3:  # blocks of 3, 6, 12, ...: sources stop early, so far fewer than rows x n products
+        assert sum(pushed) < 0.75 * rows.size * n  # (the zero vector and row 2 never stop)

@@ -1,0 +1,101 @@
+"""Running top-k of many rows fed block by block (best first; ties: lower column)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["RowTopK"]
+
+
+@njit(cache=True, inline="always")
+def _worse(v1: float, c1: int, v2: float, c2: int) -> bool:
+    # Entry 1 ranks below entry 2: a smaller value, or an equal value at a larger column.
+    return v1 < v2 or (v1 == v2 and c1 > c2)
+
+
+@njit(cache=True)
+def _sift_down(vals: np.ndarray, cols: np.ndarray, i: int, size: int) -> None:
+    # Heap of a row's kept entries with the worst on top.
+    while True:
+        worst = i
+        for child in (2 * i + 1, 2 * i + 2):
+            if child < size and _worse(vals[child], cols[child], vals[worst], cols[worst]):
+                worst = child
+        if worst == i:
+            return
+        vals[i], vals[worst] = vals[worst], vals[i]
+        cols[i], cols[worst] = cols[worst], cols[i]
+        i = worst
+
+
+@njit(cache=True, parallel=True)
+def _push(block: np.ndarray, heap_row: np.ndarray, col_ids: np.ndarray, vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
+    k = vals.shape[1]
+    for a in prange(block.shape[0]):
+        h = heap_row[a]
+        for j in range(block.shape[1]):
+            v = np.float64(block[a, j])
+            if not v > -np.inf:  # -inf (excluded) and NaN are never kept
+                continue
+            c = col_ids[j]
+            if size[h] < k:
+                vals[h, size[h]] = v
+                cols[h, size[h]] = c
+                size[h] += 1
+                if size[h] == k:
+                    for i in range(k // 2 - 1, -1, -1):
+                        _sift_down(vals[h], cols[h], i, k)
+            elif _worse(vals[h, 0], cols[h, 0], v, c):
+                vals[h, 0] = v
+                cols[h, 0] = c
+                _sift_down(vals[h], cols[h], 0, k)
+
+
+@njit(cache=True, parallel=True)
+def _sort_rows(vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
+    # Heapsort of each row's kept entries: the worst goes to the end each time, so the row ends best first.
+    for r in prange(vals.shape[0]):
+        m = size[r]
+        for i in range(m // 2 - 1, -1, -1):
+            _sift_down(vals[r], cols[r], i, m)
+        for last in range(m - 1, 0, -1):
+            vals[r, 0], vals[r, last] = vals[r, last], vals[r, 0]
+            cols[r, 0], cols[r, last] = cols[r, last], cols[r, 0]
+            _sift_down(vals[r], cols[r], 0, last)
+
+
+class RowTopK:
+    """The ``k`` best ``(value, column)`` entries of each of ``rows`` rows, seen block by block.
+
+    :meth:`push` feeds a dense block whose rows belong to some of the heaps and whose columns
+    carry their own ids (in any order); :meth:`result` gives each row's entries sorted by
+    ``(-value, column)``: the same as sorting all entries ever pushed to that row and keeping
+    ``k``. ``-inf`` and NaN entries are never kept. A heap of ``k`` per row (Numba, rows in
+    parallel): ``O(1)`` per entry that does not enter, ``O(log k)`` per entry that does.
+    """
+
+    def __init__(self, rows: int, k: int):
+        self.k = int(k)
+        self.vals = np.full((rows, self.k), -np.inf)
+        self.cols = np.zeros((rows, self.k), dtype=np.int64)
+        self.size = np.zeros(rows, dtype=np.int64)
+
+    def push(self, block: np.ndarray, heap_row: np.ndarray, col_ids: np.ndarray) -> None:
+        """Offer ``block[a, j]`` as column ``col_ids[j]`` of row ``heap_row[a]`` (rows distinct)."""
+        if self.k and block.size:
+            _push(np.ascontiguousarray(block), np.asarray(heap_row, np.int64), np.asarray(col_ids, np.int64),
+                  self.vals, self.cols, self.size)
+
+    def threshold(self) -> np.ndarray:
+        """Per row, the worst kept value once ``k`` are kept (an entry must beat it), else -inf."""
+        if not self.k:
+            return np.full(self.size.size, np.inf)
+        return np.where(self.size == self.k, self.vals[:, 0], -np.inf)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Values (float64) and columns (int64), shape ``(rows, k)``, best first; rows with fewer
+        than ``k`` entries end in ``-inf`` (column 0)."""
+        vals, cols = self.vals.copy(), self.cols.copy()
+        _sort_rows(vals, cols, self.size)
+        return vals, cols
