@@ -30,7 +30,7 @@ from .names import HEURISTIC_MODELS, PREDICTORS
 from .splits import index_edge_tables, random_split
 
 __all__ = [
-    "predict_links", "capped_candidates", "capped_batch_size", "busy_batches", "candidate_recall", "predict_from_file",
+    "predict_links", "CappedCandidates", "capped_candidates", "capped_batch_size", "busy_batches", "candidate_recall", "predict_from_file",
     "EXHAUSTIVE_MAX_NODES",
 ]
 
@@ -332,39 +332,51 @@ def predict_from_file(
     }
 
 
-def capped_candidates(
-    predictor: Any, known: Any, sources: np.ndarray, *, top_k: int, two_hop: int = 100, neighbours: int = 100, batch: int = 256
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k links of ``sources`` scored against at most ``two_hop + neighbours`` candidates each.
+class CappedCandidates:
+    """Top-k links of sources scored against at most ``two_hop + neighbours`` candidates each.
 
     Candidates: the ``two_hop`` non-neighbours sharing the most neighbours
     with the source (ties: lower index), plus its ``neighbours`` nearest nodes
-    by embedding inner product (learned models); existing neighbours and the
-    source itself are never candidates. On power-law graphs the uncapped 2-hop
-    neighbourhood of hubs holds most of the graph, and scoring it dominates a
-    sync; the cap bounds the cost to ``O(|sources| (two_hop + neighbours))``
-    model evaluations.
+    by embedding inner product (learned models; :func:`_nearest`); existing
+    neighbours and the source itself are never candidates. On power-law graphs
+    the uncapped 2-hop neighbourhood of hubs holds most of the graph, and
+    scoring it dominates a sync; the cap bounds the cost to
+    ``O(|sources| (two_hop + neighbours))`` model evaluations.
 
-    The sources are scored in batches of :func:`capped_batch_size` rows.
-    Inside :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU
-    predictor), the same batches run on the Dask workers, the predictor, its
-    embeddings and ``known`` sent once per worker (and not again for the next
-    call with the same ones); the links are identical. Returns ``(src, dst,
-    score)`` grouped by source in the order of ``sources``, best first.
+    Built once per predictor and graph (embeddings in norm order, the
+    adjacency as float32); each call scores its ``sources`` in batches of
+    :func:`capped_batch_size` rows. Inside
+    :func:`topo_graphdb.kernels.distributed.compute_on` (a CPU predictor), the
+    same batches run on the Dask workers, the predictor, its embeddings and
+    ``known`` sent once per worker (and not again for the next call); the
+    links are identical. A call returns ``(src, dst, score)`` grouped by
+    source in the order of ``sources``, best first.
     """
-    n = known.shape[0]
-    emb = predictor.embed() if hasattr(predictor, "embed") else None
-    shared = {
-        "predictor": predictor, "adjacency": known.astype(np.float32).tocsr(),
-        "by_norm": None if emb is None else _by_norm(emb),
-        "top_k": int(top_k), "two_hop": int(two_hop), "neighbours": int(neighbours),
-    }
-    size = capped_batch_size(n, batch)
-    batches = [sources[start : start + size] for start in range(0, sources.size, size)]
-    rows = [row for row in _each_batch(_capped_of_batches, shared, batches, predictor, what="capped candidates") if row is not None]
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return tuple(np.concatenate([row[i] for row in rows]) for i in range(3))  # type: ignore[return-value]
+
+    def __init__(self, predictor: Any, known: Any, *, top_k: int, two_hop: int = 100, neighbours: int = 100, batch: int = 256):
+        emb = predictor.embed() if hasattr(predictor, "embed") else None
+        self.predictor = predictor
+        self.shared = {
+            "predictor": predictor, "adjacency": known.astype(np.float32).tocsr(),
+            "by_norm": None if emb is None else _by_norm(emb),
+            "top_k": int(top_k), "two_hop": int(two_hop), "neighbours": int(neighbours),
+        }
+        self.batch_size = capped_batch_size(known.shape[0], batch)
+
+    def __call__(self, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        size = self.batch_size
+        batches = [sources[start : start + size] for start in range(0, sources.size, size)]
+        rows = [row for row in _each_batch(_capped_of_batches, self.shared, batches, self.predictor, what="capped candidates") if row is not None]
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return tuple(np.concatenate([row[i] for row in rows]) for i in range(3))  # type: ignore[return-value]
+
+
+def capped_candidates(
+    predictor: Any, known: Any, sources: np.ndarray, *, top_k: int, two_hop: int = 100, neighbours: int = 100, batch: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The links of :class:`CappedCandidates` for ``sources``, in one call."""
+    return CappedCandidates(predictor, known, top_k=top_k, two_hop=two_hop, neighbours=neighbours, batch=batch)(sources)
 
 
 def capped_batch_size(n: int, batch: int = 256) -> int:

@@ -322,18 +322,19 @@ def top_links(
 
     Exhaustive scoring up to :data:`EXHAUSTIVE_NODES` nodes; beyond, each
     source is scored against capped candidates
-    (:func:`topo_graphdb.model.predict.capped_candidates`).
+    (:class:`topo_graphdb.model.predict.CappedCandidates`, built once).
     Sources go in chunks so that the runtime limit and progress are checked
     between them. A chunk of capped candidates is a whole number of their
     batches, so the batches (and the scores) do not depend on it; on a Dask
     cluster it holds a few batches per worker thread, which score at once.
     """
-    from ..model.predict import busy_batches, capped_batch_size, capped_candidates, predict_links  # noqa: PLC0415
+    from ..model.predict import CappedCandidates, busy_batches, predict_links  # noqa: PLC0415
 
     known = adjacency_matrix(edges, n)
     chunk = max(256, min(8192, int(2e7 // max(n, 1))))
     if n > EXHAUSTIVE_NODES:
-        size = capped_batch_size(n)
+        capped = CappedCandidates(predictor, known, top_k=cfg.predict.top_k)
+        size = capped.batch_size
         chunk = size * max(1, chunk // size) * busy_batches(predictor)
     parts = []
     for start in range(0, sources.size, chunk):
@@ -342,7 +343,7 @@ def top_links(
             out = predict_links(predictor, nodes=batch, top_k=cfg.predict.top_k, exclude=known, method="exhaustive")
             parts.append((out["src"], out["dst"], out["score"]))
         else:
-            parts.append(capped_candidates(predictor, known, batch, top_k=cfg.predict.top_k))
+            parts.append(capped(batch))
         clock.progress(phase, min(start + chunk, sources.size), sources.size)
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
