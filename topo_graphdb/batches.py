@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from typing import Any
 
+from .db import quiet_params
 from .errors import InputError
 
 __all__ = ["MAX_BATCH", "MAX_WORKERS", "BatchRunner", "RatePacer", "check_batch", "check_workers", "spans"]
@@ -97,10 +98,12 @@ class BatchRunner:
 
     def write(self, query: str, params: dict[str, Any]) -> dict[str, Any]:
         """One batch in one write transaction; its one result row as a dict."""
+        params = quiet_params(params)
         return self.db.write(lambda tx: tx.run(query, params).single(strict=True).data(), retry_time=self.reconnect_timeout)
 
     def read(self, query: str, params: dict[str, Any]) -> dict[str, Any]:
         """One batch in one read transaction (dry runs); its one result row as a dict."""
+        params = quiet_params(params)
         return self.db.read(lambda tx: tx.run(query, params).single(strict=True).data())
 
     def write_all(

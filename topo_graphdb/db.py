@@ -32,9 +32,25 @@ from typing import Any, TypeVar
 from .connection import ConnectionSettings, open_driver, translate_errors
 from .errors import Neo4jUnavailable
 
-__all__ = ["Database", "connect"]
+__all__ = ["Database", "connect", "quiet_params"]
 
 T = TypeVar("T")
+
+
+class _Rows(list):
+    """A list parameter whose ``repr`` is its length: the driver formats every query's parameters
+    for its debug log before it checks the log level, and the ``repr`` of a 10,000-row batch costs
+    about 0.2 s of client CPU. The driver sends it as the list it is."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<list of {len(self):,} values>"
+
+
+def quiet_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """``params`` with every list value passed as :class:`_Rows` (same values, a short ``repr``)."""
+    return {k: _Rows(v) if isinstance(v, list) and not isinstance(v, _Rows) else v for k, v in (params or {}).items()}
 
 
 class Database:
@@ -120,7 +136,7 @@ class Database:
 
         options = {"default_access_mode": neo4j.READ_ACCESS} if read else {}
         with translate_errors(self.settings), self._session(**options) as session:
-            return session.run(query, params or {}).to_eager_result()
+            return session.run(query, quiet_params(params)).to_eager_result()
 
     # ------------------------------------------------------------------ internals
     def _session(self, **options: Any) -> Any:

@@ -152,3 +152,15 @@ def test_batch_settings_are_checked():
     with pytest.raises(InputError, match="workers must be an integer in 1..16"):
         B.check_workers(17)
     assert list(B.spans(5, 2)) == [(0, 2), (2, 4), (4, 5)]
+
+
+@pytest.mark.parametrize("mode", ["write", "read"])
+def test_runner_hands_the_driver_list_parameters_with_a_short_repr(fake_db, mode):
+    # the driver formats the parameters of every query for its debug log, log level or not
+    db = fake_db(lambda query, params: [{"n": len(params["rows"])}])
+    rows = [[f"id{i}", [1.5, 2.5], [{"p": 0.5}]] for i in range(5000)]
+    runner = B.BatchRunner(db, reconnect_timeout=1, rate_limit=None)
+    assert getattr(runner, mode)("Q", {"rows": rows, "run_id": "r1"}) == {"n": 5000}
+    [(_, _, sent)] = db.calls
+    assert sent["rows"] == rows and isinstance(sent["rows"], list) and sent["run_id"] == "r1"
+    assert len(repr(sent)) < 100 and "5,000" in repr(sent)
