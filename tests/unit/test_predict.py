@@ -30,19 +30,6 @@ def test_capped_candidates_equal_exhaustive_top_k_when_the_caps_cover_every_node
     assert np.bincount(s, minlength=n)[sources].max() <= 5 and not any(known[a, b] or a == b for a, b in zip(s, d))
 
 
-@pytest.mark.parametrize("n", [50, 2**58])  # one sort key, or the lexsort fallback when the key would overflow
-def test_candidate_order_is_row_then_count_descending_then_column(n):
-    from topo_graphdb.model.predict import _by_row_then_count
-
-    rng = np.random.default_rng(5)
-    r = np.sort(rng.integers(0, 20, 500))
-    c = rng.integers(0, 50, 500)
-    count = rng.integers(1, 6, 500)
-    got_r, got_c = _by_row_then_count(r, c, count, n)
-    want = sorted(zip(r.tolist(), (-count).tolist(), c.tolist()))
-    assert list(zip(got_r.tolist(), got_c.tolist())) == [(a, b) for a, _, b in want]
-
-
 def _naive_top(vals: np.ndarray, k: int) -> list[list[tuple[float, int]]]:
     """Each row sorted by (-value, column), -inf and NaN dropped, first k."""
     out = []
@@ -77,6 +64,26 @@ def test_running_top_k_of_rows_fed_in_blocks_equals_sorting_each_row():
         assert np.isneginf(got_v[r, len(want):]).all()
     assert got_v.dtype == np.float64 and got_c.dtype == np.int64
     assert np.array_equal(top.threshold() > -np.inf, np.array([len(w) == k for w in _naive_top(vals, k)]))
+
+
+def test_running_top_k_of_single_entries_in_any_order_equals_sorting_each_row():
+    from topo_graphdb.kernels._cpu.select import RowTopK
+
+    rng = np.random.default_rng(8)
+    rows, n, k = 7, 120, 9
+    vals = np.full((rows, n), -np.inf)
+    r, c = np.nonzero(rng.random((rows, n)) < 0.4)
+    vals[r, c] = rng.integers(0, 4, r.size)  # counts: ties everywhere
+    vals[6] = -np.inf
+    vals[6, [3, 90]] = [1.0, 2.0]  # a row with 2 entries
+    r, c = np.nonzero(vals > -np.inf)
+    order = rng.permutation(r.size)
+    top = RowTopK(rows, k)
+    top.push_pairs(r[order], c[order], vals[r, c][order].astype(np.int64))
+    got_v, got_c = top.result()
+    for i, want in enumerate(_naive_top(vals, k)):
+        assert [(float(v), int(x)) for v, x in zip(got_v[i], got_c[i]) if v > -np.inf] == want
+    assert got_v[6, :2].tolist() == [2.0, 1.0] and got_c[6, :2].tolist() == [90, 3] and np.isneginf(got_v[6, 2:]).all()
 
 
 @pytest.mark.parametrize("first_block", [3, 1024])

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..edgefile import read_edge_csv, read_node_list
 from ..errors import InputError
+from ..kernels._cpu.select import RowTopK
 from ..kernels._runner import current_runner
 from .factory import make_predictor
 from .names import HEURISTIC_MODELS, PREDICTORS
@@ -412,9 +413,11 @@ def _capped_of_batch(shared: dict, emb_t: Any, rows: np.ndarray) -> tuple[np.nda
     r, c, common = cn.row.astype(np.int64), cn.col.astype(np.int64), cn.data
     keep = c != rows[r]
     r, c, common = r[keep], c[keep], common[keep]
-    r, c = _by_row_then_count(r, c, common.astype(np.int64), n)  # most common neighbours first, then lower index
-    rank = _rank_in_row(r, rows.size)
-    cand_r, cand_c = [r[rank < two_hop]], [c[rank < two_hop]]
+    most = RowTopK(rows.size, min(two_hop, n))  # most common neighbours first, then lower index
+    most.push_pairs(r, c, common)
+    count, near = most.result()
+    ok = np.isfinite(count)
+    cand_r, cand_c = [np.nonzero(ok)[0]], [near[ok]]
     if emb_t is not None and neighbours > 0:
         best, near = _nearest(shared["by_norm"], emb_t, rows, known_rows, min(neighbours, n - 1))
         ok = np.isfinite(best)
@@ -462,8 +465,6 @@ def _nearest(by_norm: dict[str, Any], emb_t: Any, rows: np.ndarray, excluded: An
     """
     import torch  # noqa: PLC0415
 
-    from ..kernels._cpu.select import RowTopK  # noqa: PLC0415
-
     node, position, norm = by_norm["node"], by_norm["position"], by_norm["norm"]
     n = node.size
     ex = excluded.tocoo()
@@ -493,30 +494,13 @@ def _nearest(by_norm: dict[str, Any], emb_t: Any, rows: np.ndarray, excluded: An
     return top.result()
 
 
-def _rank_in_row(r: np.ndarray, num_rows: int) -> np.ndarray:
-    """Position of each entry within its row (0 for the row's first), for ``r`` sorted ascending."""
-    return np.arange(r.size) - np.searchsorted(r, np.arange(num_rows))[r]
-
-
 def _best_per_row(
     sources: np.ndarray, r: np.ndarray, c: np.ndarray, score: np.ndarray, top_k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``top_k`` best pairs ``(sources[r], c)`` of each row by score (ties: lower column),
     grouped by row, best first."""
-    order = np.lexsort((c, -score, r))
-    r, c, score = r[order], c[order], score[order]
-    top = _rank_in_row(r, sources.size) < top_k
-    return sources[r[top]], c[top], score[top]
-
-
-def _by_row_then_count(r: np.ndarray, c: np.ndarray, count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(r, c)`` ordered by row, then count (descending), then column: one int64 sort key when it fits."""
-    if r.size == 0:
-        return r, c
-    top = int(count.max())
-    span = (top + 1) * n
-    if (int(r.max()) + 1) * span < 2**62:
-        key = np.sort(r * span + (top - count) * n + c)
-        return key // span, key % n
-    order = np.lexsort((c, -count, r))
-    return r[order], c[order]
+    best = RowTopK(sources.size, top_k)
+    best.push_pairs(r, c, score)
+    value, col = best.result()
+    ok = np.isfinite(value)
+    return sources[np.nonzero(ok)[0]], col[ok], value[ok]

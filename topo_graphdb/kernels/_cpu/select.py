@@ -29,27 +29,36 @@ def _sift_down(vals: np.ndarray, cols: np.ndarray, i: int, size: int) -> None:
         i = worst
 
 
+@njit(cache=True, inline="always")
+def _offer(vals: np.ndarray, cols: np.ndarray, size: np.ndarray, h: int, v: float, c: int) -> None:
+    # Entry (v, c) for row h: kept while the row has room, else it replaces the worst kept if better.
+    k = vals.shape[1]
+    if not v > -np.inf:  # -inf (excluded) and NaN are never kept
+        return
+    if size[h] < k:
+        vals[h, size[h]] = v
+        cols[h, size[h]] = c
+        size[h] += 1
+        if size[h] == k:
+            for i in range(k // 2 - 1, -1, -1):
+                _sift_down(vals[h], cols[h], i, k)
+    elif _worse(vals[h, 0], cols[h, 0], v, c):
+        vals[h, 0] = v
+        cols[h, 0] = c
+        _sift_down(vals[h], cols[h], 0, k)
+
+
 @njit(cache=True, parallel=True)
 def _push(block: np.ndarray, heap_row: np.ndarray, col_ids: np.ndarray, vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
-    k = vals.shape[1]
     for a in prange(block.shape[0]):
-        h = heap_row[a]
         for j in range(block.shape[1]):
-            v = np.float64(block[a, j])
-            if not v > -np.inf:  # -inf (excluded) and NaN are never kept
-                continue
-            c = col_ids[j]
-            if size[h] < k:
-                vals[h, size[h]] = v
-                cols[h, size[h]] = c
-                size[h] += 1
-                if size[h] == k:
-                    for i in range(k // 2 - 1, -1, -1):
-                        _sift_down(vals[h], cols[h], i, k)
-            elif _worse(vals[h, 0], cols[h, 0], v, c):
-                vals[h, 0] = v
-                cols[h, 0] = c
-                _sift_down(vals[h], cols[h], 0, k)
+            _offer(vals, cols, size, heap_row[a], np.float64(block[a, j]), col_ids[j])
+
+
+@njit(cache=True)
+def _push_pairs(row: np.ndarray, col: np.ndarray, value: np.ndarray, vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
+    for e in range(row.size):
+        _offer(vals, cols, size, row[e], np.float64(value[e]), col[e])
 
 
 @njit(cache=True, parallel=True)
@@ -69,7 +78,8 @@ class RowTopK:
     """The ``k`` best ``(value, column)`` entries of each of ``rows`` rows, seen block by block.
 
     :meth:`push` feeds a dense block whose rows belong to some of the heaps and whose columns
-    carry their own ids (in any order); :meth:`result` gives each row's entries sorted by
+    carry their own ids (in any order), :meth:`push_pairs` single ``(row, column, value)``
+    entries; :meth:`result` gives each row's entries sorted by
     ``(-value, column)``: the same as sorting all entries ever pushed to that row and keeping
     ``k``. ``-inf`` and NaN entries are never kept. A heap of ``k`` per row (Numba, rows in
     parallel): ``O(1)`` per entry that does not enter, ``O(log k)`` per entry that does.
@@ -86,6 +96,12 @@ class RowTopK:
         if self.k and block.size:
             _push(np.ascontiguousarray(block), np.asarray(heap_row, np.int64), np.asarray(col_ids, np.int64),
                   self.vals, self.cols, self.size)
+
+    def push_pairs(self, row: np.ndarray, col: np.ndarray, value: np.ndarray) -> None:
+        """Offer each ``value[e]`` as column ``col[e]`` of row ``row[e]`` (any order, one thread)."""
+        if self.k and np.size(row):
+            _push_pairs(np.asarray(row, np.int64), np.asarray(col, np.int64), np.asarray(value, np.float64),
+                        self.vals, self.cols, self.size)
 
     def threshold(self) -> np.ndarray:
         """Per row, the worst kept value once ``k`` are kept (an entry must beat it), else -inf."""
