@@ -50,9 +50,21 @@ def _offer(vals: np.ndarray, cols: np.ndarray, size: np.ndarray, h: int, v: floa
 
 @njit(cache=True, parallel=True)
 def _push(block: np.ndarray, heap_row: np.ndarray, col_ids: np.ndarray, vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
+    k = vals.shape[1]
     for a in prange(block.shape[0]):
-        for j in range(block.shape[1]):
-            _offer(vals, cols, size, heap_row[a], np.float64(block[a, j]), col_ids[j])
+        h = heap_row[a]
+        row_vals = vals[h]
+        row_cols = cols[h]
+        first = 0
+        while size[h] < k and first < block.shape[1]:  # filling the heap
+            _offer(vals, cols, size, h, np.float64(block[a, first]), col_ids[first])
+            first += 1
+        for j in range(first, block.shape[1]):  # full: one comparison with the worst kept for most entries
+            v = np.float64(block[a, j])
+            if v > row_vals[0] or (v == row_vals[0] and col_ids[j] < row_cols[0]):
+                row_vals[0] = v
+                row_cols[0] = col_ids[j]
+                _sift_down(row_vals, row_cols, 0, k)
 
 
 @njit(cache=True)
