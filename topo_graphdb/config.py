@@ -123,7 +123,7 @@ class PredictSettings(_Section):
     model: Annotated[Literal[PREDICTORS], LOWER] = Field(
         "gcn", description=f"{' | '.join(GNN_MODELS)} (GNNs) | {' | '.join(HEURISTIC_MODELS)} (common-neighbour heuristics).")
     epochs: Int = Field(200, ge=1, le=100_000, description="Maximum training epochs (1..100000).")
-    hidden: Int = Field(256, ge=8, le=4096, description="Embedding width of the model (8..4096).")
+    hidden: Int = Field(0, ge=0, le=4096, description="Embedding width of the model (0 = the model's default; up to 4096).")
     batch_size: Int = Field(0, ge=0, description="Training positives per step (0 = the model's default); "
                                                  "larger = faster epochs on big graphs.")
     top_k: Int = Field(10, ge=1, le=1000, description="Predicted links per node (1..1000).")

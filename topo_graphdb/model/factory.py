@@ -19,6 +19,10 @@ __all__ = ["MODEL_DEFAULTS", "make_predictor", "edge_predictor_factory"]
 #: were chosen on Cora, random 70/10/20 split: one layer, width 256, lr 0.01,
 #: dropout 0.4, target-link masking, at most 200 epochs, patience 40).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {name: {} for name in GNN_MODELS} | {
+    # width 128: the cheapest within 0.005 of the best validation Hits@100 (80/10/10, 3 seeds):
+    # Cora 0.905 (fit 15 s) against 0.907 at 256 (24 s) and 0.900 at 64; Citeseer 0.897 (31 s)
+    # against 0.900 at 256 (50 s) (benchmarks/measured/cpu/predictor-width-*.json)
+    "gcn": {"hidden": 128},
     # steps of 256 positives: validation Hits@100 after 30 epochs (Cora / Citeseer, 70/10/20,
     # seed 0) 0.854 / 0.807 with 1152, 0.875 / 0.892 with 256, 0.885 / 0.892 with 64 (2-3x slower)
     "ncn": {"batch_size": 256},

@@ -137,7 +137,7 @@ def train_predictor(snapshot: Any, edges: np.ndarray, edge_time: np.ndarray | No
         split = random_split(edges, n, valid_fraction=VALID_FRACTION, test_fraction=holdout, seed=cfg.score.seed, x=x)
     settings: dict[str, Any] = {}
     if cfg.predict.model in GNN_MODELS:
-        settings = {"hidden": cfg.predict.hidden, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
+        settings = {"hidden": cfg.predict.hidden or None, "epochs": cfg.predict.epochs, "seed": cfg.score.seed,
                     "device": cfg.predict.device, "batch_size": cfg.predict.batch_size or None,
                     "batching": cfg.predict.batching, "fanout": cfg.predict.fanout, "memory_budget": memory_budget(cfg)}
     cache, key = _model_cache(cfg, settings, n, split, x)
