@@ -152,7 +152,7 @@ def predict_links(
 
 def _links_of_batch(shared: dict, emb_t: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The best links ``(src, dst, score)`` of the sources ``batch``: every node scored
-    (``shared`` without ``emb``) or the candidates only (None when there is none)."""
+    (``shared`` without ``by_norm``) or the candidates only (None when there is none)."""
     predictor, known, top_k = shared["predictor"], shared["known"], shared["top_k"]
     if "by_norm" not in shared:
         s = np.asarray(predictor.score_block(batch), dtype=np.float64)
