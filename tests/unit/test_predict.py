@@ -118,3 +118,24 @@ def test_nearest_by_inner_product_is_exact_with_the_norm_bound(monkeypatch, firs
         assert got == [(-v, j) for v, j in want], r
     if first_block == 3:  # blocks of 3, 6, 12, ...: sources stop early, so far fewer than rows x n products
         assert sum(pushed) < 0.75 * rows.size * n  # (the zero vector and row 2 never stop)
+
+
+def test_two_hop_nodes_by_common_neighbours_equal_counting_by_hand():
+    from topo_graphdb.kernels._cpu.select import RowTopK
+    from topo_graphdb.snapshot import adjacency_matrix
+
+    rng = np.random.default_rng(12)
+    n = 60
+    edges = simple(uniform_edges(n, 200, rng), n)
+    edges = np.concatenate([edges, [[5], [5]]], axis=1)  # a self-loop: node 5 is its own neighbour
+    a = adjacency_matrix(edges, n, np.float32).tocsr()
+    dense = a.toarray() > 0
+    sources = np.array([5, 0, 17, 59, 33])
+    k = 6
+    top = RowTopK(sources.size, k)
+    top.push_common(a.indptr, a.indices, sources)
+    got_v, got_c = top.result()
+    for i, s in enumerate(sources):
+        counts = {w: int(sum(dense[s, u] and dense[u, w] for u in range(n))) for w in range(n) if w != s and not dense[s, w]}
+        want = sorted((-c, w) for w, c in counts.items() if c > 0)[:k]
+        assert [(float(v), int(w)) for v, w in zip(got_v[i], got_c[i]) if v > -np.inf] == [(-c, w) for c, w in want]

@@ -356,9 +356,12 @@ class CappedCandidates:
 
     def __init__(self, predictor: Any, known: Any, *, top_k: int, two_hop: int = 100, neighbours: int = 100, batch: int = 256):
         emb = predictor.embed() if hasattr(predictor, "embed") else None
+        adjacency = known.astype(np.float32).tocsr()
+        adjacency.eliminate_zeros()
+        adjacency.data[:] = 1.0  # an edge wherever ``known`` is non-zero
         self.predictor = predictor
         self.shared = {
-            "predictor": predictor, "adjacency": known.astype(np.float32).tocsr(),
+            "predictor": predictor, "adjacency": adjacency,
             "by_norm": None if emb is None else _by_norm(emb),
             "top_k": int(top_k), "two_hop": int(two_hop), "neighbours": int(neighbours),
         }
@@ -406,15 +409,8 @@ def _capped_of_batch(shared: dict, emb_t: Any, rows: np.ndarray) -> tuple[np.nda
     a, top_k, two_hop, neighbours = shared["adjacency"], shared["top_k"], shared["two_hop"], shared["neighbours"]
     n = a.shape[0]
     known_rows = a[rows]
-    cn = (known_rows @ a).tocsr()
-    cn = cn - cn.multiply(known_rows > 0)  # drop existing neighbours
-    cn.eliminate_zeros()
-    cn = cn.tocoo()
-    r, c, common = cn.row.astype(np.int64), cn.col.astype(np.int64), cn.data
-    keep = c != rows[r]
-    r, c, common = r[keep], c[keep], common[keep]
     most = RowTopK(rows.size, min(two_hop, n))  # most common neighbours first, then lower index
-    most.push_pairs(r, c, common)
+    most.push_common(a.indptr, a.indices, rows)
     count, near = most.result()
     ok = np.isfinite(count)
     cand_r, cand_c = [np.nonzero(ok)[0]], [near[ok]]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .threads import num_threads
+
 __all__ = ["RowTopK"]
 
 
@@ -74,6 +76,36 @@ def _push_pairs(row: np.ndarray, col: np.ndarray, value: np.ndarray, vals: np.nd
 
 
 @njit(cache=True, parallel=True)
+def _push_common(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, nthreads: int,
+                 vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
+    # Row i counts the walks sources[i] -> u -> w in a per-thread array, then offers every w that
+    # is neither the source nor one of its neighbours, valued by its count (common neighbours).
+    n = indptr.size - 1
+    for t in prange(nthreads):
+        count = np.zeros(n, np.int64)
+        touched = np.empty(n, np.int64)
+        for i in range(t, sources.size, nthreads):
+            s = sources[i]
+            m = 0
+            for p in range(indptr[s], indptr[s + 1]):
+                u = indices[p]
+                for q in range(indptr[u], indptr[u + 1]):
+                    w = indices[q]
+                    if count[w] == 0:
+                        touched[m] = w
+                        m += 1
+                    count[w] += 1
+            count[s] = 0
+            for p in range(indptr[s], indptr[s + 1]):
+                count[indices[p]] = 0
+            for j in range(m):
+                w = touched[j]
+                if count[w] > 0:
+                    _offer(vals, cols, size, i, np.float64(count[w]), w)
+                count[w] = 0
+
+
+@njit(cache=True, parallel=True)
 def _sort_rows(vals: np.ndarray, cols: np.ndarray, size: np.ndarray) -> None:
     # Heapsort of each row's kept entries: the worst goes to the end each time, so the row ends best first.
     for r in prange(vals.shape[0]):
@@ -91,7 +123,7 @@ class RowTopK:
 
     :meth:`push` feeds a dense block whose rows belong to some of the heaps and whose columns
     carry their own ids (in any order), :meth:`push_pairs` single ``(row, column, value)``
-    entries; :meth:`result` gives each row's entries sorted by
+    entries, :meth:`push_common` the 2-hop nodes of sources counted by common neighbours; :meth:`result` gives each row's entries sorted by
     ``(-value, column)``: the same as sorting all entries ever pushed to that row and keeping
     ``k``. ``-inf`` and NaN entries are never kept. A heap of ``k`` per row (Numba, rows in
     parallel): ``O(1)`` per entry that does not enter, ``O(log k)`` per entry that does.
@@ -114,6 +146,14 @@ class RowTopK:
         if self.k and np.size(row):
             _push_pairs(np.asarray(row, np.int64), np.asarray(col, np.int64), np.asarray(value, np.float64),
                         self.vals, self.cols, self.size)
+
+    def push_common(self, indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray) -> None:
+        """Offer, to row ``i``, every node ``w`` two hops from ``sources[i]`` in the CSR graph
+        (``indptr``, ``indices``), neither the source nor one of its neighbours, valued by its
+        number of common neighbours with the source (sources in parallel, one count array of
+        ``n`` per thread)."""
+        if self.k and np.size(sources):
+            _push_common(indptr, indices, np.asarray(sources, np.int64), num_threads(), self.vals, self.cols, self.size)
 
     def threshold(self) -> np.ndarray:
         """Per row, the worst kept value once ``k`` are kept (an entry must beat it), else -inf."""
