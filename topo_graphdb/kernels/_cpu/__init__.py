@@ -7,7 +7,8 @@ power-law graphs without dynamic scheduling.
 
 One module per job: :mod:`.threads` (thread count and dealing),
 :mod:`.common` (common neighbours, 1 hop), :mod:`.reach` (reach sets and
-memory batches), :mod:`.walks` (walk-count sums over reach sets, K >= 2).
+memory batches), :mod:`.walks` (walk-count sums over reach sets, K >= 2),
+:mod:`.select` (running top-k of many rows, for the candidates of prediction).
 """
 
 from __future__ import annotations
