@@ -84,6 +84,9 @@ def test_running_top_k_of_single_entries_in_any_order_equals_sorting_each_row():
     for i, want in enumerate(_naive_top(vals, k)):
         assert [(float(v), int(x)) for v, x in zip(got_v[i], got_c[i]) if v > -np.inf] == want
     assert got_v[6, :2].tolist() == [2.0, 1.0] and got_c[6, :2].tolist() == [90, 3] and np.isneginf(got_v[6, 2:]).all()
+    row, col, value = top.kept()  # the same entries, flat
+    ok = np.isfinite(got_v)
+    assert row.tolist() == np.nonzero(ok)[0].tolist() and col.tolist() == got_c[ok].tolist() and value.tolist() == got_v[ok].tolist()
 
 
 @pytest.mark.parametrize("first_block", [3, 1024])
@@ -109,7 +112,7 @@ def test_nearest_by_inner_product_is_exact_with_the_norm_bound(monkeypatch, firs
     push = select.RowTopK.push
     monkeypatch.setattr(select.RowTopK, "push", lambda self, block, *a: pushed.append(block.size) or push(self, block, *a))
     by_norm = predict._by_norm(emb)
-    got_v, got_c = predict._nearest(by_norm, torch.from_numpy(by_norm["emb"]), rows, excluded, k)
+    got_v, got_c = predict._nearest(by_norm, torch.from_numpy(by_norm["emb"]), rows, excluded, k).result()
     dense = emb.astype(np.float64) @ emb.T.astype(np.float64)
     ex = excluded.toarray() > 0
     for i, r in enumerate(rows):

@@ -169,9 +169,8 @@ def _links_of_batch(shared: dict, emb_t: Any, batch: np.ndarray) -> tuple[np.nda
     cand = (adj[batch] @ adj).tocsr()
     cand.data[:] = 1.0
     if emb_t is not None and neighbours > 0:
-        best, near = _nearest(by_norm, emb_t, batch, known[batch], min(neighbours, n - 1))
-        ok = np.isfinite(best)
-        cand = cand + sp.csr_matrix((np.ones(int(ok.sum())), (np.nonzero(ok)[0], near[ok])), shape=(batch.size, n))
+        r, c, _ = _nearest(by_norm, emb_t, batch, known[batch], min(neighbours, n - 1)).kept()
+        cand = cand + sp.csr_matrix((np.ones(r.size), (r, c)), shape=(batch.size, n))
     cand = cand.tocsr()
     cand.data[:] = 1.0
     cand = cand - cand.multiply(known[batch] > 0)
@@ -411,16 +410,11 @@ def _capped_of_batch(shared: dict, emb_t: Any, rows: np.ndarray) -> tuple[np.nda
     known_rows = a[rows]
     most = RowTopK(rows.size, min(two_hop, n))  # most common neighbours first, then lower index
     most.push_common(a.indptr, a.indices, rows)
-    count, near = most.result()
-    ok = np.isfinite(count)
-    cand_r, cand_c = [np.nonzero(ok)[0]], [near[ok]]
+    cands = [most.kept()]
     if emb_t is not None and neighbours > 0:
-        best, near = _nearest(shared["by_norm"], emb_t, rows, known_rows, min(neighbours, n - 1))
-        ok = np.isfinite(best)
-        cand_r.append(np.nonzero(ok)[0])
-        cand_c.append(near[ok])
-    r = np.concatenate(cand_r)
-    c = np.concatenate(cand_c)
+        cands.append(_nearest(shared["by_norm"], emb_t, rows, known_rows, min(neighbours, n - 1)).kept())
+    r = np.concatenate([x[0] for x in cands])
+    c = np.concatenate([x[1] for x in cands])
     if r.size == 0:
         return None
     pairs = np.sort(r * np.int64(n) + c)  # sort, then drop repeats: np.unique hashes first, ~10x slower here
@@ -448,10 +442,10 @@ def _by_norm(emb: np.ndarray) -> dict[str, np.ndarray]:
     return {"emb": np.ascontiguousarray(emb[node]), "node": node, "position": position, "norm": norm[node]}
 
 
-def _nearest(by_norm: dict[str, Any], emb_t: Any, rows: np.ndarray, excluded: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Values and nodes of the ``k`` largest inner products ``<e_r, e_j>`` of each source ``r`` of ``rows``
-    over the nodes ``j`` not ``excluded`` (a sparse ``(rows, n)`` matrix; the source itself is excluded
-    too), best first, ties: lower node; rows with fewer than ``k`` such nodes end in ``-inf``.
+def _nearest(by_norm: dict[str, Any], emb_t: Any, rows: np.ndarray, excluded: Any, k: int) -> RowTopK:
+    """The ``k`` largest inner products ``<e_r, e_j>`` of each source ``r`` of ``rows`` (row ``i`` of the
+    returned :class:`RowTopK` for ``rows[i]``, columns the nodes ``j``) over the nodes not ``excluded``
+    (a sparse ``(rows, n)`` matrix; the source itself is excluded too), ties: lower node.
 
     Exact without scoring every node: nodes are visited by decreasing norm ``|e_j|`` in blocks of
     :data:`_FIRST_BLOCK`, then twice as wide each time. By Cauchy-Schwarz ``<e_r, e_j> <= |e_r| |e_j|``,
@@ -487,7 +481,7 @@ def _nearest(by_norm: dict[str, Any], emb_t: Any, rows: np.ndarray, excluded: An
         start, width = stop, 2 * width
         if start < n:
             active = active[~(top.threshold()[active] > bound_of[active] * norm[start])]
-    return top.result()
+    return top
 
 
 def _best_per_row(
@@ -497,6 +491,5 @@ def _best_per_row(
     grouped by row, best first."""
     best = RowTopK(sources.size, top_k)
     best.push_pairs(r, c, score)
-    value, col = best.result()
-    ok = np.isfinite(value)
-    return sources[np.nonzero(ok)[0]], col[ok], value[ok]
+    row, col, value = best.kept()
+    return sources[row], col, value

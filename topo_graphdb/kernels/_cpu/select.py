@@ -63,7 +63,7 @@ def _push(block: np.ndarray, heap_row: np.ndarray, col_ids: np.ndarray, vals: np
             first += 1
         for j in range(first, block.shape[1]):  # full: one comparison with the worst kept for most entries
             v = np.float64(block[a, j])
-            if v > row_vals[0] or (v == row_vals[0] and col_ids[j] < row_cols[0]):
+            if _worse(row_vals[0], row_cols[0], v, col_ids[j]):
                 row_vals[0] = v
                 row_cols[0] = col_ids[j]
                 _sift_down(row_vals, row_cols, 0, k)
@@ -167,3 +167,9 @@ class RowTopK:
         vals, cols = self.vals.copy(), self.cols.copy()
         _sort_rows(vals, cols, self.size)
         return vals, cols
+
+    def kept(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kept entries as flat ``(row, column, value)`` arrays: by row, each row best first."""
+        vals, cols = self.result()
+        ok = np.isfinite(vals)
+        return np.nonzero(ok)[0], cols[ok], vals[ok]
