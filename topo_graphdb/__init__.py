@@ -7,4 +7,8 @@ The package follows the data flow: ``connector`` (Neo4j in/out) -> ``kernels``
 
 __version__ = "0.1.0"
 
+from . import _memory
+
+_memory.prefer_huge_pages()  # before anything here imports torch
+
 __all__ = ["__version__"]

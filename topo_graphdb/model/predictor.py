@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._memory import reuse_freed_memory
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
 from ._encoders import feature_tensor
@@ -409,7 +410,8 @@ class LinkPredictor:
             torch.manual_seed(int(self.seed))
             torch.use_deterministic_algorithms(True, warn_only=True)
             try:
-                self._train(split, tqdm)
+                with reuse_freed_memory():
+                    self._train(split, tqdm)
             finally:
                 torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
         self.fit_seconds_ = time.perf_counter() - t0
