@@ -3,8 +3,9 @@
 Runs :func:`topo_graphdb.kernels.topological_concentration` in this process
 (Numba's default threads, and one thread), then
 :func:`topo_graphdb.kernels.distributed.distributed_tc` on ``local:N`` clusters
-(N single-threaded worker processes, as ``topo-graphdb tc --scheduler local:N``)
-for each N in ``--workers``. Every configuration runs once untimed first (Numba
+for each N in ``--workers``: N single-threaded worker processes, and, where it
+differs, N workers with their default share of the CPUs (``CPUs // N`` threads
+each, as ``topo-graphdb tc --scheduler local:N``). Every configuration runs once untimed first (Numba
 kernels loaded from the on-disk cache for this graph's sizes and types, in
 every worker too), then once timed; cluster start-up is not timed. Before the
 timed cluster call the workers forget the reach sets the warm-up built and
@@ -85,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from topo_graphdb.kernels import approximate_tc, topological_concentration
-    from topo_graphdb.kernels.distributed import dask_client, distributed_atc, distributed_tc, forget_reach_sets
+    from topo_graphdb.kernels.distributed import (
+        dask_client,
+        distributed_atc,
+        distributed_tc,
+        forget_reach_sets,
+        local_worker_threads,
+    )
 
     if args.kernel == "atc":
         def alone():
@@ -114,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                      "max_rel_diff": _largest_relative_difference(res.tc, reference.tc),
                      "identical": bool(np.array_equal(res.tc, reference.tc, equal_nan=True))})
     numba.set_num_threads(threads)
-    for workers in [int(w) for w in args.workers.split(",")]:
-        with dask_client(f"local:{workers}") as client:
+    counts = [int(w) for w in args.workers.split(",")]
+    settings = [(n, 1) for n in counts] + [(n, local_worker_threads(n)) for n in counts if local_worker_threads(n) != 1]
+    for workers, worker_threads in settings:
+        with dask_client(f"local:{workers}", threads=worker_threads) as client:
             rss_start = sorted(client.run(_peak_rss_bytes).values())
             spread(client)  # warm-up
             client.run(forget_reach_sets)  # the timed call builds its reach sets, as a first call on a graph does
@@ -123,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             res = spread(client)
             seconds = time.perf_counter() - t0
             rss_peak = sorted(client.run(_peak_rss_bytes).values())
-        rows.append({"run": f"local:{workers}", "scheduler": f"local:{workers}", "workers": workers, "threads": workers,
+        rows.append({"run": f"local:{workers}, {worker_threads} thread{'s' if worker_threads > 1 else ''} each",
+                     "scheduler": f"local:{workers}", "workers": workers, "threads": workers * worker_threads,
+                     "default_threads": worker_threads == local_worker_threads(workers),
                      "seconds": seconds, "cpu_seconds": res.timings["cpu"], "batches": getattr(res, "batches", None),
                      "timings": {k: float(v) for k, v in res.timings.items()},
                      "worker_peak_rss_bytes": rss_peak, "worker_start_rss_bytes": rss_start,

@@ -367,6 +367,19 @@ def test_cli_on_the_cluster_writes_what_one_process_writes(client, tmp_path):
     assert '"scheduler": "' + address in Path(f"{spread}.json").read_text()
 
 
+def _kernel_threads() -> tuple[int, str]:
+    import numba  # noqa: PLC0415
+
+    return numba.get_num_threads(), os.environ.get("OMP_NUM_THREADS", "")
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(None, os.cpu_count() or 1), (1, 1)])
+def test_a_local_worker_alone_gets_every_cpu_unless_told(threads, expected):
+    with dask_client("local:1", threads=threads) as c:
+        assert list(c.nthreads().values()) == [1]  # one task at a time
+        assert list(c.run(_kernel_threads).values()) == [(expected, str(expected))]
+
+
 def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
     alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
     assert run_tc(tmp_path, "--hops", "3", "--output", str(alone)).exit_code == 0

@@ -11,7 +11,7 @@ __all__ = ["scheduler_option", "refuse_gpu_with_scheduler"]
 
 scheduler_option = click.option(
     "--scheduler", default=None, envvar="TOPO_DASK_SCHEDULER",
-    help="Compute TC (exact, pair and ATC) on a Dask cluster: local, local:N (N single-threaded worker processes) "
+    help="Compute TC (exact, pair and ATC) on a Dask cluster: local, local:N (N worker processes sharing the CPUs) "
     "or a scheduler address tcp://host:port (env TOPO_DASK_SCHEDULER; needs the dask extra). Default: this process.",
 )
 

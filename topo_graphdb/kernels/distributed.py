@@ -24,8 +24,9 @@ and each worker reads the edges there once (kept for the next tasks and calls on
 snapshot) and checks the digest, so the numbers are the ones of the snapshot the client holds.
 
 Where the work runs is one setting, ``scheduler``: ``"local"`` or ``"local:N"``
-starts a :class:`distributed.LocalCluster` of N single-threaded worker processes
-(default: one per CPU) for the duration of the run; any other value is the
+starts a :class:`distributed.LocalCluster` of N worker processes (default: one per
+CPU) that share the CPUs out (each runs one task at a time, its kernels on ``CPUs // N``
+threads, at least one) for the duration of the run; any other value is the
 address of a running scheduler (``tcp://host:port``), whose workers need
 topo_graphdb installed. Dask is the optional ``dask`` extra
 (``pip install 'topo-graphdb[dask]'``), imported here only, on first use.
@@ -88,13 +89,28 @@ TASKS_PER_WORKER_THREAD = 4  # blocks per worker thread: balance, and little to 
 
 
 # ----------------------------------------------------------------------------- the cluster
+_THREAD_SETTINGS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def local_worker_threads(workers: int, threads: int | None = None) -> int:
+    """Kernel threads of each worker of a ``local:workers`` cluster: ``threads`` when given, else
+    the CPUs shared out (``CPUs // workers``, at least 1).
+
+    >>> local_worker_threads(3, 1)
+    1
+    """
+    return int(threads) if threads else max(1, (os.cpu_count() or 1) // int(workers))
+
+
 @contextmanager
-def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT, threads: int | None = None) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``scheduler`` (see the module docstring), closed on exit.
 
-    A local cluster's workers are single-threaded processes (Numba included:
-    ``NUMBA_NUM_THREADS=1``). An address must answer, and show at least one
-    worker, within ``timeout`` seconds.
+    A local cluster's workers are processes that run one task at a time; the
+    task's kernels (Numba, PyTorch, BLAS) use :func:`local_worker_threads`
+    threads (``threads`` overrides the share, e.g. 1 for single-threaded
+    workers). An address must answer, and show at least one worker, within
+    ``timeout`` seconds.
 
     Raises
     ------
@@ -106,9 +122,10 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator
     kind, workers = parse_scheduler(scheduler)
     distributed = _import_distributed()
     if kind == "local":
+        workers = workers or os.cpu_count() or 1
+        env = dict.fromkeys(_THREAD_SETTINGS, str(local_worker_threads(workers, threads)))
         with distributed.LocalCluster(
-            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=":0", env={"NUMBA_NUM_THREADS": "1"},  # ":0": any free port
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env,  # ":0": any free port
         ) as cluster, distributed.Client(cluster) as client:
             yield client
         return
