@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         distributed_atc,
         distributed_tc,
         forget_reach_sets,
-        local_worker_threads,
     )
+    from topo_graphdb.scheduler import local_worker_threads
 
     if args.kernel == "atc":
         def alone():

@@ -1,10 +1,15 @@
 """Where heavy work runs: the one parser of a Dask scheduler setting (``--scheduler``,
-``TOPO_DASK_SCHEDULER``, the sync setting ``compute.scheduler``). Light: imports no Dask; the
+``TOPO_DASK_SCHEDULER``, the sync setting ``compute.scheduler``) and the threads of a ``local:N``
+worker. Light: imports no Dask; the
 block that sends TC work there is :func:`topo_graphdb.kernels.distributed.compute_scheduled`."""
 
 from __future__ import annotations
 
+import os
+
 from .errors import InputError
+
+THREAD_SETTINGS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # of a local worker
 
 
 def parse_scheduler(scheduler: str) -> tuple[str, int | None]:
@@ -24,3 +29,13 @@ def parse_scheduler(scheduler: str) -> tuple[str, int | None]:
             raise InputError(f"the Dask scheduler local:N needs a number of workers N >= 1; got {scheduler!r}")
         return "local", int(count)
     return "address", text
+
+
+def local_worker_threads(workers: int, threads: int | None = None) -> int:
+    """Kernel threads of each worker of a ``local:workers`` cluster (each runs one task at a time):
+    ``threads`` when given, else the CPUs shared out (``CPUs // workers``, at least 1).
+
+    >>> local_worker_threads(3, 1)
+    1
+    """
+    return int(threads) if threads else max(1, (os.cpu_count() or 1) // int(workers))

@@ -120,6 +120,8 @@ def test_cluster_estimate_divides_the_atc_columns_and_the_time():
     assert one["graph"] == four["graph"] and four["columns"] * 4 == one["columns"]
     assert one["columns"] == (3 * 3 + 6) * 10**6 * 4 * 128  # (3K + 6)·n·4 bytes per column
     assert atc_memory(10**6, 10**7, 10**7, 3, 128, workers=64)["columns"] == one["columns"] // 8  # chunks of 16 columns
+    assert one["sketch"] == 2 * 64 * 10**6 * 4 and four["sketch"] * 4 == one["sketch"]  # 64 sketch columns, 16 each
+    assert atc_memory(10**6, 10**7, 10**7, 3, 128, workers=3)["sketch"] == one["sketch"] // 2  # 4 chunks on 3: 2, 1, 1
     train = np.array([[0, 1, 2, 2, 3], [1, 2, 0, 3, 4]])
     a, b = (estimate_cluster(train, hops=2, workers=w, approx=True) for w in (1, 2))
     assert b.seconds < a.seconds and b.worker_bytes < a.worker_bytes and a.seconds == a.seconds_one_thread

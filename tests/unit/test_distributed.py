@@ -215,6 +215,31 @@ def test_a_column_range_holds_the_columns_of_the_whole_projection():
     np.testing.assert_array_equal(_atc_stages.rademacher(np, 60, 70, 4, (20, 70)), _atc_stages.rademacher(np, 60, 70, 4)[:, 20:])
 
 
+def test_sketch_sums_of_column_ranges_are_the_whole_sketchs_partial_sums():
+    train = uniform_edges(60, 300, 11)
+    prep = _atc_stages.prepare_graph(train, None, None, 3)
+    ops = _atc_cpu.CpuOps()
+    graph = ops.adjacency(prep.indptr, prep.indices, prep.num_nodes)
+    whole = _atc_stages.reach_sketch_sums(ops, graph, prep, 3, 4, 72)
+    assert [len(sums) for sums in whole] == [5, 5]  # runs of 16 columns: 4 whole, one of 8
+    for parts in (2, 3, 5):
+        ranges = _atc_stages.column_ranges(72, _atc_stages.SKETCH_CHUNK, parts)
+        sketches = [_atc_stages.reach_sketch_sums(ops, graph, prep, 3, 4, 72, columns) for columns in ranges]
+        for k, want in enumerate(whole):
+            got = [part for sketch in sketches for part in sketch[k]]
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+    seeds = _atc_stages.sketch_seeds(np, 60, 71, 4)
+    np.testing.assert_array_equal(_atc_stages.sketch_seeds(np, 60, 71, 4, (21, 71)), seeds[:, 21:])
+    np.testing.assert_array_equal(_atc_stages.sketch_seeds(np, 60, 71, 4, (0, 5)), seeds[:, :5])
+    # the hash stream: word w of node v is splitmix64(v * words + w + splitmix64(seed ^ stream)), low half first
+    mix = lambda x: _atc_stages._splitmix64(np, np.asarray(x, dtype=np.uint64))  # noqa: E731
+    words = mix(np.arange(60 * 36, dtype=np.uint64) + mix([4 ^ _atc_stages._STREAM_SKETCH])[0]).reshape(60, 36)
+    np.testing.assert_array_equal(seeds[:, 0::2], (words & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    np.testing.assert_array_equal(seeds[:, 1::2], (words[:, :35] >> np.uint64(32)).astype(np.uint32))
+
+
 def test_atc_partials_summed_over_column_ranges_equal_the_whole_rows():
     rng = np.random.default_rng(2)
     xs, ys = rng.standard_normal((2, 3, 50, 40)).astype(np.float32)

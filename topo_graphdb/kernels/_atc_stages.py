@@ -24,6 +24,7 @@ _PATH_BUDGET = 16  # exact (1, 2)/(2, 1) terms where deg(i) * deg(j) <= _PATH_BU
 _PATH_BUDGET_TRAIN_EDGES = 1  # ... and deg(i) * deg(j) <= dim for train edges
 _STREAM_PROJECTION = 0x5DEECE66D
 _STREAM_SKETCH = 0x2545F4914F6CDD1D
+SKETCH_CHUNK = 16  # sketch columns per partial sum of a set size estimate (the partials are added in column order)
 
 
 # ----------------------------------------------------------------------------- seeded random numbers
@@ -35,11 +36,13 @@ def _splitmix64(xp: Any, x: Any) -> Any:
     return x ^ (x >> xp.uint64(31))
 
 
-def _hash_block(xp: Any, num_nodes: int, words: int, seed: int, stream: int) -> Any:
-    """``words`` independent 64-bit hashes per node: shape (n, words), uint64."""
+def _hash_words(xp: Any, num_nodes: int, words: int, first: int, last: int, seed: int, stream: int) -> Any:
+    """Words ``first..last-1`` of ``words`` independent 64-bit hashes per node, shape (n, last - first),
+    uint64: word ``w`` of node ``v`` is ``splitmix64(v·words + w + splitmix64(seed ^ stream))``."""
     base = _splitmix64(xp, xp.asarray([seed], dtype=xp.uint64) ^ xp.uint64(stream))
-    keys = xp.arange(num_nodes * words, dtype=xp.uint64) + base[0]
-    return _splitmix64(xp, keys).reshape(num_nodes, words)
+    keys = (xp.arange(num_nodes, dtype=xp.uint64)[:, None] * xp.uint64(words)
+            + xp.arange(first, last, dtype=xp.uint64)[None, :] + base[0])
+    return _splitmix64(xp, keys)
 
 
 def rademacher(xp: Any, num_nodes: int, dim: int, seed: int, columns: tuple[int, int] | None = None) -> Any:
@@ -51,10 +54,7 @@ def rademacher(xp: Any, num_nodes: int, dim: int, seed: int, columns: tuple[int,
     start, stop = (0, dim) if columns is None else columns
     words = -(-dim // 64)
     first, last = start // 64, -(-stop // 64)
-    base = _splitmix64(xp, xp.asarray([seed], dtype=xp.uint64) ^ xp.uint64(_STREAM_PROJECTION))
-    keys = (xp.arange(num_nodes, dtype=xp.uint64)[:, None] * xp.uint64(words)
-            + xp.arange(first, last, dtype=xp.uint64)[None, :] + base[0])  # the keys of _hash_block
-    bits = _splitmix64(xp, keys)
+    bits = _hash_words(xp, num_nodes, words, first, last, seed, _STREAM_PROJECTION)
     out = xp.empty((num_nodes, (last - first) * 64), dtype=xp.float32)
     shifts = xp.arange(64, dtype=xp.uint64)
     scale = 1.0 / math.sqrt(dim)
@@ -64,20 +64,52 @@ def rademacher(xp: Any, num_nodes: int, dim: int, seed: int, columns: tuple[int,
     return xp.ascontiguousarray(out[:, start - 64 * first : stop - 64 * first])
 
 
-def sketch_seeds(xp: Any, num_nodes: int, size: int, seed: int) -> Any:
-    """Per-node uniform 32-bit hash values, shape (n, size), uint32 (min-hash of the set {v})."""
+def sketch_seeds(xp: Any, num_nodes: int, size: int, seed: int, columns: tuple[int, int] | None = None) -> Any:
+    """Per-node uniform 32-bit hash values, shape (n, size), uint32 (min-hash of the set {v}).
+
+    ``columns=(start, stop)``: only those columns of the same matrix, bit for bit.
+    """
+    start, stop = (0, size) if columns is None else columns
     words = -(-size // 2)
-    h = _hash_block(xp, num_nodes, words, seed, _STREAM_SKETCH)
+    first, last = start // 2, -(-stop // 2)
+    h = _hash_words(xp, num_nodes, words, first, last, seed, _STREAM_SKETCH)
     low = (h & xp.uint64(0xFFFFFFFF)).astype(xp.uint32)
     high = (h >> xp.uint64(32)).astype(xp.uint32)
-    return xp.ascontiguousarray(xp.stack([low, high], axis=2).reshape(num_nodes, 2 * words)[:, :size])
+    pairs = xp.stack([low, high], axis=2).reshape(num_nodes, 2 * (last - first))
+    return xp.ascontiguousarray(pairs[:, start - 2 * first : stop - 2 * first])
+
+
+def sketch_partial_sums(xp: Any, minima: Any) -> list:
+    """``sum_t E_t`` over each run of ``SKETCH_CHUNK`` columns of ``minima`` (one float64 (n,) array per
+    run), ``E_t = -log(1 - U_t)`` the exponential transform of the minimum hash ``U_t`` (uniform in
+    (0, 1)). A run's sum depends on its own columns only, so a column range cut at multiples of
+    ``SKETCH_CHUNK`` gives the partials of the whole sketch bit for bit."""
+    e = -xp.log1p(-((minima.astype(xp.float64) + 0.5) / 4294967296.0))
+    return [xp.ascontiguousarray(e[:, c : c + SKETCH_CHUNK]).sum(axis=1) for c in range(0, e.shape[1], SKETCH_CHUNK)]
+
+
+def size_from_partial_sums(partials: list, size: int) -> Any:
+    """``(m - 1) / sum_t E_t`` (m = ``size`` sketch columns), the partials added in column order:
+    unbiased for the set size."""
+    total = partials[0].copy()
+    for part in partials[1:]:
+        total += part
+    return (size - 1) / total
 
 
 def sketch_size_estimate(xp: Any, minima: Any) -> Any:
-    """``(m - 1) / sum_t E_t`` with ``E_t = -log(1 - U_t)`` the exponential transform of the
-    minimum hash ``U_t`` (uniform in (0, 1)) over the set: unbiased for the set size."""
-    u = (minima.astype(xp.float64) + 0.5) / 4294967296.0
-    return (minima.shape[1] - 1) / (-xp.log1p(-u)).sum(axis=1)
+    """The set size estimate of each row of ``minima`` (:func:`size_from_partial_sums`)."""
+    return size_from_partial_sums(sketch_partial_sums(xp, minima), minima.shape[1])
+
+
+def column_ranges(width: int, chunk: int, parts: int) -> list[tuple[int, int]]:
+    """``width`` columns cut into at most ``parts`` contiguous ranges at multiples of ``chunk``.
+
+    >>> column_ranges(70, 16, 2)
+    [(0, 48), (48, 70)]
+    """
+    chunks = np.array_split(np.arange(-(-width // chunk)), max(1, min(parts, -(-width // chunk))))
+    return [(int(c[0]) * chunk, min(int(c[-1] + 1) * chunk, width)) for c in chunks]
 
 
 # ----------------------------------------------------------------------------- preparation (host)
@@ -256,15 +288,22 @@ def select_rows(hops: int, exact_hop1: bool, all_adjacent: bool, side: SideArray
     return RowSelection(x_sel=x_sel, y_sel=y_sel, walk_back=walk_back, set_back=set_back)
 
 
-def set_ratios(ops: Any, graph: Any, prep: PreparedGraph, hops: int, seed: int, sketch_size: int) -> dict:
-    """``rho_k = (s_k - s_{k-2}) / (B_k·1)`` clipped to [0, 1], k = 2..K (host float64)."""
+def set_ratios(ops: Any, graph: Any, prep: PreparedGraph, hops: int, seed: int, sketch_size: int,
+               sums: list[list[np.ndarray]] | None = None) -> dict:
+    """``rho_k = (s_k - s_{k-2}) / (B_k·1)`` clipped to [0, 1], k = 2..K (host float64).
+
+    ``sums``: the sketches' partial sums of all columns in column order (:func:`reach_sketch_sums`),
+    when they were computed elsewhere; by default computed here.
+    """
     if hops < 2:
         return {}
+    if sums is None:
+        sums = reach_sketch_sums(ops, graph, prep, hops, seed, sketch_size)
     deg_h = prep.degree.astype(np.float64)
     nb_tot = [(deg_h > 0).astype(np.float64), deg_h, prep.walks[1] - deg_h]  # B_k·1, exact
     for k in range(3, hops + 1):
         nb_tot.append(_host_spmv(prep, nb_tot[k - 1]) - (deg_h - 1.0) * nb_tot[k - 2])
-    sizes = _reach_sizes(ops, graph, prep, hops, seed, sketch_size)
+    sizes = _reach_sizes(ops, graph, prep, hops, sketch_size, sums)
     rho = {}
     for k in range(2, hops + 1):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -444,23 +483,34 @@ def _host_spmv(prep: PreparedGraph, x: np.ndarray) -> np.ndarray:
     return spmm(prep.indptr, prep.indices, np.ascontiguousarray(x[:, None]))[:, 0]
 
 
-def _reach_sizes(ops: Any, graph: Any, prep: PreparedGraph, hops: int, seed: int, sketch_size: int) -> list[np.ndarray]:
-    """``s_k(j)`` ≈ ``|S_k(j)|`` for k = 0..K (host float64): exact for k <= 1, min-hash sketches
-    for k >= 2, clipped to exact bounds (``|S_{k-2}| <= |S_k| <= min(n, w_k)``, and
-    ``|S_2(j)| >= max_{u in N(j)} deg(u)``)."""
+def reach_sketch_sums(ops: Any, graph: Any, prep: PreparedGraph, hops: int, seed: int, sketch_size: int,
+                      columns: tuple[int, int] | None = None) -> list[list[np.ndarray]]:
+    """Per k = 2..K, the host partial sums (:func:`sketch_partial_sums`) of the columns ``columns``
+    (default: all) of the min-hash sketches of the reach sets ``S_k(j)``, propagated hop by hop as
+    ``min_{u in N(j)}``."""
     xp = ops.xp
+    minima = ops.propagate_min(graph, sketch_seeds(xp, prep.num_nodes, sketch_size, seed, columns))  # S_1
+    sums = []
+    for _ in range(2, hops + 1):
+        minima = ops.propagate_min(graph, minima)
+        sums.append([ops.to_host(part) for part in sketch_partial_sums(xp, minima)])
+    return sums
+
+
+def _reach_sizes(ops: Any, graph: Any, prep: PreparedGraph, hops: int, sketch_size: int,
+                 sums: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """``s_k(j)`` ≈ ``|S_k(j)|`` for k = 0..K (host float64): exact for k <= 1, from the min-hash
+    sketches' partial sums for k >= 2, clipped to exact bounds (``|S_{k-2}| <= |S_k| <= min(n, w_k)``,
+    and ``|S_2(j)| >= max_{u in N(j)} deg(u)``)."""
     n = prep.num_nodes
     deg = prep.degree.astype(np.float64)
     has = (prep.degree > 0).astype(np.float64)
     sizes = [has, deg]
-    minima = sketch_seeds(xp, n, sketch_size, seed)
-    minima = ops.propagate_min(graph, minima)  # S_1
     # max neighbour degree, via the same min-propagation on 2^32 - 1 - deg
     flipped = ops.asarray((0xFFFFFFFF - prep.degree).astype(np.uint32)[:, None])
     max_nbr_deg = 0xFFFFFFFF - ops.to_host(ops.propagate_min(graph, flipped))[:, 0].astype(np.float64)
     for k in range(2, hops + 1):
-        minima = ops.propagate_min(graph, minima)
-        est = ops.to_host(sketch_size_estimate(xp, minima))
+        est = size_from_partial_sums(sums[k - 2], sketch_size)
         low = sizes[k - 2].copy()
         if k == 2:
             low = np.maximum(low, np.where(deg > 0, max_nbr_deg, 0.0))

@@ -47,17 +47,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailable, InputError
-from ..scheduler import parse_scheduler
+from ..scheduler import THREAD_SETTINGS, local_worker_threads, parse_scheduler
 from ..snapshot import GraphSnapshot
 from ._atc_cpu import COLUMN_CHUNK, CpuOps, pair_dot_chunks, sum_chunks
 from ._atc_stages import (
     PAIR_BLOCKS_PER_TASK,
+    SKETCH_CHUNK,
+    column_ranges,
     concentration,
     pair_blocks,
     pair_context,
     pair_values,
     prepare_graph,
     project_columns,
+    reach_sketch_sums,
     select_rows,
     set_ratios,
     side_arrays,
@@ -89,25 +92,12 @@ TASKS_PER_WORKER_THREAD = 4  # blocks per worker thread: balance, and little to 
 
 
 # ----------------------------------------------------------------------------- the cluster
-_THREAD_SETTINGS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def local_worker_threads(workers: int, threads: int | None = None) -> int:
-    """Kernel threads of each worker of a ``local:workers`` cluster: ``threads`` when given, else
-    the CPUs shared out (``CPUs // workers``, at least 1).
-
-    >>> local_worker_threads(3, 1)
-    1
-    """
-    return int(threads) if threads else max(1, (os.cpu_count() or 1) // int(workers))
-
-
 @contextmanager
 def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT, threads: int | None = None) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``scheduler`` (see the module docstring), closed on exit.
 
     A local cluster's workers are processes that run one task at a time; the
-    task's kernels (Numba, PyTorch, BLAS) use :func:`local_worker_threads`
+    task's kernels (Numba, PyTorch, BLAS) use :func:`~topo_graphdb.scheduler.local_worker_threads`
     threads (``threads`` overrides the share, e.g. 1 for single-threaded
     workers). An address must answer, and show at least one worker, within
     ``timeout`` seconds.
@@ -123,7 +113,7 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT, threads: in
     distributed = _import_distributed()
     if kind == "local":
         workers = workers or os.cpu_count() or 1
-        env = dict.fromkeys(_THREAD_SETTINGS, str(local_worker_threads(workers, threads)))
+        env = dict.fromkeys(THREAD_SETTINGS, str(local_worker_threads(workers, threads)))
         with distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env,  # ":0": any free port
         ) as cluster, distributed.Client(cluster) as client:
@@ -375,7 +365,9 @@ def distributed_atc(
 
     1. the exact ``|N(i) ∩ N(j)|`` per evaluation edge (and per train edge for
        the triangles of ``K >= 3``) by edge blocks, and the reach-set sketches
-       (one task, ``O(sketch_size·|V|)``), in parallel;
+       by column ranges (multiples of ``SKETCH_CHUNK``, one task each, each
+       returning per-node partial sums that the client adds in column order),
+       in parallel;
     2. each worker's columns (``project_columns``), from the set ratios and
        diagonals the client derives from step 1;
     3. per run of pair blocks, on each worker, the float32 partial dot products
@@ -411,7 +403,8 @@ def distributed_atc(
     [graph] = client.scatter([prep], broadcast=True, hash=False)
     t_scattered = time.perf_counter()
 
-    ratios = client.submit(_ratios_task, graph, hops, seed, sketch_size)
+    sketches = ([client.submit(_sketch_task, graph, hops, seed, sketch_size, columns)
+                 for columns in column_ranges(sketch_size, SKETCH_CHUNK, threads)] if hops >= 2 else [])
     commons = {}
     if exact_hop1:
         edge_sets = ["eval"] + (["train"] if hops >= 3 and prep.variant == "eval" else [])
@@ -420,7 +413,11 @@ def distributed_atc(
             cuts = np.linspace(0, size, min(size, TASKS_PER_WORKER_THREAD * threads) + 1).astype(np.int64)
             commons[which] = [client.submit(_common_task, graph, which, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
     common = {which: np.concatenate([np.zeros(0), *client.gather(futures)]) for which, futures in commons.items()}
-    side = side_arrays(prep, hops, exact_hop1, common.get("eval"), common.get("train"), ratios.result())
+    parts = client.gather(sketches)  # per column range, per k = 2..K: its partial sums
+    sums = [[part for sketch in parts for part in sketch[k]] for k in range(hops - 1)]  # in column order
+    ops = CpuOps()
+    ratios = set_ratios(ops, ops.adjacency(prep.indptr, prep.indices, prep.num_nodes), prep, hops, seed, sketch_size, sums)
+    side = side_arrays(prep, hops, exact_hop1, common.get("eval"), common.get("train"), ratios)
     sel = select_rows(hops, exact_hop1, bool(prep.adjacent.all()), side)
     t_side = time.perf_counter()
 
@@ -428,9 +425,7 @@ def distributed_atc(
     projections, homes = [], []  # each column range, and the worker it is meant to stay on
     if sel.projected:
         workers = list(client.scheduler_info()["workers"])
-        chunks = np.array_split(np.arange(-(-dim // COLUMN_CHUNK)), min(len(workers), -(-dim // COLUMN_CHUNK)))
-        for worker, part in zip(workers, chunks):
-            columns = (int(part[0]) * COLUMN_CHUNK, min(int(part[-1] + 1) * COLUMN_CHUNK, dim))
+        for worker, columns in zip(workers, column_ranges(dim, COLUMN_CHUNK, len(workers))):
             projections.append(client.submit(_project_task, graph, side_f, settings, columns,
                                              workers=[worker], allow_other_workers=True))
             homes.append(worker)
@@ -467,10 +462,11 @@ def distributed_atc(
     )
 
 
-def _ratios_task(prep: Any, hops: int, seed: int, sketch_size: int) -> dict:
-    """One task: the set ratios ``rho_k`` from the reach-set sketches."""
+def _sketch_task(prep: Any, hops: int, seed: int, sketch_size: int, columns: tuple[int, int]) -> list:
+    """One task: the partial sums of the columns ``columns`` of the reach-set sketches, k = 2..K."""
     ops = CpuOps()
-    return set_ratios(ops, ops.adjacency(prep.indptr, prep.indices, prep.num_nodes), prep, hops, seed, sketch_size)
+    return reach_sketch_sums(ops, ops.adjacency(prep.indptr, prep.indices, prep.num_nodes), prep, hops, seed,
+                             sketch_size, columns)
 
 
 def _common_task(prep: Any, which: str, start: int, stop: int) -> np.ndarray:

@@ -189,18 +189,20 @@ def atc_seconds(train_edges: int, eval_pairs: int, hops: int, dim: int, *, sketc
                 workers: int = 1) -> float:
     """Expected seconds of ATC on ``workers`` single-threaded workers (1: one thread).
 
-    The sketches are one task, the columns are dealt in chunks of 16 (at most
-    ``ceil(d / 16)`` workers share them), the per-pair work spreads over all
-    workers; :data:`ATC_SECONDS_PER_UNIT` each, times :data:`CLUSTER_CPU_FACTOR`
-    on a cluster.
+    The sketch columns and the projection columns are dealt in chunks of 16
+    (at most ``ceil(sketch_size / 16)`` and ``ceil(d / 16)`` workers share
+    them), the per-pair work spreads over all workers;
+    :data:`ATC_SECONDS_PER_UNIT` each, times :data:`CLUSTER_CPU_FACTOR` on a
+    cluster.
     """
     from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
+    from ._atc_stages import SKETCH_CHUNK  # noqa: PLC0415
 
     parts = _atc_work_parts(train_edges, eval_pairs, hops, dim, sketch_size)
     if workers == 1:
         return sum(parts.values()) * ATC_SECONDS_PER_UNIT
-    share = (parts["sketch"] + parts["walks"] + parts["columns"] / min(workers, -(-dim // COLUMN_CHUNK))
-             + parts["pairs"] / workers)
+    share = (parts["sketch"] / min(workers, -(-sketch_size // SKETCH_CHUNK)) + parts["walks"]
+             + parts["columns"] / min(workers, -(-dim // COLUMN_CHUNK)) + parts["pairs"] / workers)
     return share * ATC_SECONDS_PER_UNIT * CLUSTER_CPU_FACTOR["atc"]
 
 
@@ -212,13 +214,13 @@ def atc_memory(num_nodes: int, train_edges: int, eval_edges: int, hops: int, dim
     (``8(n + 1) + 8·2|E| + 8(K + 4)n + 25·2|E_ev| + 16(|E| + |E_ev|)``);
     ``columns``: the worker's share of the projections at the peak of the
     propagation (``(3K + 6)·n·4`` bytes per column, columns dealt in chunks of
-    16); ``sketch``: the min-hash sketches (one worker, before the
-    projections); ``partials``: the float32 dot products one task holds
+    16); ``sketch``: the worker's share of the min-hash sketches (before the
+    projections; their columns dealt in chunks of 16 too); ``partials``: the float32 dot products one task holds
     (``PAIR_BLOCKS_PER_TASK·PAIR_BLOCK`` pairs, its chunks, ``K²`` each);
     ``peak``: ``graph + max(columns + partials, sketch)``.
     """
     from ._atc_cpu import COLUMN_CHUNK  # noqa: PLC0415  (imports Numba)
-    from ._atc_stages import PAIR_BLOCK, PAIR_BLOCKS_PER_TASK  # noqa: PLC0415
+    from ._atc_stages import PAIR_BLOCK, PAIR_BLOCKS_PER_TASK, SKETCH_CHUNK  # noqa: PLC0415
 
     n = int(num_nodes)
     pairs = 2 * int(eval_edges)
@@ -226,7 +228,8 @@ def atc_memory(num_nodes: int, train_edges: int, eval_edges: int, hops: int, dim
     chunks = -(-dim // COLUMN_CHUNK)
     own = -(-chunks // max(1, min(workers, chunks)))
     columns = (3 * hops + 6) * n * 4 * min(dim, own * COLUMN_CHUNK)
-    sketch = 2 * sketch_size * n * 4
+    sketch_chunks = -(-sketch_size // SKETCH_CHUNK)
+    sketch = 2 * n * 4 * min(sketch_size, -(-sketch_chunks // max(1, min(workers, sketch_chunks))) * SKETCH_CHUNK)
     partials = min(pairs, PAIR_BLOCKS_PER_TASK * PAIR_BLOCK) * own * hops * hops * 4
     return {"graph": int(graph), "columns": int(columns), "sketch": int(sketch), "partials": int(partials),
             "peak": int(graph + max(columns + partials, sketch))}
