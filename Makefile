@@ -15,6 +15,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m topo_graphdb.pipeline.warmup  # compile the CPU kernels now, not in the first sync
 	touch $@
 
 install: $(STAMP)

@@ -71,7 +71,9 @@ Modules
 :mod:`.plan` (full or incremental, pure), :mod:`.clock` (phases, runtime
 limit, signals), :mod:`.report` (:class:`SyncReport`, its ledger record, the
 drift check), :mod:`.phases` (what each phase asks of the stages) and
-:mod:`.run` (:func:`run_sync`: lock, ledger entry and the phases in order).
+:mod:`.run` (:func:`run_sync`: lock, ledger entry and the phases in order);
+:mod:`.warmup` runs the compute phases once on a small graph so that Numba's
+cache holds the kernels before a first sync (``make install`` does it).
 """
 
 from .plan import RunPlan, plan_run, split_by_time
