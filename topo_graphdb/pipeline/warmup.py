@@ -21,6 +21,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..snapshot import simple_undirected
+
 __all__ = ["warm_up"]
 
 
@@ -29,11 +31,7 @@ def _graph(num_nodes: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     ring = np.stack([np.arange(num_nodes), (np.arange(num_nodes) + 1) % num_nodes])
     chords = rng.integers(0, num_nodes, size=(2, 3 * num_nodes))
-    pairs = np.concatenate([ring, chords], axis=1)
-    pairs = pairs[:, pairs[0] != pairs[1]]
-    lo, hi = np.minimum(pairs[0], pairs[1]), np.maximum(pairs[0], pairs[1])
-    keys = np.unique(lo * np.int64(num_nodes) + hi)
-    return np.stack([keys // num_nodes, keys % num_nodes]).astype(np.int64)
+    return simple_undirected(np.concatenate([ring, chords], axis=1), num_nodes)[0]
 
 
 def warm_up() -> float:
