@@ -52,11 +52,16 @@ SHORT = {"expected_precision": "EP", "degree": "deg", "atc_k2": "ATC2"} | {f"tc_
 
 
 def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
-    """``(train, heldout, n, x, kind)`` of ``<graph>/edges.csv``: bundled copy first, else ``data_dir``."""
+    """``(train, heldout, n, x, kind, activity)`` of ``<graph>/edges.csv``: bundled copy first, else ``data_dir``.
+
+    ``activity``: on a graph with times, the node activity of the training pairs (dated by first
+    appearance, all before the held-out ones), as ``sync`` computes it; else None.
+    """
     import scipy.sparse as sp
 
     from topo_graphdb.edgefile import read_edge_csv
     from topo_graphdb.model.splits import random_split, temporal_split
+    from topo_graphdb.model.trust import node_activity
 
     roots = [BUNDLED] + ([data_dir] if data_dir else [])
     base = next((r / graph for r in roots if (r / graph / "edges.csv").is_file()), None)
@@ -74,9 +79,11 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
         edges = np.stack([np.searchsorted(ids, table.src), np.searchsorted(ids, table.dst)])
     if temporal:
         split = temporal_split(edges, table.time, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
+        activity = node_activity(split.train_pos, split.train_time, n)
     else:
         split = random_split(edges, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
-    return split.train_pos, split.test_pos, n, x, "temporal" if temporal else "random"
+        activity = None
+    return split.train_pos, split.test_pos, n, x, "temporal" if temporal else "random", activity
 
 
 def node_scores(train: np.ndarray, held: np.ndarray, n: int, beta: float, seed: int) -> dict[str, np.ndarray]:
@@ -98,14 +105,15 @@ def run_one(graph: str, model: str, seed: int, args) -> tuple[dict, object]:
     from topo_graphdb.model.holdout import trust_protocol
     from topo_graphdb.model.trust import spearman_same_nodes
 
-    train, held, n, x, kind = load_graph(graph, args.data_dir, seed, args.heldout)
+    train, held, n, x, kind, activity = load_graph(graph, args.data_dir, seed, args.heldout)
     beta = default_beta(train, n)
     t = time.perf_counter()
     props = node_scores(train, held, n, beta, seed)
     tc_s = time.perf_counter() - t
     settings = {} if model in ("cn", "aa", "ra") else {"epochs": args.epochs, "hidden": args.hidden, "progress": args.progress}
     factory = edge_predictor_factory(model, x=x, seed=seed, **settings)
-    res = trust_protocol(factory, train, held, n, k=args.k, hops=max(HOPS), beta=beta, seed=seed, node_properties=props)
+    res = trust_protocol(factory, train, held, n, k=args.k, hops=max(HOPS), beta=beta, seed=seed, node_properties=props,
+                         activity=None if args.no_activity else activity)
     m = res.metrics
     report = res.nodes["report_half"] == 1
     target = np.where(report, res.nodes["measured_precision"], np.nan)
@@ -214,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="Maximum epochs of learned models (default: the model's).")
     ap.add_argument("--hidden", type=int, default=None, help="Width of learned models (default: the model's).")
     ap.add_argument("--threads", type=int, default=None, help="Threads for torch and the BLAS/OpenMP pools (default: theirs).")
+    ap.add_argument("--no-activity", action="store_true", help="Leave node activity (from relationship times) out of the link features.")
     ap.add_argument("--progress", action="store_true", help="Progress bars on stderr.")
     ap.add_argument("--plots", type=Path, default=None, help="Write reliability and lift PNGs into this folder.")
     ap.add_argument("--json", type=Path, default=None, help="Write all results as JSON here (rewritten after every run).")

@@ -37,6 +37,7 @@ from topo_graphdb.model.trust import (  # noqa: E402
     link_features,
     measured_precision,
     metrics,
+    node_activity,
     quintile_means,
     spearman_same_nodes,
     within_source_auc,
@@ -221,6 +222,39 @@ def test_list_and_pair_features_match_a_naive_oracle():
         assert f["quantile_vs_dst_lowest"][i] == pytest.approx(q[i] - target_list.min() if target_list.size else 0.0)
         assert f["mutual"][i] == float(np.any((src == b) & (dst == a)))
         assert f["log_deg_src_x_quantile"][i] == pytest.approx(np.log1p(deg[a]) * q[i])
+
+
+def test_node_activity_equals_a_loop_over_the_events():
+    rng = np.random.default_rng(11)
+    n, m = 30, 200
+    edges = rng.integers(0, n - 3, (2, m))  # the last nodes have no event
+    times = rng.integers(0, 50, m).astype(float)  # repeated times
+    for before in (None, 30.0, 0.0):
+        got = node_activity(edges, times, n, before=before, recent_share=0.2)
+        keep = [e for e in range(m) if before is None or times[e] < before]
+        t = times[keep]
+        for v in range(n):
+            mine = [times[e] for e in keep if v in (edges[0, e], edges[1, e])]
+            counts = [int(edges[0, e] == v) + int(edges[1, e] == v) for e in keep if times[e] >= t.max() - 0.2 * (t.max() - t.min())] if keep else []
+            age = (t.max() - max(mine)) / (t.max() - t.min()) if mine else 1.0
+            assert got["age"][v] == pytest.approx(age)
+            assert got["log_recent"][v] == pytest.approx(np.log1p(sum(counts)))
+    with pytest.raises(InputError, match="one entry per edge"):
+        node_activity(edges, times[:-1], n)
+    with pytest.raises(InputError, match="finite"):
+        node_activity(edges, np.r_[times[:-1], np.nan], n)
+
+
+def test_activity_columns_read_both_ends():
+    adj = sp.csr_matrix(np.ones((4, 4)) - np.eye(4))
+    links = {"src": np.array([0, 3]), "dst": np.array([2, 1]), "score": np.array([1.0, 0.5]), "rank": np.array([1, 1])}
+    activity = {"age": np.array([0.0, 0.1, 0.2, 0.3]), "log_recent": np.array([1.0, 2.0, 3.0, 4.0])}
+    X, names = link_features(links, adj, activity=activity)
+    f = {name: X[:, i].tolist() for i, name in enumerate(names)}
+    assert (f["age_src"], f["age_dst"], f["log_recent_src"], f["log_recent_dst"]) == ([0.0, 0.3], [0.2, 0.1], [1.0, 4.0], [3.0, 2.0])
+    assert "age_src" not in link_features(links, adj)[1]
+    with pytest.raises(InputError, match="activity"):
+        link_features(links, adj, activity={"age": np.zeros(3), "log_recent": np.zeros(3)})
 
 
 def test_normalised_score_columns_ignore_the_score_scale():

@@ -384,10 +384,18 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
     it is a test edge. The calibrator is fitted on half of the source nodes
     and everything is reported on the other half, beside degree, TC^Train
     (K = 1..max(hops), on the training and validation edges) and ATC on the
-    same nodes. None when the split has fewer than 10 test edges.
+    same nodes. None when the split has fewer than 10 test edges. A split
+    by time also gives the calibrator each node's activity
+    (:func:`~topo_graphdb.model.trust.node_activity` of the training edges,
+    all older than the test edges).
     """
     if split.test_pos.shape[1] < 10:
         return None
+    activity = None
+    if split.train_time is not None and split.meta.get("kind") == "temporal":
+        from .trust import node_activity  # noqa: PLC0415
+
+        activity = node_activity(split.train_pos, split.train_time, split.num_nodes)
     n = split.num_nodes
     known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
     exclude = split.adjacency(("train", "valid"))
@@ -406,7 +414,7 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
         return predict_links(predictor, nodes=batch, top_k=k, exclude=exclude)
 
     return calibrate(predict, known, split.test_pos, n, sources=sources, k=k, hops=max(hops), beta=beta, seed=seed,
-                     node_properties=extra, backend="cpu" if backend == "auto" else backend)
+                     node_properties=extra, backend="cpu" if backend == "auto" else backend, activity=activity)
 
 
 def evaluate_files(

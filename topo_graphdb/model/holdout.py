@@ -104,6 +104,7 @@ class HeldOutCalibration:
     figures: dict[str, bytes] = field(default_factory=dict)
     nodes: dict[str, np.ndarray] = field(default_factory=dict)
     links: dict[str, np.ndarray] = field(default_factory=dict)
+    activity: bool = False
 
 
 def link_ranks(src: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -147,10 +148,11 @@ def node_tc(edges: np.ndarray, n: int, hops: int, beta: float, backend: str, kno
     }
 
 
-def _features(links: dict[str, np.ndarray], edges: np.ndarray, n: int, hops: int, beta: float, backend: str, tc: dict[str, np.ndarray]):
+def _features(links: dict[str, np.ndarray], edges: np.ndarray, n: int, hops: int, beta: float, backend: str, tc: dict[str, np.ndarray],
+              activity: dict[str, np.ndarray] | None = None):
     """:func:`~topo_graphdb.model.trust.link_features` with pair TC, plus both ends' TC^Train (K = 1..hops; NaN -> -1)."""
     pair_tc = _pair_tc(edges, links["src"], links["dst"], n, hops, beta, backend)
-    X, names = link_features(links, adjacency_matrix(edges, n, np.float64), pair_tc=pair_tc)
+    X, names = link_features(links, adjacency_matrix(edges, n, np.float64), pair_tc=pair_tc, activity=activity)
     cols = []
     for name, values in tc.items():
         v = np.nan_to_num(values, nan=-1.0)
@@ -182,6 +184,7 @@ def calibrate(
     node_properties: dict[str, np.ndarray] | None = None,
     backend: str = "cpu",
     figures: bool = True,
+    activity: dict[str, np.ndarray] | None = None,
 ) -> HeldOutCalibration:
     """Fit the link calibrator on held-out edges and report how well it does (see the module doc).
 
@@ -197,6 +200,9 @@ def calibrate(
         precision (degree and TC^Train for K = 1..pair-TC hops on the known
         graph are always there). They must be computed from ``known_edges``
         only, or the comparison leaks the held-out edges.
+    activity : :func:`~topo_graphdb.model.trust.node_activity` of the events
+        before the first held-out edge (graphs with relationship times): the
+        calibrator then reads how recently each end was active.
     """
     n = int(num_nodes)
     if int(k) < 1:
@@ -211,7 +217,7 @@ def calibrate(
     node_half[rng.permutation(n)[: n // 2]] = REPORT_HALF
     links["half"] = node_half[links["src"]]
     known_tc = node_tc(known_edges, n, pair_hops, beta, backend)
-    X, names, _ = _features(links, known_edges, n, pair_hops, beta, backend, known_tc)
+    X, names, _ = _features(links, known_edges, n, pair_hops, beta, backend, known_tc, activity)
     fit = links["half"] == FIT_HALF
     calibrator = LinkCalibrator(seed=seed).fit(X[fit], links["label"][fit], links["src"][fit])
     links["prob"] = calibrator.predict_proba(X)
@@ -242,7 +248,7 @@ def calibrate(
             pngs["lift"] = _png(lambda p: plot_lift(quintiles, p, ylabel=f"measured Precision@{int(k)}"))
     nodes = {"expected_precision": per_node["expected_precision"], "measured_precision": per_node["measured_precision"],
              "report_half": (node_half == REPORT_HALF).astype(np.int8)}
-    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes, links)
+    return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes, links, activity is not None)
 
 
 def trust_protocol(
@@ -260,6 +266,7 @@ def trust_protocol(
     sources=None,
     backend: str = "cpu",
     figures: bool = False,
+    activity: dict[str, np.ndarray] | None = None,
 ) -> HeldOutCalibration:
     """:func:`calibrate` end to end: fit a predictor on the training edges, check it on the held-out ones.
 
@@ -283,6 +290,7 @@ def trust_protocol(
         :func:`~topo_graphdb.kernels.default_beta` of the training edges)
     node_properties : per-node arrays (n,) reported beside expected precision
     sources : source nodes (default every node)
+    activity : node activity before the held-out edges (see :func:`calibrate`)
 
     Returns
     -------
@@ -320,7 +328,7 @@ def trust_protocol(
     result = calibrate(
         predict, train, held, n, sources=np.arange(n) if sources is None else sources, k=int(k), hops=int(hops),
         beta=default_beta(train, n) if beta is None else float(beta), seed=seed, node_properties=props,
-        backend=backend, figures=figures,
+        backend=backend, figures=figures, activity=activity,
     )  # fmt: skip
     result.metrics.update(
         seed=int(seed), num_nodes=n, heldout_dropped=int(dropped.sum()),
@@ -339,6 +347,7 @@ def apply(
     *,
     backend: str = "cpu",
     known_tc: dict[str, np.ndarray] | None = None,
+    activity: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Probability and pair TC of each final link, expected precision of each node.
 
@@ -347,13 +356,18 @@ def apply(
     K = ``calibration.pair_tc_hops``) of shape (m,) and ``expected_precision``
     of shape (n,) (NaN for nodes without links). ``known_tc``: node TC of
     ``edges`` already computed with ``calibration.beta`` (see :func:`node_tc`).
+    ``activity``: :func:`~topo_graphdb.model.trust.node_activity` of every
+    event, needed when the calibration was fitted with activity.
     """
     n = int(num_nodes)
+    if calibration.activity and activity is None:
+        raise InputError("this link calibration reads node activity (relationship times): pass activity")
     links = {"src": np.asarray(src, dtype=np.int64), "dst": np.asarray(dst, dtype=np.int64),
              "score": np.asarray(score, dtype=np.float64)}
     links["rank"] = link_ranks(links["src"], links["score"])
     tc = node_tc(edges, n, calibration.pair_tc_hops, calibration.beta, backend, known=known_tc)
-    X, _, pair_tc = _features(links, edges, n, calibration.pair_tc_hops, calibration.beta, backend, tc)
+    X, _, pair_tc = _features(links, edges, n, calibration.pair_tc_hops, calibration.beta, backend, tc,
+                              activity if calibration.activity else None)
     prob = calibration.calibrator.predict_proba(X) if links["src"].size else np.zeros(0)
     ep = expected_precision(links["src"], prob, n, calibration.k, rank=links["rank"])
     tc = pair_tc[-1] if pair_tc.shape[1] else np.zeros(0)

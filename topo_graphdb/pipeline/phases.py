@@ -27,6 +27,7 @@ __all__ = [
     "calibrate_links",
     "ensure_indexes",
     "known_properties",
+    "link_activity",
     "memory_budget",
     "node_features",
     "top_links",
@@ -184,13 +185,19 @@ def _load_on_cpu(folder: Any) -> Any:
 
 
 def calibrate_links(
-    predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: Clock, report: SyncReport, *, reuse: bool = False
+    predictor: Any, split: Any, n: int, cfg: Any, beta: float, clock: Clock, report: SyncReport, *, reuse: bool = False,
+    events: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Any:
     """Fit the link calibrator on the held-out edges (:func:`topo_graphdb.model.holdout.calibrate`).
 
     The predictor sees the known edges (training and validation parts); each
     sampled source's top-k links are labelled by the held-out part. Returns
     None (with a warning) when too few links are labelled to fit anything.
+
+    ``events`` (the relationships and their times): with a split by time, the
+    calibrator also reads how recently each end was active
+    (:func:`topo_graphdb.model.trust.node_activity` of the events before the
+    first held-out edge; :func:`link_activity` gives the same for the final links).
 
     ``reuse`` (the predictor is in the model cache): the calibration is kept in
     the same cache, keyed by the trained model's ``run_id_``, the settings that
@@ -204,7 +211,12 @@ def calibrate_links(
     if split.test_pos.shape[1] < 10:
         report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
         return None
-    cache, key = _calibration_cache(predictor, split, n, cfg, beta) if reuse else (None, "")
+    activity = None
+    if events is not None and split.meta.get("kind") == "temporal":
+        from ..model.trust import node_activity  # noqa: PLC0415
+
+        activity = node_activity(*events, n, before=float(split.meta["t2"]))
+    cache, key = _calibration_cache(predictor, split, n, cfg, beta, activity) if reuse else (None, "")
     result = cache.get(key, _load_calibration) if cache is not None else None
     report.metrics["trust_cache"] = "off" if cache is None else ("hit" if result is not None else "miss")
     if result is None:
@@ -218,6 +230,7 @@ def calibrate_links(
         result = calibrate(
             predict, known, split.test_pos, n, sources=sources, k=cfg.predict.top_k, hops=cfg.score.hops, beta=beta,
             seed=cfg.score.seed, node_properties=known_properties(known, n, cfg, beta), backend=cfg.run.backend,
+            activity=activity,
         )
         if cache is not None:
             try:
@@ -249,7 +262,7 @@ def calibrate_links(
 _CALIBRATION_FILE = "calibration.pickle"
 
 
-def _calibration_cache(predictor: Any, split: Any, n: int, cfg: Any, beta: float) -> tuple[Any, str]:
+def _calibration_cache(predictor: Any, split: Any, n: int, cfg: Any, beta: float, activity: dict[str, np.ndarray] | None) -> tuple[Any, str]:
     """The model cache and the key of this run's link calibration, or ``(None, "")`` for a predictor without an identity."""
     run_id = getattr(predictor, "run_id_", None)
     if not run_id:
@@ -268,7 +281,7 @@ def _calibration_cache(predictor: Any, split: Any, n: int, cfg: Any, beta: float
         "code": code_digest(Path(__file__).resolve().parent.parent),
         "versions": {"topo-graphdb": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__},
     }  # fmt: skip
-    return ModelCache(), content_key(head, split)
+    return ModelCache(), content_key(head, split, **{f"activity_{k}": v for k, v in (activity or {}).items()})
 
 
 def _save_calibration(result: Any, folder: Any) -> None:
@@ -292,6 +305,15 @@ def _load_calibration(folder: Any) -> Any:
     if not isinstance(result, HeldOutCalibration):
         raise ValueError("not a link calibration entry")
     return result
+
+
+def link_activity(calibration: Any, events: tuple[np.ndarray, np.ndarray] | None, n: int) -> dict[str, np.ndarray] | None:
+    """Node activity of every event for the final links, when ``calibration`` reads it (else None)."""
+    if calibration is None or not getattr(calibration, "activity", False) or events is None:
+        return None
+    from ..model.trust import node_activity  # noqa: PLC0415
+
+    return node_activity(*events, n)
 
 
 def known_properties(known: np.ndarray, n: int, cfg: Any, beta: float) -> dict[str, np.ndarray]:

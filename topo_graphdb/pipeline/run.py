@@ -31,6 +31,7 @@ from .phases import (
     atc_scores,
     calibrate_links,
     ensure_indexes,
+    link_activity,
     memory_budget,
     top_links,
     train_predictor,
@@ -417,10 +418,11 @@ def _train_and_predict(
         predictor, split, model_info = train_predictor(graph.snapshot, edges, graph.edge_time, n, cfg)
         report.metrics.update(model_info)
     calibration = None
+    events = None if graph.edge_time is None else (edges, graph.edge_time)
     if cfg.predict.trust:
         with clock.phase("trust"):
             calibration = calibrate_links(predictor, split, n, cfg, float(beta), clock, report,
-                                          reuse=model_info["model_cache"] != "off")
+                                          reuse=model_info["model_cache"] != "off", events=events)
     with clock.phase("predict"):
         predictor = with_edges(predictor, edges, n, cfg)  # trained on part of the edges, predicts with all
         links = top_links(predictor, edges, n, targets, cfg, clock)
@@ -430,7 +432,8 @@ def _train_and_predict(
             from ..model.holdout import apply  # noqa: PLC0415
 
             full_tc = {f"tc_train_k{cfg.score.hops}": tc} if tc is not None and plan.mode == "full" else None
-            applied = apply(calibration, *links, edges, n, backend=cfg.run.backend, known_tc=full_tc)
+            applied = apply(calibration, *links, edges, n, backend=cfg.run.backend, known_tc=full_tc,
+                            activity=link_activity(calibration, events, n))
             ep = applied.pop("expected_precision")[targets]
             columns["expected_precision"] = ep
             if np.isfinite(ep).any():

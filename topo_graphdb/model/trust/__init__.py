@@ -6,7 +6,8 @@ often such a link turns out to exist. This subpackage learns that mapping
 from held-out edges and reports how far it can be trusted, one module per job:
 
 * :mod:`.features`: :func:`link_features` (the model score normalised per
-  source, its rank, structural facts of the pair) and :func:`holdout_labels`;
+  source, its rank, structural facts of the pair), :func:`node_activity`
+  (recency features from relationship times) and :func:`holdout_labels`;
 * :mod:`.calibrator`: :class:`LinkCalibrator`, the probabilistic classifier
   chosen by source-grouped validation log-loss;
 * :mod:`.metrics` (pure functions): :func:`expected_precision` (``sum`` of a
@@ -28,7 +29,7 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 """
 
 from .calibrator import LinkCalibrator
-from .features import holdout_labels, link_features
+from .features import holdout_labels, link_features, node_activity
 from .figures import plot_lift, plot_reliability
 from .metrics import (
     brier_score,
@@ -45,6 +46,7 @@ from .metrics import (
 
 __all__ = [
     "link_features",
+    "node_activity",
     "holdout_labels",
     "LinkCalibrator",
     "expected_precision",

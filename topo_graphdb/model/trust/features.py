@@ -4,6 +4,8 @@
   source (comparable between a model trained on part of the edges and one
   retrained on all of them), its rank, and structural facts of the pair
   (degrees, common neighbours, resource allocation, optional pair TC);
+* :func:`node_activity`: how recently and how much each node was active,
+  from relationship times (a link feature on graphs that have them);
 * :func:`holdout_labels`: which links are held-out edges.
 """
 
@@ -17,7 +19,10 @@ from ...kernels import clustering_coefficient
 from ...kernels.metrics import PairHeuristics
 from ...snapshot import adjacency_matrix  # noqa: F401  (the doctests use it)
 
-__all__ = ["link_features", "holdout_labels"]
+__all__ = ["link_features", "node_activity", "holdout_labels"]
+
+#: :func:`node_activity` counts a node's events in this last share of the time span
+RECENT_SHARE = 0.1
 
 _LINK_KEYS = ("src", "dst", "score", "rank")
 
@@ -61,7 +66,54 @@ def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray
             "dst_lowest": np.where(np.isfinite(dst_lowest), dst_lowest, quantile)}  # fmt: skip
 
 
-def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> tuple[np.ndarray, list[str]]:
+def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = None, recent_share: float = RECENT_SHARE) -> dict[str, np.ndarray]:
+    """How long ago each node was last active and how active it was lately.
+
+    From the events (timed edges, repeated pairs counted each time) with
+    ``t < before`` (all of them without ``before``), ``t0 = min t``,
+    ``t1 = max t`` and ``span = t1 - t0``:
+
+    * ``age(v) = (t1 - last(v)) / span`` in [0, 1], ``last(v)`` the time of
+      ``v``'s latest event (1 for a node without one; 0 when ``span = 0``);
+    * ``log_recent(v) = log(1 + #{events of v with t >= t1 - recent_share * span})``.
+
+    Both read only what happened before ``before``: for the held-out check,
+    the time of the first held-out edge, so nothing after it leaks in.
+
+    Returns ``{"age": (n,), "log_recent": (n,)}`` (float64).
+
+    >>> a = node_activity(np.array([[0, 0, 1], [1, 2, 2]]), np.array([0.0, 10.0, 4.0]), 4, recent_share=0.5)
+    >>> a["age"].tolist(), np.expm1(a["log_recent"]).round().tolist()
+    ([0.0, 0.6, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0])
+    >>> node_activity(np.array([[0, 0], [1, 2]]), np.array([0.0, 10.0]), 3, before=5.0)["age"].tolist()
+    [0.0, 0.0, 1.0]
+    """
+    n = int(num_nodes)
+    ei = np.asarray(edges, dtype=np.int64).reshape(2, -1)
+    t = np.asarray(edge_time, dtype=np.float64).reshape(-1)
+    if t.size != ei.shape[1]:
+        raise InputError(f"edge_time must have one entry per edge; got {t.size} for {ei.shape[1]} edges")
+    if not np.isfinite(t).all():
+        raise InputError("edge_time must be finite")
+    if not 0.0 < float(recent_share) <= 1.0:
+        raise InputError(f"recent_share must be in (0, 1]; got {recent_share!r}")
+    if before is not None:
+        keep = t < float(before)
+        ei, t = ei[:, keep], t[keep]
+    age, recent = np.ones(n), np.zeros(n)
+    if t.size:
+        t0, t1 = float(t.min()), float(t.max())
+        span = t1 - t0
+        ends, times = ei.reshape(-1), np.r_[t, t]
+        last = np.full(n, -np.inf)
+        np.maximum.at(last, ends, times)
+        seen = np.isfinite(last)
+        age[seen] = (t1 - last[seen]) / span if span > 0 else 0.0
+        recent = np.bincount(ends[times >= t1 - float(recent_share) * span], minlength=n).astype(np.float64)
+    return {"age": age, "log_recent": np.log1p(recent)}
+
+
+def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, activity=None) -> tuple[np.ndarray, list[str]]:
     """Feature matrix of predicted links for :class:`LinkCalibrator`.
 
     With ``s`` a link's score, ``S(i)`` the scores of source ``i``'s predicted
@@ -97,6 +149,8 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
     ``log_paths3``            ``log(1 + (A^3)_{ij})``: 3-step walks from ``i`` to ``j``
     ``log_deg_src_x_quantile`` ``log_deg_src * q(s)``
     ``log_pair_tc_k{h}``      ``log(1 + pair_tc[h-1])`` (only with ``pair_tc``)
+    ``age_src``, ``age_dst``  :func:`node_activity` ``age`` of ``i`` and ``j`` (only with ``activity``)
+    ``log_recent_src``, ``log_recent_dst``  its ``log_recent`` of ``i`` and ``j`` (only with ``activity``)
     ========================  ==================================================
 
     Only per-source differences and quantiles of the score enter, never its
@@ -114,6 +168,8 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
         Symmetric adjacency of the graph the predictor used (nonzero = edge).
     pair_tc : array (hops, m), optional
         Pair-level TC of each link per hop count; NaN entries become 0.
+    activity : dict, optional
+        :func:`node_activity` of the same graph (arrays of shape (n,)).
 
     Returns
     -------
@@ -195,6 +251,12 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None) -> t
             raise InputError(f"pair_tc must have shape (hops, {m}); got {np.shape(pair_tc)}")
         for h in range(tc.shape[0]):
             cols[f"log_pair_tc_k{h + 1}"] = np.log1p(np.nan_to_num(np.maximum(tc[h], 0.0), nan=0.0))
+    if activity is not None:
+        for key in ("age", "log_recent"):
+            values = np.asarray(activity[key], dtype=np.float64).reshape(-1)
+            if values.size != n:
+                raise InputError(f"activity[{key!r}] has {values.size} entries for {n} nodes")
+            cols[f"{key}_src"], cols[f"{key}_dst"] = values[src], values[dst]
     names = list(cols)
     X = np.column_stack([cols[k] for k in names]) if m else np.zeros((0, len(names)))
     return np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), names
