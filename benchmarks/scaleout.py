@@ -7,7 +7,8 @@ for each N in ``--workers``: N single-threaded worker processes, and, where it
 differs, N workers with their default share of the CPUs (``CPUs // N`` threads
 each, as ``topo-graphdb tc --scheduler local:N``). Every configuration runs once untimed first (Numba
 kernels loaded from the on-disk cache for this graph's sizes and types, in
-every worker too), then once timed; cluster start-up is not timed. Before the
+every worker too), then timed ``--repeat`` times (the median is reported, every time in the JSON);
+cluster start-up is not timed. Before the
 timed cluster call the workers forget the reach sets the warm-up built and
 kept, so it pays for building them, as a first call on a graph does. Reports wall-clock seconds, their ratio to the one-thread run and to
 the smallest cluster, CPU seconds (of this process's call, or of the worker
@@ -78,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", choices=["exact", "atc"], default="exact", help="Exact TC or ATC.")
     parser.add_argument("--dim", type=int, default=128, help="ATC projection dimension d.")
     parser.add_argument("--seed", type=int, default=0, help="ATC seed.")
+    parser.add_argument("--repeat", type=int, default=1, help="Timed calls per configuration (the median is reported).")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1; got {args.repeat}")
     snap = load_graph(args.data_dir, args.graph, parser)
 
     import numba
@@ -112,12 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     threads = numba.get_num_threads()
     for label, count in ((f"one process, {threads} threads", threads), ("one process, 1 thread", 1)):
         numba.set_num_threads(count)
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = alone()
-        seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+        times, cpu = [], []
+        for _ in range(args.repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = alone()
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         reference = res if reference is None else reference
-        rows.append({"run": label, "scheduler": None, "workers": 1, "threads": count, "seconds": seconds,
-                     "cpu_seconds": cpu_seconds, "batches": getattr(res, "batches", None),
+        rows.append({"run": label, "scheduler": None, "workers": 1, "threads": count, "seconds": float(np.median(times)),
+                     "seconds_each": times, "cpu_seconds": float(np.median(cpu)), "batches": getattr(res, "batches", None),
                      "max_rel_diff": _largest_relative_difference(res.tc, reference.tc),
                      "identical": bool(np.array_equal(res.tc, reference.tc, equal_nan=True))})
     numba.set_num_threads(threads)
@@ -127,15 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         with dask_client(f"local:{workers}", threads=worker_threads) as client:
             rss_start = sorted(client.run(_peak_rss_bytes).values())
             spread(client)  # warm-up
-            client.run(forget_reach_sets)  # the timed call builds its reach sets, as a first call on a graph does
-            t0 = time.perf_counter()
-            res = spread(client)
-            seconds = time.perf_counter() - t0
+            times, cpu = [], []
+            for _ in range(args.repeat):
+                client.run(forget_reach_sets)  # the timed call builds its reach sets, as a first call on a graph does
+                t0 = time.perf_counter()
+                res = spread(client)
+                times.append(time.perf_counter() - t0)
+                cpu.append(res.timings["cpu"])
             rss_peak = sorted(client.run(_peak_rss_bytes).values())
         rows.append({"run": f"local:{workers}, {worker_threads} thread{'s' if worker_threads > 1 else ''} each",
                      "scheduler": f"local:{workers}", "workers": workers, "threads": workers * worker_threads,
                      "default_threads": worker_threads == local_worker_threads(workers),
-                     "seconds": seconds, "cpu_seconds": res.timings["cpu"], "batches": getattr(res, "batches", None),
+                     "seconds": float(np.median(times)), "seconds_each": times, "cpu_seconds": float(np.median(cpu)),
+                     "batches": getattr(res, "batches", None),
                      "timings": {k: float(v) for k, v in res.timings.items()},
                      "worker_peak_rss_bytes": rss_peak, "worker_start_rss_bytes": rss_start,
                      "max_rel_diff": _largest_relative_difference(res.tc, reference.tc),
@@ -163,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps({
             "graph": args.graph, "kernel": args.kernel, "hops": args.hops, "dim": args.dim if args.kernel == "atc" else None,
-            "workers": args.workers, "memory_budget": args.memory_budget,
+            "workers": args.workers, "memory_budget": args.memory_budget, "repeat": args.repeat,
             "cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after, "results": rows,
         }, indent=2) + "\n")
     return 0
