@@ -54,8 +54,8 @@ SHORT = {"expected_precision": "EP", "degree": "deg", "atc_k2": "ATC2"} | {f"tc_
 def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
     """``(train, heldout, n, x, kind, activity)`` of ``<graph>/edges.csv``: bundled copy first, else ``data_dir``.
 
-    ``activity``: on a graph with times, the node activity of the training pairs (dated by first
-    appearance, all before the held-out ones), as ``sync`` computes it; else None.
+    ``activity``: on a graph with times, the node and pair activity of the events before the first
+    held-out edge (repeated pairs counted each time), as ``sync`` computes it; else None.
     """
     import scipy.sparse as sp
 
@@ -79,7 +79,7 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
         edges = np.stack([np.searchsorted(ids, table.src), np.searchsorted(ids, table.dst)])
     if temporal:
         split = temporal_split(edges, table.time, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
-        activity = node_activity(split.train_pos, split.train_time, n)
+        activity = node_activity(edges, table.time, n, before=float(split.meta["t2"]))
     else:
         split = random_split(edges, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
         activity = None

@@ -220,7 +220,7 @@ def test_sync_writes_scores_links_and_ledger(neo4j_conn, neo4j_driver, unique_la
     assert bytes(run["figure_reliability_png"]).startswith(b"\x89PNG") and bytes(run["figure_lift_png"]).startswith(b"\x89PNG")
     assert json.loads(run["trust_report"])["nodes"]["evaluated"] == m["trust_nodes"]
     # the relationships have times: the calibrator read how recently each end was active
-    assert {"age_src", "age_dst", "log_recent_src", "log_recent_dst"} <= set(json.loads(run["trust_report"])["features"])
+    assert {"age_src", "age_dst", "log_recent_src", "log_recent_dst", "path2_age"} <= set(json.loads(run["trust_report"])["features"])
     assert lock_of(neo4j_driver, neo4j_conn, unique_label).get("owner") is None
 
     # runs / runs show / drift / clean --keep-runs

@@ -121,13 +121,13 @@ def test_node_activity_enters_the_calibration_and_apply_needs_it():
     run = {"sources": holdout.sample_sources(n), "k": 5, "hops": 1, "beta": beta, "seed": 0, "figures": False}
     plain = holdout.calibrate(predict, known, held, n, **run)
     timed = holdout.calibrate(predict, known, held, n, activity=activity, **run)
-    assert not plain.activity and timed.activity and "age_dst" in timed.metrics["features"]
+    assert not plain.activity and timed.activity and {"age_dst", "path2_age"} <= set(timed.metrics["features"])
     assert timed.metrics["link_auc"] > plain.metrics["link_auc"] + 0.05  # 0.14-0.20 apart on seeds 4-7
     links = predict_links(predictor, top_k=5, exclude=exclude)
     with pytest.raises(InputError, match="activity"):
         holdout.apply(timed, links["src"], links["dst"], links["score"], known, n)
     out = holdout.apply(timed, links["src"], links["dst"], links["score"], known, n, activity=activity)
-    flat = holdout.apply(timed, links["src"], links["dst"], links["score"], known, n, activity={"age": np.ones(n), "log_recent": np.zeros(n)})
+    flat = holdout.apply(timed, links["src"], links["dst"], links["score"], known, n, activity={**activity, "age": np.ones(n), "log_recent": np.zeros(n)})
     assert ((out["probability"] >= 0) & (out["probability"] <= 1)).all()
     assert not np.array_equal(out["probability"], flat["probability"])
 

@@ -42,6 +42,7 @@ from topo_graphdb.model.trust import (  # noqa: E402
     spearman_same_nodes,
     within_source_auc,
 )
+from topo_graphdb.model.trust.features import PATH_TAU  # noqa: E402
 from topo_graphdb.snapshot import adjacency_matrix  # noqa: E402
 
 
@@ -239,6 +240,12 @@ def test_node_activity_equals_a_loop_over_the_events():
             age = (t.max() - max(mine)) / (t.max() - t.min()) if mine else 1.0
             assert got["age"][v] == pytest.approx(age)
             assert got["log_recent"][v] == pytest.approx(np.log1p(sum(counts)))
+        recency = got["pair_recency"].toarray()
+        for u in range(n):
+            for v in range(n):
+                mine = [times[e] for e in keep if {u, v} == {edges[0, e], edges[1, e]} and u != v]
+                want = np.exp(-(t.max() - max(mine)) / (t.max() - t.min()) / PATH_TAU) if mine else 0.0
+                assert recency[u, v] == pytest.approx(want), (before, u, v)
     with pytest.raises(InputError, match="one entry per edge"):
         node_activity(edges, times[:-1], n)
     with pytest.raises(InputError, match="finite"):
@@ -248,13 +255,39 @@ def test_node_activity_equals_a_loop_over_the_events():
 def test_activity_columns_read_both_ends():
     adj = sp.csr_matrix(np.ones((4, 4)) - np.eye(4))
     links = {"src": np.array([0, 3]), "dst": np.array([2, 1]), "score": np.array([1.0, 0.5]), "rank": np.array([1, 1])}
-    activity = {"age": np.array([0.0, 0.1, 0.2, 0.3]), "log_recent": np.array([1.0, 2.0, 3.0, 4.0])}
+    activity = {"age": np.array([0.0, 0.1, 0.2, 0.3]), "log_recent": np.array([1.0, 2.0, 3.0, 4.0]), "pair_recency": sp.csr_matrix((4, 4))}
     X, names = link_features(links, adj, activity=activity)
     f = {name: X[:, i].tolist() for i, name in enumerate(names)}
     assert (f["age_src"], f["age_dst"], f["log_recent_src"], f["log_recent_dst"]) == ([0.0, 0.3], [0.2, 0.1], [1.0, 4.0], [3.0, 2.0])
+    assert f["path2_age"] == [2.0, 2.0]  # no dated two-step path
     assert "age_src" not in link_features(links, adj)[1]
     with pytest.raises(InputError, match="activity"):
-        link_features(links, adj, activity={"age": np.zeros(3), "log_recent": np.zeros(3)})
+        link_features(links, adj, activity={"age": np.zeros(3), "log_recent": np.zeros(3), "pair_recency": sp.csr_matrix((4, 4))})
+    with pytest.raises(InputError, match="pair_recency"):
+        link_features(links, adj, activity={**activity, "pair_recency": None})
+
+
+def test_path2_age_equals_a_soft_minimum_over_the_common_neighbours():
+    """-tau log sum_z exp(-(age(i, z) + age(z, j)) / tau), looped over z; 2 without a common neighbour."""
+    rng = np.random.default_rng(5)
+    n, m = 25, 120
+    edges = rng.integers(0, n, (2, m))
+    times = rng.uniform(0, 100, m)
+    activity = node_activity(edges, times, n)
+    adj = adjacency_matrix(edges, n, np.float64)
+    src, dst = rng.integers(0, n, 300), rng.integers(0, n, 300)
+    links = {"src": src, "dst": dst, "score": rng.normal(size=300), "rank": np.ones(300)}
+    X, names = link_features(links, adj, activity=activity)
+    got = X[:, names.index("path2_age")]
+    span = times.max() - times.min()
+    for i, (a, b) in enumerate(zip(src, dst)):
+        ages = {}
+        for e in range(m):
+            u, v = edges[:, e]
+            if u != v:
+                ages[(u, v)] = ages[(v, u)] = min(ages.get((u, v), 2.0), (times.max() - times[e]) / span)
+        terms = [np.exp(-(ages[(a, z)] + ages[(z, b)]) / PATH_TAU) for z in range(n) if (a, z) in ages and (z, b) in ages]
+        assert got[i] == pytest.approx(-PATH_TAU * np.log(sum(terms)) if terms else 2.0, abs=1e-9), (a, b)
 
 
 def test_normalised_score_columns_ignore_the_score_scale():

@@ -4,8 +4,9 @@
   source (comparable between a model trained on part of the edges and one
   retrained on all of them), its rank, and structural facts of the pair
   (degrees, common neighbours, resource allocation, optional pair TC);
-* :func:`node_activity`: how recently and how much each node was active,
-  from relationship times (a link feature on graphs that have them);
+* :func:`node_activity`: how recently and how much each node was active, and
+  how recently each pair was, from relationship times (link features on
+  graphs that have them);
 * :func:`holdout_labels`: which links are held-out edges.
 """
 
@@ -23,6 +24,8 @@ __all__ = ["link_features", "node_activity", "holdout_labels"]
 
 #: :func:`node_activity` counts a node's events in this last share of the time span
 RECENT_SHARE = 0.1
+#: time scale (share of the span) of :func:`node_activity`'s pair recency and of ``path2_age``
+PATH_TAU = 0.05
 
 _LINK_KEYS = ("src", "dst", "score", "rank")
 
@@ -67,7 +70,7 @@ def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray
 
 
 def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = None, recent_share: float = RECENT_SHARE) -> dict[str, np.ndarray]:
-    """How long ago each node was last active and how active it was lately.
+    """How long ago each node (and each pair) was last active and how active it was lately.
 
     From the events (timed edges, repeated pairs counted each time) with
     ``t < before`` (all of them without ``before``), ``t0 = min t``,
@@ -75,12 +78,16 @@ def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = No
 
     * ``age(v) = (t1 - last(v)) / span`` in [0, 1], ``last(v)`` the time of
       ``v``'s latest event (1 for a node without one; 0 when ``span = 0``);
-    * ``log_recent(v) = log(1 + #{events of v with t >= t1 - recent_share * span})``.
+    * ``log_recent(v) = log(1 + #{events of v with t >= t1 - recent_share * span})``;
+    * ``pair_recency[u, v] = exp(-age(u, v) / PATH_TAU)`` for each pair with
+      an event, ``age(u, v) = (t1 - last(u, v)) / span`` (its latest event;
+      symmetric, absent pairs 0): read by ``path2_age`` of :func:`link_features`.
 
-    Both read only what happened before ``before``: for the held-out check,
+    All read only what happened before ``before``: for the held-out check,
     the time of the first held-out edge, so nothing after it leaks in.
 
-    Returns ``{"age": (n,), "log_recent": (n,)}`` (float64).
+    Returns ``{"age": (n,), "log_recent": (n,)}`` (float64) and
+    ``"pair_recency"``: scipy CSR (n, n).
 
     >>> a = node_activity(np.array([[0, 0, 1], [1, 2, 2]]), np.array([0.0, 10.0, 4.0]), 4, recent_share=0.5)
     >>> a["age"].tolist(), np.expm1(a["log_recent"]).round().tolist()
@@ -101,6 +108,7 @@ def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = No
         keep = t < float(before)
         ei, t = ei[:, keep], t[keep]
     age, recent = np.ones(n), np.zeros(n)
+    pair_recency = sp.csr_matrix((n, n), dtype=np.float64)
     if t.size:
         t0, t1 = float(t.min()), float(t.max())
         span = t1 - t0
@@ -110,7 +118,22 @@ def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = No
         seen = np.isfinite(last)
         age[seen] = (t1 - last[seen]) / span if span > 0 else 0.0
         recent = np.bincount(ends[times >= t1 - float(recent_share) * span], minlength=n).astype(np.float64)
-    return {"age": age, "log_recent": np.log1p(recent)}
+        pair_recency = _pair_recency(ei, t, n, t1, span)
+    return {"age": age, "log_recent": np.log1p(recent), "pair_recency": pair_recency}
+
+
+def _pair_recency(ei: np.ndarray, t: np.ndarray, n: int, t1: float, span: float) -> sp.csr_matrix:
+    """``exp(-age / PATH_TAU)`` of each pair's latest event, both directions (self-pairs left out)."""
+    a, b = np.r_[ei[0], ei[1]], np.r_[ei[1], ei[0]]
+    times = np.r_[t, t]
+    keep = a != b
+    key, times = a[keep] * np.int64(n) + b[keep], times[keep]
+    order = np.lexsort((times, key))  # by pair, latest event last
+    key, times = key[order], times[order]
+    last = np.r_[key[1:] != key[:-1], True] if key.size else np.zeros(0, dtype=bool)
+    key, times = key[last], times[last]
+    ages = (t1 - times) / span if span > 0 else np.zeros(times.size)
+    return sp.csr_matrix((np.exp(-ages / PATH_TAU), (key // n, key % n)), shape=(n, n))
 
 
 def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, activity=None) -> tuple[np.ndarray, list[str]]:
@@ -151,6 +174,9 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, acti
     ``log_pair_tc_k{h}``      ``log(1 + pair_tc[h-1])`` (only with ``pair_tc``)
     ``age_src``, ``age_dst``  :func:`node_activity` ``age`` of ``i`` and ``j`` (only with ``activity``)
     ``log_recent_src``, ``log_recent_dst``  its ``log_recent`` of ``i`` and ``j`` (only with ``activity``)
+    ``path2_age``             ``-tau log sum_{z in N(i) ∩ N(j)} exp(-(age(i, z) + age(z, j)) / tau)``,
+                              ``tau = PATH_TAU``, pair ages of :func:`node_activity`: a soft minimum of
+                              the age of the pair's freshest two-step path (2 without one; only with ``activity``)
     ========================  ==================================================
 
     Only per-source differences and quantiles of the score enter, never its
@@ -169,7 +195,7 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, acti
     pair_tc : array (hops, m), optional
         Pair-level TC of each link per hop count; NaN entries become 0.
     activity : dict, optional
-        :func:`node_activity` of the same graph (arrays of shape (n,)).
+        :func:`node_activity` of the same graph.
 
     Returns
     -------
@@ -257,9 +283,19 @@ def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, acti
             if values.size != n:
                 raise InputError(f"activity[{key!r}] has {values.size} entries for {n} nodes")
             cols[f"{key}_src"], cols[f"{key}_dst"] = values[src], values[dst]
+        cols["path2_age"] = _path2_age(activity.get("pair_recency"), src, dst, n)
     names = list(cols)
     X = np.column_stack([cols[k] for k in names]) if m else np.zeros((0, len(names)))
     return np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), names
+
+
+def _path2_age(pair_recency, src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """``path2_age`` of :func:`link_features` from :func:`node_activity`'s ``pair_recency``."""
+    if not sp.issparse(pair_recency) or pair_recency.shape != (n, n):
+        raise InputError(f"activity['pair_recency'] must be a scipy sparse ({n}, {n}) matrix from node_activity")
+    r = sp.csr_matrix(pair_recency)
+    paths = np.asarray(r[src].multiply(r[dst]).sum(axis=1), dtype=np.float64).reshape(-1)
+    return np.where(paths > 0, -PATH_TAU * np.log(np.where(paths > 0, paths, 1.0)), 2.0)
 
 
 def holdout_labels(links: dict[str, np.ndarray], heldout_edges, num_nodes: int) -> np.ndarray:
