@@ -515,3 +515,20 @@ def test_plots_write_png(tmp_path):
     b = trust.plot_lift({"expected_precision": quintile_means(p, p), "degree": [0.1, None, 0.2, 0.3, 0.2]}, tmp_path / "lift.png")
     for path in (a, b):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trust_warnings_name_each_weak_spot_and_stay_quiet_otherwise():
+    good = {"link_auc": 0.85, "nodes": {"evaluated": 300, "spearman": {"expected_precision": 0.30, "degree": 0.10}}}
+    assert trust.trust_warnings(good) == []
+    tie = {**good, "nodes": {"evaluated": 300, "spearman": {"expected_precision": 0.10, "degree": 0.10}}}
+    [w] = trust.trust_warnings(tie)
+    assert "no better than degree" in w and "0.100 against 0.100 on 300 nodes" in w
+    few = {**good, "nodes": {"evaluated": 49, "spearman": {"expected_precision": 0.30, "degree": 0.10}}}
+    [w] = trust.trust_warnings(few)
+    assert "49 nodes" in w
+    assert trust.trust_warnings({**few, "nodes": {**few["nodes"], "evaluated": 50}}) == []
+    [w] = trust.trust_warnings({**good, "link_auc": 0.6})
+    assert "link AUC is 0.600" in w
+    undefined = {"link_auc": None, "nodes": {"evaluated": 300, "spearman": {"expected_precision": None, "degree": 0.1}}}
+    assert trust.trust_warnings(undefined) == []
+    assert len(trust.trust_warnings({})) == 1  # nothing evaluated: the too-few-nodes warning only

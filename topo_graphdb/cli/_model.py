@@ -75,6 +75,8 @@ def evaluate(train_edges, valid_edges, test_edges, features, model, epochs, seed
             predictor_settings={"batching": batching, "fanout": fanout},
         )  # fmt: skip
     test = report["edge_metrics"]["test"]
+    for warning in report.get("trust_warnings") or []:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps({"output_dir": output_dir, "edge_metrics": report["edge_metrics"], "node_metrics": report["node_metrics"]}))
         return

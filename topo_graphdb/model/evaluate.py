@@ -337,7 +337,10 @@ def run_evaluation(
         t = time.perf_counter()
         check = trust_check(predictor, split, hops=hops, seed=seed, backend=backend)
         if check is not None:
+            from .trust import trust_warnings  # noqa: PLC0415
+
             report["trust"] = check.metrics
+            report["trust_warnings"] = trust_warnings(check.metrics)
             table["expected_precision"] = check.nodes["expected_precision"]
             figures = check.figures
         timings["trust"] = time.perf_counter() - t

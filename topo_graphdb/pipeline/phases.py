@@ -206,6 +206,7 @@ def calibrate_links(
     summary: ``hit``, ``miss`` or ``off``).
     """
     from ..model.holdout import calibrate, sample_sources  # noqa: PLC0415
+    from ..model.trust import trust_warnings  # noqa: PLC0415
 
     known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
     if split.test_pos.shape[1] < 10:
@@ -254,6 +255,7 @@ def calibrate_links(
         **{f"trust_spearman_{name}": value for name, value in spearman.items()},
         **{f"trust_lift_{name}": value for name, value in nodes.get("lift", {}).items()},
     )  # fmt: skip
+    report.warnings.extend(trust_warnings(m))
     report.trust = m
     report.figures = dict(result.figures)
     return result

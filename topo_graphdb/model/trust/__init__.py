@@ -41,6 +41,7 @@ from .metrics import (
     quintile_means,
     report_metrics,
     spearman_same_nodes,
+    trust_warnings,
     within_source_auc,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "plot_reliability",
     "plot_lift",
     "report_metrics",
+    "trust_warnings",
     "FIT_HALF",
     "REPORT_HALF",
 ]

@@ -4,7 +4,8 @@ Link metrics: :func:`brier_score`, :func:`expected_calibration_error`,
 :func:`within_source_auc`; node metrics: :func:`expected_precision`,
 :func:`measured_precision`, :func:`quintile_means`, :func:`lift`,
 :func:`spearman_same_nodes`; :func:`report_metrics` puts them together on
-the links of the report half.
+the links of the report half, and :func:`trust_warnings` says where that
+report advises against relying on the numbers.
 
 References: Guo et al. (2017) for the ECE; Wang et al. (ICLR 2024) for the
 per-node protocol.
@@ -23,8 +24,13 @@ from ..report import json_ready
 
 __all__ = [
     "brier_score", "expected_calibration_error", "quintile_means", "lift", "lift_interval", "spearman_same_nodes",
-    "within_source_auc", "expected_precision", "measured_precision", "report_metrics",
+    "within_source_auc", "expected_precision", "measured_precision", "report_metrics", "trust_warnings",
 ]  # fmt: skip
+
+#: :func:`trust_warnings`: fewer report nodes than this make the node metrics noise
+MIN_TRUST_NODES = 50
+#: :func:`trust_warnings`: a link AUC at or below this barely separates real links from false ones
+MIN_TRUST_LINK_AUC = 0.6
 
 
 def _pair(prob, y) -> tuple[np.ndarray, np.ndarray]:
@@ -309,3 +315,41 @@ def report_metrics(
         "mean_measured_precision": float(np.mean(target[ok])) if ok.any() else float("nan"),
     }
     return json_ready(out)
+
+
+def trust_warnings(metrics: dict[str, Any]) -> list[str]:
+    """Plain-language warnings about a :func:`report_metrics` result (empty when none applies).
+
+    * ``rho(expected_precision) <= rho(degree)`` (Spearman with the measured
+      Precision@k, same nodes): the expected precision ranks nodes no better
+      than their degree does on this graph;
+    * ``nodes evaluated < MIN_TRUST_NODES``: the node metrics rest on too few
+      nodes to mean much;
+    * ``link AUC <= MIN_TRUST_LINK_AUC``: the probabilities barely separate
+      held-out links from the others.
+
+    >>> trust_warnings({"link_auc": 0.8, "nodes": {"evaluated": 300, "spearman": {"expected_precision": 0.3, "degree": 0.1}}})
+    []
+    >>> trust_warnings({"link_auc": 0.8, "nodes": {"evaluated": 300, "spearman": {"expected_precision": -0.03, "degree": 0.06}}})[0][:60]
+    'the held-out check found expected precision ranking nodes no'
+    """
+    out = []
+    nodes = metrics.get("nodes") or {}
+    rho = nodes.get("spearman") or {}
+    ep, degree = rho.get("expected_precision"), rho.get("degree")
+    evaluated = nodes.get("evaluated") or 0
+    if _finite(ep) and _finite(degree) and ep <= degree:
+        out.append(f"the held-out check found expected precision ranking nodes no better than degree (Spearman {ep:.3f} "
+                   f"against {degree:.3f} on {evaluated} nodes): topo_reliability adds nothing over degree on this graph")  # fmt: skip
+    if evaluated < MIN_TRUST_NODES:
+        out.append(f"the held-out check has {evaluated} nodes with a held-out link (fewer than {MIN_TRUST_NODES}): "
+                   "its expected-precision numbers are noise; hold out more (predict.trust_holdout) or select a larger graph")  # fmt: skip
+    auc = metrics.get("link_auc")
+    if _finite(auc) and auc <= MIN_TRUST_LINK_AUC:
+        out.append(f"the held-out check's link AUC is {auc:.3f} (at most {MIN_TRUST_LINK_AUC}): "
+                   "link probabilities barely separate real links from false ones on this graph")  # fmt: skip
+    return out
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and np.isfinite(value)
