@@ -267,8 +267,11 @@ def test_activity_columns_read_both_ends():
         link_features(links, adj, activity={**activity, "pair_recency": None})
 
 
-def test_path2_age_equals_a_soft_minimum_over_the_common_neighbours():
-    """-tau log sum_z exp(-(age(i, z) + age(z, j)) / tau), looped over z; 2 without a common neighbour."""
+@pytest.mark.parametrize("chunk", [65_536, 7])
+def test_path2_age_equals_a_soft_minimum_over_the_common_neighbours(chunk, monkeypatch):
+    """-tau log sum_z exp(-(age(i, z) + age(z, j)) / tau), looped over z; 2 without a common neighbour
+    (the links in one sparse product, or in chunks of 7)."""
+    monkeypatch.setattr(features, "_PAIR_CHUNK", chunk)
     rng = np.random.default_rng(5)
     n, m = 25, 120
     edges = rng.integers(0, n, (2, m))

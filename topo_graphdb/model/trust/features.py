@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,6 +30,7 @@ RECENT_SHARE = 0.1
 PATH_TAU = 0.05
 
 _LINK_KEYS = ("src", "dst", "score", "rank")
+_PAIR_CHUNK = 65_536  # links per sparse row product in ``path2_age``
 
 
 # ------------------------------------------------------------------ features
@@ -69,7 +72,7 @@ def _per_source_quantiles(src: np.ndarray, dst: np.ndarray, quantile: np.ndarray
             "dst_lowest": np.where(np.isfinite(dst_lowest), dst_lowest, quantile)}  # fmt: skip
 
 
-def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = None, recent_share: float = RECENT_SHARE) -> dict[str, np.ndarray]:
+def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = None, recent_share: float = RECENT_SHARE) -> dict[str, Any]:
     """How long ago each node (and each pair) was last active and how active it was lately.
 
     From the events (timed edges, repeated pairs counted each time) with
@@ -294,7 +297,10 @@ def _path2_age(pair_recency, src: np.ndarray, dst: np.ndarray, n: int) -> np.nda
     if not sp.issparse(pair_recency) or pair_recency.shape != (n, n):
         raise InputError(f"activity['pair_recency'] must be a scipy sparse ({n}, {n}) matrix from node_activity")
     r = sp.csr_matrix(pair_recency)
-    paths = np.asarray(r[src].multiply(r[dst]).sum(axis=1), dtype=np.float64).reshape(-1)
+    paths = np.zeros(src.size)
+    for start in range(0, src.size, _PAIR_CHUNK):  # the rows of a chunk hold its links' neighbours: bounded memory
+        part = slice(start, start + _PAIR_CHUNK)
+        paths[part] = np.asarray(r[src[part]].multiply(r[dst[part]]).sum(axis=1), dtype=np.float64).reshape(-1)
     return np.where(paths > 0, -PATH_TAU * np.log(np.where(paths > 0, paths, 1.0)), 2.0)
 
 
