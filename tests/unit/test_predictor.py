@@ -340,6 +340,30 @@ def test_common_neighbour_sums_by_hand():
     np.testing.assert_array_equal(got, [[1, 2], [0, 0], [3, 0], [2, 0]])
 
 
+def test_common_neighbour_sums_and_their_gradient_equal_a_loop_over_the_common_neighbours():
+    """Weighted sums (NCNC's weights) and dL/dh through the sparse product, against explicit loops."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    n, d = 30, 4
+    adj = adjacency_matrix(rng.integers(0, n, (2, 150)), n, np.float64)
+    pairs = rng.integers(0, n, (2, 40))
+    weights = sp.random(40, n, density=0.2, random_state=3, format="csr")
+    h = torch.from_numpy(rng.normal(size=(n, d))).requires_grad_(True)
+    for w in (None, weights):
+        c = (adj[pairs[0]].multiply(adj[pairs[1]]) if w is None else w).toarray()
+        got = common_neighbour_sums(h, adj, pairs, w)
+        want = np.array([sum(c[k, u] * h.detach().numpy()[u] for u in range(n)) for k in range(pairs.shape[1])])
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12, atol=1e-12)
+        (grad,) = torch.autograd.grad(got.pow(2).sum(), h)
+        g_out = 2 * want
+        want_grad = np.array([sum(c[k, u] * g_out[k] for k in range(pairs.shape[1])) for u in range(n)])
+        np.testing.assert_allclose(grad.numpy(), want_grad, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():  # no transpose built: the forward alone
+        np.testing.assert_allclose(common_neighbour_sums(h, adj, pairs).numpy(), common_neighbour_sums(h.detach(), adj, pairs).numpy())
+    assert common_neighbour_sums(h, adj, np.zeros((2, 0), dtype=np.int64)).shape == (0, d)
+
+
 def test_ncn_formula_by_hand():
     """logit = head(beta * xcn(sum_{u in CN} h_u) + xij(h_i * h_j)): the MLP acts on the sum.
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ._encoders import Encoder, mlp
+from ._sparse import SparseOperator
 
 __all__ = ["CN_MODELS", "NCNC_OFFSET", "NCNC_PT", "NCNC_SCALE", "Net", "common_neighbour_sums", "common_neighbour_weights", "torch_index"]
 
@@ -60,13 +61,15 @@ def common_neighbour_sums(h: torch.Tensor, adj: Any, pairs: np.ndarray, weights:
     ``adj``: symmetric 0/1 scipy CSR (n, n) giving ``N``. With ``weights``, a
     scipy sparse (m, n) matrix, the sum is ``sum_u W[k, u] h_u`` instead (NCNC's
     probable common neighbours).
+
+    One sparse product ``C @ h`` (``C`` the (m, n) matrix of the common
+    neighbours or weights), so memory stays ``O(nnz(C) + m d)``: on dense
+    graphs (hundreds of common neighbours a pair) a gather of ``h`` per common
+    neighbour would need ``nnz(C) x d`` floats, and as much again in the backward.
     """
-    c = (adj[pairs[0]].multiply(adj[pairs[1]]) if weights is None else weights).tocoo()
-    rows, cols = torch_index(c.row, h.device), torch_index(c.col, h.device)
-    msg = h[cols]
-    if weights is not None:
-        msg = msg * torch.from_numpy(c.data.astype(np.float32)).to(h.device).unsqueeze(1).to(h.dtype)
-    return torch.zeros(pairs.shape[1], h.shape[1], device=h.device, dtype=h.dtype).index_add_(0, rows, msg)
+    c = adj[pairs[0]].multiply(adj[pairs[1]]) if weights is None else weights
+    op = SparseOperator.from_scipy(c, h.device, h.dtype, transpose=torch.is_grad_enabled() and h.requires_grad)
+    return op @ h
 
 
 def common_neighbour_weights(net: Net, h: torch.Tensor | None, pairs: np.ndarray, adj: Any, *, completion: bool) -> Any:

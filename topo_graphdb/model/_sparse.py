@@ -26,6 +26,17 @@ def csr(index: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> to
         return coo.to_sparse_csr()
 
 
+def _csr_of(m, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Torch CSR tensor of a canonical scipy CSR matrix."""
+    import numpy as np  # noqa: PLC0415
+
+    parts = (torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)), torch.from_numpy(np.ascontiguousarray(m.data)).to(dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
+        t = torch.sparse_csr_tensor(*parts, size=m.shape, check_invariants=False)
+    return t.to(device=device, dtype=dtype)
+
+
 class _ConstantTimesDense(torch.autograd.Function):
     """``a @ x`` with the gradient for ``x`` only: ``a_t @ grad`` (``a``, ``a_t`` CSR)."""
 
@@ -46,7 +57,7 @@ class SparseOperator:
     is ``a @ x`` with gradient ``a_t @ grad`` for a dense ``x``."""
 
     a: torch.Tensor
-    a_t: torch.Tensor
+    a_t: torch.Tensor | None
 
     @classmethod
     def from_coo(cls, index: torch.Tensor, values: torch.Tensor, shape: tuple[int, int], *, symmetric: bool = False) -> SparseOperator:
@@ -55,11 +66,24 @@ class SparseOperator:
         a = csr(index, values, shape)
         return cls(a, a if symmetric else csr(index.flip(0), values, (shape[1], shape[0])))
 
+    @classmethod
+    def from_scipy(cls, m, device: torch.device, dtype: torch.dtype = torch.float32, *, transpose: bool = True) -> SparseOperator:
+        """From a scipy sparse matrix (its CSR arrays, no sorting on the torch side);
+        without ``transpose`` no ``a_t`` is built and no gradient can flow (``a_t`` is None)."""
+        m = m.tocsr()
+        m.sum_duplicates()
+        a = _csr_of(m, device, dtype)
+        return cls(a, _csr_of(m.T.tocsr(), device, dtype) if transpose else None)
+
     @property
     def shape(self) -> torch.Size:
         return self.a.shape
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.a_t is None:
+            if torch.is_grad_enabled() and x.requires_grad:
+                raise RuntimeError("this SparseOperator was built without its transpose: no gradient")
+            return torch.sparse.mm(self.a, x)
         return _ConstantTimesDense.apply(self.a, self.a_t, x)
 
     def to_dense(self) -> torch.Tensor:
