@@ -34,7 +34,7 @@ def _csr_of(m, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
         t = torch.sparse_csr_tensor(*parts, size=m.shape, check_invariants=False)
-    return t.to(device=device, dtype=dtype)
+    return t.to(device=device)
 
 
 class _ConstantTimesDense(torch.autograd.Function):
