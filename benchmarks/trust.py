@@ -61,7 +61,7 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
 
     from topo_graphdb.edgefile import read_edge_csv
     from topo_graphdb.model.splits import random_split, temporal_split
-    from topo_graphdb.model.trust import node_activity
+    from topo_graphdb.model.trust import activity_before_holdout
 
     roots = [BUNDLED] + ([data_dir] if data_dir else [])
     base = next((r / graph for r in roots if (r / graph / "edges.csv").is_file()), None)
@@ -79,7 +79,7 @@ def load_graph(graph: str, data_dir: Path | None, seed: int, heldout: float):
         edges = np.stack([np.searchsorted(ids, table.src), np.searchsorted(ids, table.dst)])
     if temporal:
         split = temporal_split(edges, table.time, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
-        activity = node_activity(edges, table.time, n, before=float(split.meta["t2"]))
+        activity = activity_before_holdout(edges, table.time, n, split)
     else:
         split = random_split(edges, n, valid_fraction=0.0, test_fraction=heldout, seed=seed)
         activity = None

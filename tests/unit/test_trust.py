@@ -20,11 +20,12 @@ from topo_graphdb.model.evaluate import edge_predictor_factory  # noqa: E402
 from topo_graphdb.model.heuristics import HeuristicPredictor  # noqa: E402
 from topo_graphdb.model.holdout import trust_protocol  # noqa: E402
 from topo_graphdb.model.report import json_ready  # noqa: E402
-from topo_graphdb.model.splits import random_split  # noqa: E402
+from topo_graphdb.model.splits import random_split, temporal_split  # noqa: E402
 from topo_graphdb.model.trust import (  # noqa: E402
     FIT_HALF,
     REPORT_HALF,
     LinkCalibrator,
+    activity_before_holdout,
     brier_score,
     calibrator,
     expected_calibration_error,
@@ -250,6 +251,22 @@ def test_node_activity_equals_a_loop_over_the_events():
         node_activity(edges, times[:-1], n)
     with pytest.raises(InputError, match="finite"):
         node_activity(edges, np.r_[times[:-1], np.nan], n)
+
+
+def test_activity_before_holdout_reads_only_the_events_before_the_first_heldout_edge():
+    rng = np.random.default_rng(3)
+    n, m = 40, 300
+    edges = np.stack([rng.integers(0, 20, m), rng.integers(20, n, m)])  # no self-pairs, no repeats needed
+    times = rng.permutation(m).astype(float)
+    split = temporal_split(edges, times, n, valid_fraction=0.0, test_fraction=0.2, seed=0)
+    t2 = float(split.meta["t2"])
+    got = activity_before_holdout(edges, times, n, split)
+    want = node_activity(edges[:, times < t2], times[times < t2], n)
+    assert 0 < (times < t2).sum() < m
+    for key in ("age", "log_recent"):
+        np.testing.assert_array_equal(got[key], want[key])
+    assert (got["pair_recency"] != want["pair_recency"]).nnz == 0
+    assert activity_before_holdout(edges, times, n, random_split(edges, n, valid_fraction=0.0, test_fraction=0.2, seed=0)) is None
 
 
 def test_activity_columns_read_both_ends():

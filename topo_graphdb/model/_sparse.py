@@ -11,6 +11,7 @@ built once (``A^T`` is ``A`` itself for a symmetric matrix, such as GCN's
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -18,11 +19,18 @@ import torch
 __all__ = ["SparseOperator", "csr", "gcn_weights"]
 
 
+@contextmanager
+def _csr_beta_quiet():
+    """Inside the block torch's "sparse CSR tensor support is in beta" UserWarning is not shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
 def csr(index: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Sparse CSR tensor with ``values`` at ``index`` (2, E) (row, column); duplicates summed."""
     coo = torch.sparse_coo_tensor(index, values, shape, check_invariants=False).coalesce()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
+    with _csr_beta_quiet():
         return coo.to_sparse_csr()
 
 
@@ -31,8 +39,7 @@ def _csr_of(m, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     import numpy as np  # noqa: PLC0415
 
     parts = (torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)), torch.from_numpy(np.ascontiguousarray(m.data)).to(dtype))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
+    with _csr_beta_quiet():
         t = torch.sparse_csr_tensor(*parts, size=m.shape, check_invariants=False)
     return t.to(device=device)
 

@@ -196,8 +196,8 @@ def calibrate_links(
 
     ``events`` (the relationships and their times): with a split by time, the
     calibrator also reads how recently each end was active
-    (:func:`topo_graphdb.model.trust.node_activity` of the events before the
-    first held-out edge; :func:`link_activity` gives the same for the final links).
+    (:func:`topo_graphdb.model.trust.activity_before_holdout`;
+    :func:`link_activity` gives the same for the final links).
 
     ``reuse`` (the predictor is in the model cache): the calibration is kept in
     the same cache, keyed by the trained model's ``run_id_``, the settings that
@@ -206,17 +206,13 @@ def calibrate_links(
     summary: ``hit``, ``miss`` or ``off``).
     """
     from ..model.holdout import calibrate, sample_sources  # noqa: PLC0415
-    from ..model.trust import trust_warnings  # noqa: PLC0415
+    from ..model.trust import activity_before_holdout, trust_warnings  # noqa: PLC0415
 
     known = np.concatenate([split.train_pos, split.valid_pos], axis=1)
     if split.test_pos.shape[1] < 10:
         report.warnings.append("fewer than 10 held-out edges: no link probability or expected precision written")
         return None
-    activity = None
-    if events is not None and split.meta.get("kind") == "temporal":
-        from ..model.trust import node_activity  # noqa: PLC0415
-
-        activity = node_activity(*events, n, before=float(split.meta["t2"]))
+    activity = activity_before_holdout(*events, n, split) if events is not None else None
     cache, key = _calibration_cache(predictor, split, n, cfg, beta, activity) if reuse else (None, "")
     result = cache.get(key, _load_calibration) if cache is not None else None
     report.metrics["trust_cache"] = "off" if cache is None else ("hit" if result is not None else "miss")

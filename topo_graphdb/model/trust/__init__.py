@@ -29,7 +29,7 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 """
 
 from .calibrator import LinkCalibrator
-from .features import holdout_labels, link_features, node_activity
+from .features import activity_before_holdout, holdout_labels, link_features, node_activity
 from .figures import plot_lift, plot_reliability
 from .metrics import (
     brier_score,
@@ -48,6 +48,7 @@ from .metrics import (
 __all__ = [
     "link_features",
     "node_activity",
+    "activity_before_holdout",
     "holdout_labels",
     "LinkCalibrator",
     "expected_precision",

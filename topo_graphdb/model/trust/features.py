@@ -22,7 +22,7 @@ from ...kernels import clustering_coefficient
 from ...kernels.metrics import PairHeuristics
 from ...snapshot import adjacency_matrix  # noqa: F401  (the doctests use it)
 
-__all__ = ["link_features", "node_activity", "holdout_labels"]
+__all__ = ["link_features", "node_activity", "activity_before_holdout", "holdout_labels"]
 
 #: :func:`node_activity` counts a node's events in this last share of the time span
 RECENT_SHARE = 0.1
@@ -125,18 +125,29 @@ def node_activity(edges, edge_time, num_nodes: int, *, before: float | None = No
     return {"age": age, "log_recent": np.log1p(recent), "pair_recency": pair_recency}
 
 
+def activity_before_holdout(edges, edge_time, num_nodes: int, split) -> dict[str, Any] | None:
+    """:func:`node_activity` of the events before the first held-out edge of a split by time.
+
+    ``split.meta["t2"]`` is the time of the first held-out edge; only earlier
+    events are read. None for a split that is not by time (no order to respect).
+    """
+    if split.meta.get("kind") != "temporal":
+        return None
+    return node_activity(edges, edge_time, num_nodes, before=float(split.meta["t2"]))
+
+
 def _pair_recency(ei: np.ndarray, t: np.ndarray, n: int, t1: float, span: float) -> sp.csr_matrix:
     """``exp(-age / PATH_TAU)`` of each pair's latest event, both directions (self-pairs left out)."""
-    a, b = np.r_[ei[0], ei[1]], np.r_[ei[1], ei[0]]
-    times = np.r_[t, t]
-    keep = a != b
-    key, times = a[keep] * np.int64(n) + b[keep], times[keep]
+    keep = ei[0] != ei[1]
+    lo, hi = np.minimum(ei[0], ei[1])[keep], np.maximum(ei[0], ei[1])[keep]
+    key, times = lo.astype(np.int64) * np.int64(n) + hi, t[keep]
     order = np.lexsort((times, key))  # by pair, latest event last
     key, times = key[order], times[order]
     last = np.r_[key[1:] != key[:-1], True] if key.size else np.zeros(0, dtype=bool)
     key, times = key[last], times[last]
     ages = (t1 - times) / span if span > 0 else np.zeros(times.size)
-    return sp.csr_matrix((np.exp(-ages / PATH_TAU), (key // n, key % n)), shape=(n, n))
+    w, r, c = np.exp(-ages / PATH_TAU), key // n, key % n
+    return sp.csr_matrix((np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(n, n))
 
 
 def link_features(links: dict[str, np.ndarray], train_adj, *, pair_tc=None, activity=None) -> tuple[np.ndarray, list[str]]:
