@@ -615,3 +615,19 @@ def test_bad_batching_settings_are_input_errors(settings, message):
     settings = {"model": "gcn", **settings}
     with pytest.raises(InputError, match=message):
         LinkPredictor(settings.pop("model"), epochs=1, progress=False, device="cpu", **settings).fit(split)
+
+
+@pytest.mark.parametrize("model", ["ncn", "ncnc", "gcn"])
+def test_validation_and_scores_in_pieces_equal_one_piece(split, monkeypatch, model):
+    """Validation pairs and score() go through PAIR_PIECE pairs at a time; pieces of 5 give
+    the same validation history and the same scores as one piece."""
+    import topo_graphdb.model.predictor as predictor_module
+
+    whole = _fit(split, model=model, epochs=3)
+    monkeypatch.setattr(predictor_module, "PAIR_PIECE", 5)
+    pieces = _fit(split, model=model, epochs=3)
+    assert split.valid_pos.shape[1] > 5
+    for a, b in zip(whole.history_, pieces.history_, strict=True):
+        assert (a["loss"], a["valid_hits"], a["valid_mrr"]) == (b["loss"], b["valid_hits"], b["valid_mrr"])
+    pairs = np.concatenate([split.valid_pos, split.test_pos], axis=1)
+    np.testing.assert_allclose(whole.score(pairs), whole.score(pairs, batch_size=5), rtol=1e-6)

@@ -90,6 +90,9 @@ from .splits import EdgeSplit, edge_keys
 __all__ = ["MODELS", "LinkPredictor", "common_neighbour_sums", "resolve_device"]
 
 MODELS = GNN_MODELS  # the learned ones among PREDICTORS
+#: pairs scored at a time outside training steps (validation, :meth:`LinkPredictor.score`): bounds the
+#: memory of NCN's common-neighbour products (ogbl-ddi: about 390 common neighbours a pair)
+PAIR_PIECE = 65536
 _FORMAT = 2  # 2: NCN as published (format 1 held the per-neighbour simplification)
 
 
@@ -384,9 +387,17 @@ class LinkPredictor:
     def _validate_scores(self, net: Net, split: EdgeSplit, cache: dict) -> tuple[float, float]:
         net.eval()
         h = self._encode(net)
-        pos = self._pair_logits(net, h, split.valid_pos, weights=cache.get("vp")).cpu().numpy()
-        neg = self._pair_logits(net, h, split.valid_neg, weights=cache.get("vn")).cpu().numpy()
+        pos = self._logits_in_pieces(net, h, split.valid_pos, cache.get("vp"))
+        neg = self._logits_in_pieces(net, h, split.valid_neg, cache.get("vn"))
         return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
+
+    def _logits_in_pieces(self, net: Net, h: torch.Tensor, pairs: np.ndarray, weights: list | None = None, size: int | None = None) -> np.ndarray:
+        """Logits (float64) of ``pairs`` scored ``size`` (default :data:`PAIR_PIECE`) pairs at a time;
+        ``weights``: the pieces' precomputed common-neighbour weights (:meth:`_cn_weights`, same pieces)."""
+        size = PAIR_PIECE if size is None else size
+        starts = range(0, pairs.shape[1], size)
+        out = [self._pair_logits(net, h, pairs[:, s : s + size], weights=None if weights is None else weights[k]).double().cpu().numpy() for k, s in enumerate(starts)]
+        return np.concatenate(out) if out else np.zeros(0)
 
     # --------------------------------------------------------------- fit
     def fit(self, split: EdgeSplit) -> LinkPredictor:
@@ -424,7 +435,7 @@ class LinkPredictor:
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
         cache: dict[str, Any] = {}
         if self.model == "ncn":  # fixed common neighbours of the validation pairs (NCNC's depend on the weights)
-            cache = {"vp": self._cn_weights(net, None, split.valid_pos, self.adj_), "vn": self._cn_weights(net, None, split.valid_neg, self.adj_)}
+            cache = {key: [self._cn_weights(net, None, p[:, s : s + PAIR_PIECE], self.adj_) for s in range(0, p.shape[1], PAIR_PIECE)] for key, p in (("vp", split.valid_pos), ("vn", split.valid_neg))}
         has_valid = split.valid_pos.shape[1] > 0 and split.valid_neg.shape[1] > 0
         best = (-1.0, -1.0)
         best_state = None
@@ -493,7 +504,7 @@ class LinkPredictor:
         return self.embedding_
 
     @torch.no_grad()
-    def score(self, pairs: np.ndarray, *, batch_size: int = 65536) -> np.ndarray:
+    def score(self, pairs: np.ndarray, *, batch_size: int = PAIR_PIECE) -> np.ndarray:
         """Logit of each pair ``(2, m)`` (float64; higher = more likely).
 
         Logits rather than probabilities: they keep the order where the
@@ -503,8 +514,7 @@ class LinkPredictor:
         p = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
         if p.size and (p.min() < 0 or p.max() >= self.num_nodes_):
             raise InputError(f"pairs refer to nodes outside 0..{self.num_nodes_ - 1}")
-        out = [self._pair_logits(self.model_, self._h, p[:, s : s + batch_size]).double().cpu().numpy() for s in range(0, p.shape[1], batch_size)]
-        return np.concatenate(out) if out else np.zeros(0)
+        return self._logits_in_pieces(self.model_, self._h, p, size=batch_size)
 
     def block_bytes_per_source(self) -> int:
         """Rough memory of one row of :meth:`score_block` (for batching)."""
