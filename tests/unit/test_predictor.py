@@ -519,6 +519,58 @@ def test_gcn_weights_are_the_symmetric_normalisation(seed):
     np.testing.assert_allclose(got2, _dense_gcn_norm(both[:, 2:].numpy(), n, loops=True), rtol=1e-6)
 
 
+@pytest.mark.parametrize("loops", [True, False])
+def test_gcn_weights_equal_pygs_gcn_norm_to_the_bit(loops):
+    """Self-loops given, repeated edges, isolated nodes: the same edges and float32 weights as PyG."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    rng = np.random.default_rng(7)
+    n = 40
+    ei = torch.from_numpy(np.concatenate([rng.integers(0, 30, (2, 150)), [[3, 5, 5], [3, 5, 5]]], axis=1))
+    want = gcn_norm(ei, None, n, add_self_loops=loops)
+    got = gcn_weights(ei, n, add_self_loops=loops)
+    assert torch.equal(got[0], want[0])
+    assert got[1].dtype == want[1].dtype == torch.float32
+    assert torch.equal(got[1], want[1])
+
+
+def test_gcn_layer_is_pygs_gcnconv_for_a_seed():
+    """Same parameter names and shapes, the same seeded values, the same random numbers drawn."""
+    from torch_geometric.nn import GCNConv
+
+    from topo_graphdb.model._encoders import GCNLayer
+
+    torch.manual_seed(3)
+    want = GCNConv(17, 9, normalize=False, add_self_loops=False).state_dict()
+    after_pyg = torch.rand(4)
+    torch.manual_seed(3)
+    got = GCNLayer(17, 9).state_dict()
+    after_ours = torch.rand(4)
+    assert list(got) == list(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    assert torch.equal(after_ours, after_pyg)
+
+
+def test_a_gcn_fit_does_not_import_torch_geometric():
+    """PyG's import (about 3.5 s) is kept off the GCN path: a fresh process fits and scores a GCN without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from topo_graphdb.model.splits import random_split\n"
+        "from topo_graphdb.model.predictor import LinkPredictor\n"
+        "rng = np.random.default_rng(0)\n"
+        "split = random_split(rng.integers(0, 40, (2, 200)), 40, seed=0)\n"
+        "lp = LinkPredictor('gcn', hidden=8, epochs=2, progress=False, device='cpu').fit(split)\n"
+        "lp.score(split.test_pos)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch_geometric')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 @pytest.mark.parametrize("tc_alpha", [0.0, 2.0])
 def test_fit_equals_a_fit_with_torch_sparse_mm(split_x, monkeypatch, tc_alpha):
     """Sparse features and GCN layers (with TC re-weighting the adjacency is not symmetric):

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from ._sparse import SparseOperator
 
-__all__ = ["Encoder", "dropout", "feature_tensor", "l1_rows", "mlp"]
+__all__ = ["Encoder", "GCNLayer", "dropout", "feature_tensor", "l1_rows", "mlp"]
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -46,19 +46,36 @@ def mlp(dims: list[int], p: float) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
+class GCNLayer(nn.Module):
+    """The parameters of one GCN layer, ``A_hat (h W^T) + b`` (the product with
+    ``A_hat`` is the caller's :class:`SparseOperator`).
+
+    Named and initialised as PyG's ``GCNConv`` (``lin.weight`` Glorot-uniform,
+    ``bias`` zeros, drawing the same random numbers), so saved models load and a
+    seed gives the same weights, without importing ``torch_geometric`` (about
+    3.5 s a process, most of a cached Cora sync) on the GCN and NCN paths.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim, bias=False)  # its own initialisation draws once, as PyG's Linear does
+        self.bias = nn.Parameter(torch.zeros(out_dim))
+        bound = (6.0 / (in_dim + out_dim)) ** 0.5
+        with torch.no_grad():
+            self.lin.weight.uniform_(-bound, bound)
+
+
 class Encoder(nn.Module):
     """Node embeddings ``(n, hidden)`` from the features (or a learned embedding).
 
-    GCN layers keep PyG's ``GCNConv`` parameters (``lin``, ``bias``: saved models
-    load unchanged) but multiply by the adjacency with :class:`SparseOperator`,
+    GCN layers (:class:`GCNLayer`, named as PyG's ``GCNConv``: saved models
+    load unchanged) multiply by the adjacency with :class:`SparseOperator`,
     whose backward reuses a cached transpose. SAGE layers are PyG's ``SAGEConv``
     (mean aggregation) on the adjacency's CSR matrix.
     """
 
     def __init__(self, kind: str, in_dim: int | None, num_nodes: int, hidden: int, layers: int, dropout: float):
         super().__init__()
-        from torch_geometric.nn import GCNConv, SAGEConv  # noqa: PLC0415
-
         self.emb = None
         self.inp = None
         if in_dim is None:
@@ -71,9 +88,11 @@ class Encoder(nn.Module):
         self.convs = nn.ModuleList()
         for a, b in zip(dims[:-1], dims[1:]):
             if kind == "sage":
+                from torch_geometric.nn import SAGEConv  # noqa: PLC0415
+
                 self.convs.append(SAGEConv(a, b, aggr="mean"))
             else:
-                self.convs.append(GCNConv(a, b, normalize=False, add_self_loops=False))
+                self.convs.append(GCNLayer(a, b))
         self.kind = kind
         self.dropout = dropout
 

@@ -98,8 +98,18 @@ class SparseOperator:
 
 
 def gcn_weights(edge_index: torch.Tensor, num_nodes: int, *, add_self_loops: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Edges (2, E) and the weights ``D^-1/2 (A + I) D^-1/2`` (``+ I`` when
-    ``add_self_loops``, appended after the given edges, whose order is kept): PyG's ``gcn_norm``."""
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm  # noqa: PLC0415
+    """Edges (2, E) and their weights in ``D^-1/2 (A + I) D^-1/2``: PyG's ``gcn_norm``.
 
-    return gcn_norm(edge_index, None, num_nodes, add_self_loops=add_self_loops)
+    ``w(u, v) = d(u)^-1/2 d(v)^-1/2`` with ``d(v)`` the number of edges into
+    ``v`` (0 when ``d = 0``). With ``add_self_loops`` the given self-loops are
+    dropped and one loop per node is appended after the other edges, whose
+    order is kept. Float32, as ``gcn_norm``'s; the same values to the bit.
+    """
+    if add_self_loops:
+        loops = torch.arange(num_nodes, device=edge_index.device).repeat(2, 1)
+        edge_index = torch.cat([edge_index[:, edge_index[0] != edge_index[1]], loops], dim=1)
+    w = torch.ones(edge_index.shape[1], device=edge_index.device)
+    deg = torch.zeros(num_nodes, device=w.device).scatter_add_(0, edge_index[1], w)
+    inv_sqrt = deg.pow(-0.5)
+    inv_sqrt.masked_fill_(torch.isinf(inv_sqrt), 0.0)
+    return edge_index, inv_sqrt[edge_index[0]] * w * inv_sqrt[edge_index[1]]
