@@ -51,10 +51,7 @@ def _write_csv(table: dict[str, np.ndarray], path: Path) -> None:
 
 
 def _plots(table: dict[str, np.ndarray], out: Path) -> list[str]:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from ._figure import agg_figure  # noqa: PLC0415
 
     written = []
     perf = np.asarray(table["precision@10"], dtype=float)
@@ -62,7 +59,8 @@ def _plots(table: dict[str, np.ndarray], out: Path) -> list[str]:
     if tc_names:
         cols = min(3, len(tc_names))
         rows = int(np.ceil(len(tc_names) / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+        fig = agg_figure(4.2 * cols, 3.4 * rows)
+        axes = fig.subplots(rows, cols, squeeze=False)
         for ax, name in zip(axes.ravel(), tc_names):
             v = np.asarray(table[name], dtype=float)
             ok = np.isfinite(v) & np.isfinite(perf)
@@ -80,11 +78,11 @@ def _plots(table: dict[str, np.ndarray], out: Path) -> list[str]:
             ax.axis("off")
         fig.tight_layout()
         fig.savefig(out / "tc_vs_performance.png", dpi=110)
-        plt.close(fig)
         written.append("tc_vs_performance.png")
 
     def bars(key_names: list[str], edges, fname: str, xlabel: str) -> None:
-        fig, axes = plt.subplots(1, len(key_names), figsize=(5.2 * len(key_names), 3.6), squeeze=False)
+        fig = agg_figure(5.2 * len(key_names), 3.6)
+        axes = fig.subplots(1, len(key_names), squeeze=False)
         for ax, key in zip(axes.ravel(), key_names):
             v = np.asarray(table[key], dtype=float)
             width = 0.8 / len(_METRICS)
@@ -99,7 +97,6 @@ def _plots(table: dict[str, np.ndarray], out: Path) -> list[str]:
             ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / fname, dpi=110)
-        plt.close(fig)
         written.append(fname)
 
     tc_keys = [k for k in ("tc_train_k1", "tc_test_k1") if k in table]
