@@ -96,6 +96,12 @@ PAIR_PIECE = 65536
 _FORMAT = 2  # 2: NCN as published (format 1 held the per-neighbour simplification)
 
 
+def _pieces(pairs: np.ndarray, size: int | None = None) -> list[np.ndarray]:
+    """``pairs`` (2, m) cut into consecutive pieces of ``size`` (default :data:`PAIR_PIECE`) columns."""
+    size = PAIR_PIECE if size is None else size
+    return [pairs[:, s : s + size] for s in range(0, pairs.shape[1], size)]
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
     if device == "auto":
@@ -392,11 +398,10 @@ class LinkPredictor:
         return hits_at_k(pos, neg, k=int(self.select_k)), mean_reciprocal_rank(pos, neg)
 
     def _logits_in_pieces(self, net: Net, h: torch.Tensor, pairs: np.ndarray, weights: list | None = None, size: int | None = None) -> np.ndarray:
-        """Logits (float64) of ``pairs`` scored ``size`` (default :data:`PAIR_PIECE`) pairs at a time;
-        ``weights``: the pieces' precomputed common-neighbour weights (:meth:`_cn_weights`, same pieces)."""
-        size = PAIR_PIECE if size is None else size
-        starts = range(0, pairs.shape[1], size)
-        out = [self._pair_logits(net, h, pairs[:, s : s + size], weights=None if weights is None else weights[k]).double().cpu().numpy() for k, s in enumerate(starts)]
+        """Logits (float64) of ``pairs`` scored piece by piece (:func:`_pieces`); ``weights``: the
+        pieces' precomputed common-neighbour weights (:meth:`_cn_weights` of the same pieces)."""
+        out = [self._pair_logits(net, h, piece, weights=None if weights is None else weights[k]).double().cpu().numpy()
+               for k, piece in enumerate(_pieces(pairs, size))]  # fmt: skip
         return np.concatenate(out) if out else np.zeros(0)
 
     # --------------------------------------------------------------- fit
@@ -435,7 +440,7 @@ class LinkPredictor:
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
         cache: dict[str, Any] = {}
         if self.model == "ncn":  # fixed common neighbours of the validation pairs (NCNC's depend on the weights)
-            cache = {key: [self._cn_weights(net, None, p[:, s : s + PAIR_PIECE], self.adj_) for s in range(0, p.shape[1], PAIR_PIECE)] for key, p in (("vp", split.valid_pos), ("vn", split.valid_neg))}
+            cache = {key: [self._cn_weights(net, None, piece, self.adj_) for piece in _pieces(p)] for key, p in (("vp", split.valid_pos), ("vn", split.valid_neg))}
         has_valid = split.valid_pos.shape[1] > 0 and split.valid_neg.shape[1] > 0
         best = (-1.0, -1.0)
         best_state = None
