@@ -17,7 +17,7 @@ from topo_graphdb.model.splits import explicit_split, random_split
 from topo_graphdb.snapshot import adjacency_matrix
 
 torch = pytest.importorskip("torch")
-from topo_graphdb.model._encoders import feature_tensor  # noqa: E402
+from topo_graphdb.model._encoders import feature_arrays, feature_tensor, features_from_arrays  # noqa: E402
 from topo_graphdb.model._pair_decoders import NCNC_OFFSET, NCNC_PT, NCNC_SCALE, Net  # noqa: E402
 from topo_graphdb.model._sparse import SparseOperator, gcn_weights  # noqa: E402
 from topo_graphdb.model.predictor import LinkPredictor, common_neighbour_sums  # noqa: E402
@@ -179,6 +179,21 @@ def test_score_block_matches_pair_scores(split_x, model):
     assert block.shape == (3, 60)
     pairs = np.stack([np.repeat(sources, 60), np.tile(np.arange(60), 3)])
     np.testing.assert_allclose(block.ravel(), lp.score(pairs), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["none", "dense", "sparse"])
+def test_feature_arrays_round_trip(tmp_path, kind):
+    dense = np.arange(12, dtype=np.float32).reshape(4, 3) - 5
+    x = {"none": None, "dense": dense, "sparse": sp.csr_matrix(dense)}[kind]
+    np.savez(tmp_path / "f.npz", keep=np.zeros(1), **feature_arrays(x))
+    with np.load(tmp_path / "f.npz") as z:
+        back = features_from_arrays(z)
+    if x is None:
+        assert back is None
+    else:
+        assert sp.issparse(back) == sp.issparse(x)
+        got = back.toarray() if sp.issparse(back) else back
+        assert got.dtype == dense.dtype and np.array_equal(got, dense)
 
 
 def test_save_load_roundtrip(tmp_path, split_x):

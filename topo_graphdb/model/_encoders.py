@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from ._sparse import SparseOperator
 
-__all__ = ["Encoder", "GCNLayer", "dropout", "feature_tensor", "l1_rows", "mlp"]
+__all__ = ["Encoder", "GCNLayer", "dropout", "feature_arrays", "feature_tensor", "features_from_arrays", "l1_rows", "mlp"]
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -149,3 +149,26 @@ def feature_tensor(x: Any, norm: str, device: torch.device) -> torch.Tensor | Sp
         idx = torch.from_numpy(np.stack([c.row, c.col]).astype(np.int64)).to(device)
         return SparseOperator.from_coo(idx, torch.from_numpy(c.data).to(device), c.shape)
     return torch.from_numpy(np.ascontiguousarray(m)).to(device)
+
+
+def feature_arrays(x: Any) -> dict[str, np.ndarray]:
+    """Node features as named arrays for ``np.savez``: ``x`` when dense, its CSR parts when sparse, none when absent."""
+    if x is None:
+        return {}
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    if sp.issparse(x):
+        c = sp.csr_matrix(x)
+        return {"x_data": c.data, "x_indices": c.indices, "x_indptr": c.indptr, "x_shape": np.array(c.shape)}
+    return {"x": np.asarray(x)}
+
+
+def features_from_arrays(z: Any) -> Any:
+    """The inverse of :func:`feature_arrays` on a loaded ``.npz`` (``None`` when it holds no features)."""
+    if "x" in z.files:
+        return z["x"]
+    if "x_data" not in z.files:
+        return None
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    return sp.csr_matrix((z["x_data"], z["x_indices"], z["x_indptr"]), shape=tuple(z["x_shape"]))

@@ -79,7 +79,7 @@ import torch
 from .._memory import reuse_freed_memory
 from ..errors import InputError
 from ..snapshot import adjacency_matrix
-from ._encoders import feature_tensor
+from ._encoders import feature_arrays, feature_tensor, features_from_arrays
 from ._minibatch import SampledSteps, check_batching, epoch_steps, full_batch_bytes, optimise, resolve_batching
 from ._pair_decoders import CN_MODELS, Net, common_neighbour_sums, common_neighbour_weights, torch_index
 from ._sparse import SparseOperator, gcn_weights
@@ -577,8 +577,6 @@ class LinkPredictor:
     def save(self, directory: str | Path) -> Path:
         """Write ``model.pt`` (state dict), ``settings.json`` (settings, run id,
         history) and ``graph.npz`` (training edges, weights, features)."""
-        import scipy.sparse as sp  # noqa: PLC0415
-
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -597,22 +595,13 @@ class LinkPredictor:
             "history": self.history_,
         }
         (d / "settings.json").write_text(json.dumps(settings, indent=2))
-        arrays: dict[str, np.ndarray] = {"train_pos": self._train_pos, "edge_weight": self.edge_weight_}
-        x = self._x_raw
-        if x is not None:
-            if sp.issparse(x):
-                c = sp.csr_matrix(x)
-                arrays.update(x_data=c.data, x_indices=c.indices, x_indptr=c.indptr, x_shape=np.array(c.shape))
-            else:
-                arrays["x"] = np.asarray(x)
+        arrays = {"train_pos": self._train_pos, "edge_weight": self.edge_weight_, **feature_arrays(self._x_raw)}
         np.savez_compressed(d / "graph.npz", **arrays)
         return d
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "auto") -> LinkPredictor:
         """Rebuild a predictor written by :meth:`save` (ready for ``score``/``embed``)."""
-        import scipy.sparse as sp  # noqa: PLC0415
-
         d = Path(directory)
         for name in ("model.pt", "settings.json", "graph.npz"):
             if not (d / name).is_file():
@@ -628,12 +617,7 @@ class LinkPredictor:
         with np.load(d / "graph.npz") as z:
             train_pos = z["train_pos"]
             weight = z["edge_weight"]
-            if "x" in z.files:
-                x = z["x"]
-            elif "x_data" in z.files:
-                x = sp.csr_matrix((z["x_data"], z["x_indices"], z["x_indptr"]), shape=tuple(z["x_shape"]))
-            else:
-                x = None
+            x = features_from_arrays(z)
         self._setup(None, num_nodes=settings["num_nodes"], train_pos=train_pos, x=x)
         self._x_raw = x
         self._set_weights(torch.from_numpy(weight).to(self._device))
