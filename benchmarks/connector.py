@@ -8,7 +8,8 @@ Measures, on soc-slashdot0902 (82,168 nodes, 870,161 directed relationships) by 
   ``CALL gds.graph.project`` of the same graph in the same run;
 * peak Python memory of an export (tracemalloc) against the bytes of the arrays produced;
 * :func:`topo_graphdb.writeback.write_node_properties` (one float per node) and
-  :func:`topo_graphdb.writeback.write_predicted_links` (10 links per node), against GDS
+  :func:`topo_graphdb.writeback.write_predicted_links` (10 links per node), each through the
+  ``topo.write`` procedures and through Cypher statements side by side, against GDS
   writing a node property (``gds.degree.write``; and ``gds.degree.mutate`` +
   ``gds.graph.nodeProperties.write``) and relationships (``gds.knn.write``, ``writeMillis``).
 
@@ -237,33 +238,40 @@ def main() -> int:
         src = np.repeat(np.arange(n), k)
         dst = (src + rng.integers(1, n, src.size)) % n
         # start from nodes without earlier results (a kept server may hold them)
-        run_cypher(conn, "MATCH ()-[r:PREDICTED_LINK|BENCH_WARM_LINK|GDS_KNN]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS")
-        run_cypher(conn, f"MATCH (n:{LABEL}) CALL (n) {{ REMOVE n.topo_bench_score, n.topo_bench_warm, n.topo_run_id, "
-                   "n.topo_updated_at, n.topo_predicted, n.topo_predicted_scores, n.gds_degree, n.gds_warm, n.deg "
+        run_cypher(conn, "MATCH ()-[r:PREDICTED_LINK|PREDICTED_LINK_CYPHER|BENCH_WARM_LINK|GDS_KNN]->() "
+                   "CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS")
+        run_cypher(conn, f"MATCH (n:{LABEL}) CALL (n) {{ REMOVE n.topo_bench_score, n.topo_bench_score_cypher, n.topo_bench_warm, "
+                   "n.topo_run_id, n.topo_updated_at, n.topo_predicted, n.topo_predicted_scores, n.gds_degree, n.gds_warm, n.deg "
                    "} IN TRANSACTIONS OF 50000 ROWS")
+        # the two ways of writing, side by side: the topo.write procedures (when the server has them) and Cypher
+        ways = {"procedures": ("bench_score", "PREDICTED_LINK", True), "cypher": ("bench_score_cypher", "PREDICTED_LINK_CYPHER", False)}
         # warm-up of the server's JIT and query plans (a long-running server is warm), on other names
-        for i in range(2):
-            write_node_properties(conn, snap, {"bench_warm": rng.random(n)}, run_id=f"warm{i}")
         few = src < 10_000
-        write_predicted_links(conn, snap, src[few], dst[few], rng.random(few.sum()), model="warm", run_id="warm",
-                              rel_type="BENCH_WARM_LINK")
-        for step, name in (("first", "new property"), ("again", "update")):
-            rep, t = meter.measure(lambda step=step: write_node_properties(conn, snap, {"bench_score": rng.random(n)},
-                                                                 run_id=f"bench-{step}", batch_size=args.batch_size))
-            key = f"write_nodes_{step}"
-            results[key] = {**t, "nodes": rep.matched, "nodes_per_s": rep.matched / t["wall_s"],
-                            "nodes_per_server_cpu_s": rep.matched / t["server_cpu_s"]}
-            rows.append((f"write 1 float / node ({name})", f"{rep.matched:,} nodes in {t['wall_s']:.2f} s",
-                         f"{results[key]['nodes_per_s']:,.0f} nodes/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
-        for step, name in (("first", "create"), ("again", "new run, same pairs")):
-            rep, t = meter.measure(lambda step=step: write_predicted_links(conn, snap, src, dst, rng.random(src.size), model="bench",
-                                                                 run_id=f"bench-{step}", batch_size=args.batch_size))
-            key = f"write_links_{step}"
-            results[key] = {**t, "relationships": rep.relationships, "deleted": rep.deleted,
-                            "rels_per_s": rep.relationships / t["wall_s"],
-                            "rels_per_server_cpu_s": rep.relationships / t["server_cpu_s"]}
-            rows.append((f"write {k} links / node ({name})", f"{rep.relationships:,} rels in {t['wall_s']:.2f} s",
-                         f"{results[key]['rels_per_s']:,.0f} rels/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
+        for use in (True, False):
+            for i in range(2):
+                write_node_properties(conn, snap, {"bench_warm": rng.random(n)}, run_id=f"warm{i}", use_procedures=use)
+            write_predicted_links(conn, snap, src[few], dst[few], rng.random(few.sum()), model="warm", run_id="warm",
+                                  rel_type="BENCH_WARM_LINK", use_procedures=use)
+        for way, (prop, _, use) in ways.items():
+            for step, name in (("first", "new property"), ("again", "update")):
+                rep, t = meter.measure(lambda step=step, prop=prop, use=use: write_node_properties(
+                    conn, snap, {prop: rng.random(n)}, run_id=f"bench-{step}", batch_size=args.batch_size, use_procedures=use))
+                key = f"write_nodes_{step}" + ("" if use else "_cypher")
+                results[key] = {**t, "nodes": rep.matched, "nodes_per_s": rep.matched / t["wall_s"], "notes": rep.notes,
+                                "nodes_per_server_cpu_s": rep.matched / t["server_cpu_s"]}
+                rows.append((f"write 1 float / node ({name}, {way})", f"{rep.matched:,} nodes in {t['wall_s']:.2f} s",
+                             f"{results[key]['nodes_per_s']:,.0f} nodes/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
+        for way, (_, rel_type, use) in ways.items():
+            for step, name in (("first", "create"), ("again", "new run, same pairs")):
+                rep, t = meter.measure(lambda step=step, rel_type=rel_type, use=use: write_predicted_links(
+                    conn, snap, src, dst, rng.random(src.size), model="bench", run_id=f"bench-{step}", batch_size=args.batch_size,
+                    rel_type=rel_type, use_procedures=use))
+                key = f"write_links_{step}" + ("" if use else "_cypher")
+                results[key] = {**t, "relationships": rep.relationships, "deleted": rep.deleted, "notes": rep.notes,
+                                "rels_per_s": rep.relationships / t["wall_s"],
+                                "rels_per_server_cpu_s": rep.relationships / t["server_cpu_s"]}
+                rows.append((f"write {k} links / node ({name}, {way})", f"{rep.relationships:,} rels in {t['wall_s']:.2f} s",
+                             f"{results[key]['rels_per_s']:,.0f} rels/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
 
         if gv:
             g = f"bench_w_{os.getpid()}"
@@ -299,7 +307,7 @@ def main() -> int:
             finally:
                 run_cypher(conn, "CALL gds.graph.drop($g, false) YIELD graphName RETURN graphName", g=g)
                 run_cypher(conn, "MATCH ()-[r:GDS_KNN]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS")
-                run_cypher(conn, "MATCH ()-[r:BENCH_WARM_LINK]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS")
+                run_cypher(conn, "MATCH ()-[r:BENCH_WARM_LINK|PREDICTED_LINK_CYPHER]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS")
         results["load_average_end"] = os.getloadavg()
     finally:
         if started_here and not args.keep_server:

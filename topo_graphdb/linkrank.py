@@ -15,7 +15,7 @@ import numpy as np
 from ._cypher import quote_identifier
 from .errors import InputError
 
-__all__ = ["link_columns", "link_maps", "rank_links", "sorted_distinct"]
+__all__ = ["link_columns", "link_maps", "link_spans", "rank_links", "sorted_distinct", "source_rows"]
 
 
 def sorted_distinct(values: np.ndarray) -> np.ndarray:
@@ -88,3 +88,33 @@ def link_maps(extra: dict[str, np.ndarray], pos: np.ndarray) -> list[dict[str, f
         return [{}] * pos.size
     cols = {name: [None if math.isnan(v) else v for v in arr[pos].tolist()] for name, arr in extra.items()}
     return [dict(zip(cols, values)) for values in zip(*cols.values())]
+
+
+def source_rows(
+    ids: list[Any], sources: np.ndarray, s: np.ndarray, d: np.ndarray, scr: np.ndarray, more: list[dict[str, Any]]
+) -> list[list[Any]]:
+    """One row per source node: ``[source id, [target ids], [scores], [{more properties}]]``.
+
+    ``s`` is sorted (the ranked links of :func:`~topo_graphdb.linkrank.rank_links`); a source
+    without surviving links gets empty lists (its earlier links are still replaced).
+    """
+    starts = np.searchsorted(s, sources, side="left")
+    stops = np.searchsorted(s, sources, side="right")
+    d_ids = [ids[j] for j in d.tolist()]
+    scr_list = scr.tolist()
+    return [[ids[a], d_ids[b:e], scr_list[b:e], more[b:e]] for a, b, e in zip(sources.tolist(), starts.tolist(), stops.tolist())]
+
+
+def link_spans(counts: list[int], batch_size: int) -> list[tuple[int, int]]:
+    """Consecutive sources holding at most ``batch_size`` links (``counts`` per source; at least one per batch)."""
+    bounds = []
+    start, acc = 0, 0
+    for i, count in enumerate(counts):
+        k = max(1, count)
+        if acc and acc + k > batch_size:
+            bounds.append((start, i))
+            start, acc = i, 0
+        acc += k
+    if start < len(counts):
+        bounds.append((start, len(counts)))
+    return bounds

@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 
-from ._cypher import quote_identifier, render
+from ._cypher import load_query, quote_identifier, render
 from .batches import BatchRunner, check_batch, check_workers, spans
 from .connection import ConnectionSettings
 from .db import Database, connect
@@ -82,9 +82,10 @@ from .errors import InputError
 from .graphspec import PREDICTED_LINK, GraphSpec
 from .identity import NodeIdentity, node_id_list, resolve_identity
 from .ledger import LEDGER_LABEL, LOCK_LABEL, check_run_id, new_run_id
-from .linkrank import link_columns, link_maps, rank_links
+from .linkrank import link_columns, link_maps, link_spans, rank_links, source_rows
 from .progress import Progress
 from .snapshot import GraphSnapshot
+from .writeproc import has_write_procedures, link_procedure_batches, node_procedure_batches, procedures_can_store, procedures_serve
 
 __all__ = [
     "PREDICTED_LINK",
@@ -218,7 +219,7 @@ def _send(
     report: WriteReport,
     *,
     check: tuple[str, Iterable[dict[str, Any]]],
-    write: tuple[str, Iterable[tuple[dict[str, Any], int]]],
+    write: Callable[[Database], tuple[str, Iterable[tuple[dict[str, Any], int]]]],
     on_done: Callable[[dict[str, Any], int], None],
     reconnect_timeout: float,
     rate_limit: float | None,
@@ -226,8 +227,10 @@ def _send(
 ) -> None:
     """Run the batches of a write, or with ``report.dry_run`` only the read that counts its matches.
 
-    ``check`` is the dry run's query and its parameter maps, ``write`` the write's query and
-    its ``(params, rows)`` batches; ``on_done(result, rows)`` after each written batch. Sets
+    ``check`` is the dry run's query and its parameter maps; ``write(db)`` gives the write's
+    query and its ``(params, rows)`` batches for the open database (the ``topo.write``
+    procedures when it has them, see :mod:`topo_graphdb.writeproc`); ``on_done(result, rows)``
+    after each written batch. Sets
     the report's ``batches`` (dry run), ``missing``, ``retries`` and ``seconds``.
     """
     t0 = time.perf_counter()
@@ -242,7 +245,7 @@ def _send(
                         _add_missing(report, runner.read(query, params))
                         report.batches += 1
                 else:
-                    runner.write_all(*write, on_done)
+                    runner.write_all(*write(db), on_done)
             finally:
                 report.retries = db.retries - retries_before
     finally:
@@ -250,10 +253,10 @@ def _send(
 
 
 # --------------------------------------------------------------------------- node properties
-def _property_rows(
+def _property_columns(
     ids: list[Any], columns: Mapping[str, Any], prefix: str, names: dict[str, str], identity: NodeIdentity
 ) -> tuple[list[str], list[list[Any]], int]:
-    """Property names, one row ``[id, value, ...]`` per node, and the count of missing values."""
+    """Property names, one list of values per property, and the count of missing values."""
     n = len(ids)
     if not isinstance(columns, Mapping) or not columns:
         raise InputError("columns must be a non-empty mapping {name: array}")
@@ -273,8 +276,7 @@ def _property_rows(
         removed += miss
     if len(set(props)) != len(props):
         raise InputError(f"column names repeat: {props}")
-    rows = [list(r) for r in zip(ids, *values)] if n else []
-    return props, rows, removed
+    return props, values, removed
 
 
 def _assignments(props: list[str], names: dict[str, str]) -> str:
@@ -301,6 +303,7 @@ def write_node_properties(
     reconnect_timeout: float = 300.0,
     progress: Progress | None = None,
     workers: int = 2,
+    use_procedures: bool = True,
 ) -> WriteReport:
     """Write ``columns`` as node properties ``prefix + name`` on the nodes ``target`` names.
 
@@ -326,6 +329,9 @@ def write_node_properties(
     progress : callback ``(phase, done, total)`` with phase ``"write"``.
     workers : batches written at once (1..16), each in its own transaction on
         disjoint nodes; 2 keeps the server busy while the client packs the next batch.
+    use_procedures : send each batch as a call of the ``topo.write`` procedures when the
+        server has them and nodes are found by element id (default); False always sends
+        the Cypher statement. Both write the same values.
 
     Returns
     -------
@@ -341,7 +347,7 @@ def write_node_properties(
     names = _names(prefix, identity)
     ids = node_id_list(target)
     n = len(ids)
-    props, rows, removed = _property_rows(ids, columns, prefix, names, identity)
+    props, values, removed = _property_columns(ids, columns, prefix, names, identity)
     report = WriteReport(
         kind="node_properties",
         run_id=run_id,
@@ -350,7 +356,7 @@ def write_node_properties(
         properties=props + [names["run_id"], names["updated_at"]],
         rows=n,
         removed=removed,
-        sample=({"id": rows[0][0], **{p: v for p, v in zip(props, rows[0][1:])}} if rows else None),
+        sample=({"id": ids[0], **{p: v[0] for p, v in zip(props, values)}} if n else None),
     )
     if not identity.labels:
         report.notes.append("no label guard: nodes are matched by element id only")
@@ -366,13 +372,23 @@ def write_node_properties(
             progress("write", done, n)
 
     check = render("write_match_nodes", match_node=identity.match("n", "id"))
-    text = render("write_node_properties", match_node=identity.match("n", "row[0]"), assignments=_assignments(props, names))
+    stamp = {names["run_id"]: run_id, names["updated_at"]: now}
+
+    def write(db: Database) -> tuple[str, Iterable[tuple[dict[str, Any], int]]]:
+        if use_procedures and procedures_serve(identity) and procedures_can_store(columns.values()) and has_write_procedures(db):
+            report.notes.append("written with the topo.write procedures")
+            batches = node_procedure_batches(ids, props, values, stamp, identity, spans(n, batch_size), _SAMPLE_IDS)
+            return load_query("write_node_properties_procedure"), batches
+        text = render("write_node_properties", match_node=identity.match("n", "row[0]"), assignments=_assignments(props, names))
+        rows = [list(r) for r in zip(ids, *values)] if n else []
+        return text, (({"rows": rows[start:stop], "run_id": run_id, "now": now, "sample_size": _SAMPLE_IDS}, stop - start)
+                      for start, stop in spans(n, batch_size))
+
     _send(
         conn,
         report,
         check=(check, ({"ids": ids[start:stop], "sample_size": _SAMPLE_IDS} for start, stop in spans(n, batch_size))),
-        write=(text, (({"rows": rows[start:stop], "run_id": run_id, "now": now, "sample_size": _SAMPLE_IDS}, stop - start)
-                      for start, stop in spans(n, batch_size))),
+        write=write,
         on_done=on_done,
         reconnect_timeout=reconnect_timeout,
         rate_limit=rate_limit,
@@ -403,36 +419,6 @@ def _link_arrays(n: int, src_idx: Any, dst_idx: Any, scores: Any) -> tuple[np.nd
         if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= n):
             raise InputError(f"{name} must hold integer indices in 0..{n - 1}; got dtype {arr.dtype}, range {arr.min()}..{arr.max()}")
     return src.astype(np.int64), dst.astype(np.int64), sc
-
-
-def _source_rows(
-    ids: list[Any], sources: np.ndarray, s: np.ndarray, d: np.ndarray, scr: np.ndarray, more: list[dict[str, Any]]
-) -> list[list[Any]]:
-    """One row per source node: ``[source id, [target ids], [scores], [{more properties}]]``.
-
-    ``s`` is sorted (the ranked links of :func:`~topo_graphdb.linkrank.rank_links`); a source
-    without surviving links gets empty lists (its earlier links are still replaced).
-    """
-    starts = np.searchsorted(s, sources, side="left")
-    stops = np.searchsorted(s, sources, side="right")
-    d_ids = [ids[j] for j in d.tolist()]
-    scr_list = scr.tolist()
-    return [[ids[a], d_ids[b:e], scr_list[b:e], more[b:e]] for a, b, e in zip(sources.tolist(), starts.tolist(), stops.tolist())]
-
-
-def _link_spans(rows: list[list[Any]], batch_size: int) -> list[tuple[int, int]]:
-    """Consecutive source rows holding at most ``batch_size`` links (at least one row per batch)."""
-    bounds = []
-    start, acc = 0, 0
-    for i, row in enumerate(rows):
-        k = max(1, len(row[1]))
-        if acc and acc + k > batch_size:
-            bounds.append((start, i))
-            start, acc = i, 0
-        acc += k
-    if start < len(rows):
-        bounds.append((start, len(rows)))
-    return bounds
 
 
 def _node_sets(names: dict[str, str], node_lists: bool) -> str:
@@ -472,6 +458,7 @@ def write_predicted_links(
     progress: Progress | None = None,
     workers: int = 1,
     link_properties: dict[str, Any] | None = None,
+    use_procedures: bool = True,
 ) -> WriteReport:
     """Write predicted links ``(a)-[:PREDICTED_LINK {score, rank, model, run_id, created_at}]->(b)``.
 
@@ -508,6 +495,7 @@ def write_predicted_links(
     link_properties : dict of name -> float array (m,), optional
         More properties of each link, aligned with ``src_idx`` (e.g.
         ``probability``, ``tc``); NaN is written as no property.
+    use_procedures : as in :func:`write_node_properties`.
 
     Returns
     -------
@@ -526,21 +514,22 @@ def write_predicted_links(
     src, dst, sc = _link_arrays(len(ids), src_idx, dst_idx, scores)
     extra = link_columns(link_properties, src.size)
     sources, s, d, scr, pos, stats = rank_links(len(ids), src, dst, sc, top_k, min_score)
-    rows = _source_rows(ids, sources, s, d, scr, link_maps(extra, pos))
+    counts = (np.searchsorted(s, sources, side="right") - np.searchsorted(s, sources, side="left")).tolist()
     report = WriteReport(
         kind="predicted_links",
         run_id=run_id,
         dry_run=dry_run,
         identity=identity.describe(),
         properties=(["score", "rank", "model", "run_id", "created_at", *extra] + ([names["predicted"], names["predicted_scores"]] if node_lists else [])),
-        rows=len(rows),
+        rows=len(counts),
         relationships=0,
-        sample=({"source": rows[0][0], "targets": rows[0][1][:3], "scores": rows[0][2][:3], "rel_type": rel_type} if rows else None),
+        sample=({"source": ids[sources[0]], "targets": [ids[j] for j in d[: min(3, counts[0])].tolist()],  # the first source's links lead
+                 "scores": scr[: min(3, counts[0])].tolist(), "rel_type": rel_type} if counts else None),
         notes=[f"{k}: {v}" for k, v in stats.items() if v and k != "input"],
     )
     if not identity.labels:
         report.notes.append("no label guard: nodes are matched by element id only")
-    bounds = _link_spans(rows, batch_size)
+    bounds = link_spans(counts, batch_size)
     total_links = int(s.size)
     now = datetime.now(timezone.utc)
     done = 0
@@ -557,20 +546,35 @@ def write_predicted_links(
             progress("links", done, total_links)
 
     check = render("write_match_nodes", match_node=identity.match("n", "id"))
-    text = render(
-        "write_predicted_links",
-        match_source=identity.match("a", "row[0]"),
-        match_target=identity.match("b", "row[1][i]"),
-        target_id=identity.id_of("x"),
-        rel_type=quote_identifier(rel_type, what="relationship type"),
-        node_sets=_node_sets(names, node_lists),
-    )
-    common = {"run_id": run_id, "model": model, "now": now, "replace": bool(replace_previous), "sample_size": _SAMPLE_IDS}
+    rel = quote_identifier(rel_type, what="relationship type")
+
+    def write(db: Database) -> tuple[str, Iterable[tuple[dict[str, Any], int]]]:
+        if use_procedures and procedures_serve(identity) and has_write_procedures(db):
+            report.notes.append("written with the topo.write procedures")
+            fixed = {
+                "rel_type": rel_type, "replace": bool(replace_previous), "common": {"model": model, "run_id": run_id, "created_at": now},
+                "labels": list(identity.labels), "key": identity.key_property,
+                "node_names": [names["predicted"], names["predicted_scores"]] if node_lists else [],
+                "stamp": {names["run_id"]: run_id, names["updated_at"]: now}, "sample_size": _SAMPLE_IDS,
+            }  # fmt: skip
+            return load_query("write_predicted_links_procedure"), link_procedure_batches(ids, sources, s, d, scr, extra, pos, bounds, fixed)
+        text = render(
+            "write_predicted_links",
+            match_source=identity.match("a", "row[0]"),
+            match_target=identity.match("b", "row[1][i]"),
+            target_id=identity.id_of("x"),
+            rel_type=rel,
+            node_sets=_node_sets(names, node_lists),
+        )
+        rows = source_rows(ids, sources, s, d, scr, link_maps(extra, pos))
+        common = {"run_id": run_id, "model": model, "now": now, "replace": bool(replace_previous), "sample_size": _SAMPLE_IDS}
+        return text, (({"rows": rows[b:e], **common}, sum(counts[b:e])) for b, e in bounds)
+
     _send(
         conn,
         report,
-        check=(check, ({"ids": [r[0] for r in rows[b:e]], "sample_size": _SAMPLE_IDS} for b, e in bounds)),
-        write=(text, (({"rows": rows[b:e], **common}, sum(len(r[1]) for r in rows[b:e])) for b, e in bounds)),
+        check=(check, ({"ids": [ids[a] for a in sources[b:e].tolist()], "sample_size": _SAMPLE_IDS} for b, e in bounds)),
+        write=write,
         on_done=on_done,
         reconnect_timeout=reconnect_timeout,
         rate_limit=rate_limit,
@@ -578,7 +582,7 @@ def write_predicted_links(
     )
     if dry_run:
         report.relationships = total_links
-    report.matched = len(rows) - report.missing
+    report.matched = len(counts) - report.missing
     return report
 
 

@@ -530,3 +530,21 @@ def test_status_reports_versions_and_the_server_s_own_plugin_errors(tmp_path: Pa
     fake_driver({"CALL dbms.components()": ServiceUnavailable("Couldn't connect to 127.0.0.1:1")})
     info = server.status(data_dir=tmp_path)
     assert not info["ready"] and info["error"] == "Couldn't connect to 127.0.0.1:1"  # the driver's words, as before
+
+
+def test_write_procedures_are_skipped_without_a_jdk(tmp_path, monkeypatch) -> None:
+    from topo_graphdb.server._procedures import build_procedures, procedures_jar
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no javac on the PATH, none beside this java
+    said: list[str] = []
+    home = tmp_path / "home"
+    (home / "plugins").mkdir(parents=True)
+    assert build_procedures(home, tmp_path / "jdk" / "bin" / "java", progress=said.append) is None
+    assert not procedures_jar(home).exists() and "javac" in said[0]
+
+
+def test_write_procedures_jar_name_follows_the_source(tmp_path) -> None:
+    from topo_graphdb.server._procedures import JAR_PREFIX, procedures_jar
+
+    jar = procedures_jar(tmp_path)
+    assert jar.parent == tmp_path / "plugins" and jar.name.startswith(JAR_PREFIX) and jar.suffix == ".jar"

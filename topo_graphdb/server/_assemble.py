@@ -20,6 +20,7 @@ from ..errors import ServerError
 from ..progress import Message
 from ._conf import default_cache_dir
 from ._java import find_java, java_home_of
+from ._procedures import build_procedures, procedures_jar
 
 __all__ = ["MARKER", "assemble_home", "home_dir", "is_complete", "maven_error", "pom_text", "split_jars", "versions"]
 
@@ -150,7 +151,7 @@ def assemble_home(*, progress: Message | None = None, cache_dir: Path | None = N
     pom = pom_text()
     home = home_dir(cache_dir)
     if is_complete(home, pom):
-        return home
+        return _with_procedures(home, say)
     ver = versions(pom)
     label = f"Neo4j {ver['neo4j']} with APOC {ver['apoc']} and GDS {ver['gds']}"
     mvn = shutil.which("mvn")
@@ -202,4 +203,12 @@ def assemble_home(*, progress: Message | None = None, cache_dir: Path | None = N
         finally:
             shutil.rmtree(build, ignore_errors=True)
         say(f"assembled {len(lib)} lib and {len(plugins)} plugin jars in {marker['seconds']:.0f} s")
+    return _with_procedures(home, say)
+
+
+def _with_procedures(home: Path, say: Message) -> Path:
+    """``home``, with the ``topo.write`` procedures compiled into its plugins when a JDK allows it."""
+    if not procedures_jar(home).is_file():
+        with _lock(home.parent / f".{home.name}.lock"):
+            build_procedures(home, find_java(), progress=say)
     return home

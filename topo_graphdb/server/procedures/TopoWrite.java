@@ -1,0 +1,319 @@
+/*
+ * Bulk write-back procedures of topo-graphdb, compiled against the assembled server's jars when
+ * the local server starts (topo_graphdb/server/_procedures.py) and loaded from its plugins folder.
+ *
+ * Each procedure does, in the caller's transaction, exactly what the Cypher statements
+ * topo_graphdb/queries/write_node_properties.cypher and write_predicted_links.cypher do, for nodes
+ * found by element id (with an optional label guard) or by a key property under one or more
+ * labels; the parameters come as columns (one list per property) instead of one map per row,
+ * which is what makes them cheaper to send and to read.
+ * The client uses them when the server has them and the Cypher statements otherwise.
+ */
+package topo.graphdb;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.neo4j.graphdb.ResourceIterator;
+import org.neo4j.graphdb.Direction;
+import org.neo4j.graphdb.Entity;
+import org.neo4j.graphdb.Label;
+import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.NotFoundException;
+import org.neo4j.graphdb.Relationship;
+import org.neo4j.graphdb.RelationshipType;
+import org.neo4j.graphdb.ResourceIterable;
+import org.neo4j.graphdb.Transaction;
+import org.neo4j.procedure.Context;
+import org.neo4j.procedure.Description;
+import org.neo4j.procedure.Mode;
+import org.neo4j.procedure.Name;
+import org.neo4j.procedure.Procedure;
+
+public class TopoWrite {
+    /** Raised for a parameter the client never sends (a bug, not bad data): fails the transaction. */
+    static IllegalArgumentException bad(String what) {
+        return new IllegalArgumentException("topo.write: " + what);
+    }
+
+    @Context
+    public Transaction tx;
+
+    public static class NodeResult {
+        public long missing;
+        public List<Object> missing_sample;
+    }
+
+    public static class LinkResult {
+        public long matched;
+        public long deleted;
+        public long written;
+        public long missing_targets;
+        public long missing;
+        public List<Object> missing_sample;
+    }
+
+    /**
+     * The nodes that id {@code id} names, as the Cypher statements match them: without a key, the
+     * node of that element id if it carries one of {@code labels} (any node when there are none);
+     * with a key, every node of one of {@code labels} whose {@code key} property equals the id.
+     */
+    private List<Node> find(Object id, Label[] labels, String key) {
+        if (key != null) {
+            if (labels.length == 0) {
+                throw bad("a key property needs a label");
+            }
+            List<Node> found = new ArrayList<>(1);
+            for (Label label : labels) {
+                try (ResourceIterator<Node> it = tx.findNodes(label, key, id)) {
+                    while (it.hasNext()) {
+                        Node n = it.next();
+                        if (labels.length == 1 || !found.contains(n)) {
+                            found.add(n);
+                        }
+                    }
+                }
+            }
+            return found;
+        }
+        Node n;
+        try {
+            n = tx.getNodeByElementId((String) id);
+        } catch (NotFoundException | IllegalArgumentException | ClassCastException e) {
+            return List.of();
+        }
+        if (labels.length == 0) {
+            return List.of(n);
+        }
+        for (Label label : labels) {
+            if (n.hasLabel(label)) {
+                return List.of(n);
+            }
+        }
+        return List.of();
+    }
+
+    /** The id of node {@code n} as the client names it: its element id, or its key property (null when absent). */
+    private static Object idOf(Node n, String key) {
+        if (key == null) {
+            return n.getElementId();
+        }
+        Object v = n.getProperty(key, null);
+        return v instanceof Integer || v instanceof Short || v instanceof Byte ? ((Number) v).longValue() : v;
+    }
+
+    private static Label[] labels(List<String> names) {
+        Label[] out = new Label[names.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Label.label(names.get(i));
+        }
+        return out;
+    }
+
+    /** A property value as Cypher's SET stores it: lists become arrays of their element type. */
+    static Object stored(Object value) {
+        if (!(value instanceof List<?> list)) {
+            return value;
+        }
+        if (list.isEmpty()) {
+            throw bad("an empty list cannot be stored by this procedure");
+        }
+        Object first = list.get(0);
+        if (first instanceof String) {
+            return list.toArray(new String[0]);
+        }
+        if (first instanceof Boolean) {
+            boolean[] out = new boolean[list.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (Boolean) list.get(i);
+            }
+            return out;
+        }
+        boolean integral = true;
+        for (Object v : list) {
+            if (!(v instanceof Long)) {
+                integral = false;
+                if (!(v instanceof Number)) {
+                    throw bad("a list property mixes numbers and other values");
+                }
+            }
+        }
+        if (integral) {
+            long[] out = new long[list.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (Long) list.get(i);
+            }
+            return out;
+        }
+        double[] out = new double[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) list.get(i)).doubleValue();
+        }
+        return out;
+    }
+
+    /** SET e += {key: value}: a null value removes the key. */
+    static void put(Entity e, String key, Object value) {
+        if (value == null) {
+            e.removeProperty(key);
+        } else {
+            e.setProperty(key, stored(value));
+        }
+    }
+
+    @Procedure(name = "topo.write.nodeProperties", mode = Mode.WRITE)
+    @Description("topo.write.nodeProperties(ids, names, columns, stamp, labels, key, sampleSize): "
+            + "n += {names[c]: columns[c][i], ...stamp} on the nodes that ids[i] names")
+    public Stream<NodeResult> nodeProperties(
+            @Name("ids") List<Object> ids,
+            @Name("names") List<String> names,
+            @Name("columns") List<List<Object>> columns,
+            @Name("stamp") Map<String, Object> stamp,
+            @Name("labels") List<String> labelNames,
+            @Name("key") String key,
+            @Name("sampleSize") long sampleSize) {
+        if (names.size() != columns.size()) {
+            throw bad("names and columns differ in length");
+        }
+        for (List<Object> column : columns) {
+            if (column.size() != ids.size()) {
+                throw bad("a column and the ids differ in length");
+            }
+        }
+        Label[] labels = labels(labelNames);
+        NodeResult result = new NodeResult();
+        result.missing_sample = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            List<Node> found = find(ids.get(i), labels, key);
+            if (found.isEmpty()) {
+                result.missing++;
+                if (result.missing_sample.size() < sampleSize) {
+                    result.missing_sample.add(ids.get(i));
+                }
+            }
+            for (Node n : found) {
+                for (int c = 0; c < names.size(); c++) {
+                    put(n, names.get(c), columns.get(c).get(i));
+                }
+                for (Map.Entry<String, Object> e : stamp.entrySet()) {
+                    put(n, e.getKey(), e.getValue());
+                }
+            }
+        }
+        return Stream.of(result);
+    }
+
+    @Procedure(name = "topo.write.predictedLinks", mode = Mode.WRITE)
+    @Description("topo.write.predictedLinks(sources, counts, targets, scores, more, relType, replace, common, "
+            + "labels, key, nodeNames, stamp, sampleSize): the predicted links of each source, replaced atomically")
+    public Stream<LinkResult> predictedLinks(
+            @Name("sources") List<Object> sources,
+            @Name("counts") List<Long> counts,
+            @Name("targets") List<Object> targets,
+            @Name("scores") List<Double> scores,
+            @Name("more") Map<String, List<Object>> more,
+            @Name("relType") String relType,
+            @Name("replace") boolean replace,
+            @Name("common") Map<String, Object> common,
+            @Name("labels") List<String> labelNames,
+            @Name("key") String key,
+            @Name("nodeNames") List<String> nodeNames,
+            @Name("stamp") Map<String, Object> stamp,
+            @Name("sampleSize") long sampleSize) {
+        if (sources.size() != counts.size() || targets.size() != scores.size()) {
+            throw bad("sources/counts or targets/scores differ in length");
+        }
+        for (List<Object> column : more.values()) {
+            if (column.size() != targets.size()) {
+                throw bad("a link property column and the targets differ in length");
+            }
+        }
+        Label[] labels = labels(labelNames);
+        RelationshipType type = RelationshipType.withName(relType);
+        LinkResult result = new LinkResult();
+        result.missing_sample = new ArrayList<>();
+        int at = 0;
+        for (int s = 0; s < sources.size(); s++) {
+            int from = at;
+            int to = at + counts.get(s).intValue();
+            at = to;
+            if (to > targets.size()) {
+                throw bad("counts add up to more than the targets");
+            }
+            List<Node> found = find(sources.get(s), labels, key);
+            if (found.isEmpty()) {
+                result.missing++;
+                if (result.missing_sample.size() < sampleSize) {
+                    result.missing_sample.add(sources.get(s));
+                }
+            }
+            for (Node a : found) {
+                writeSource(a, from, to, targets, scores, more, type, replace, common, labels, key, nodeNames, stamp, result);
+            }
+        }
+        if (at != targets.size()) {
+            throw bad("counts do not add up to the targets");
+        }
+        return Stream.of(result);
+    }
+
+    /** One matched source: its links replaced by targets[from, to), then its node lists and stamp. */
+    private void writeSource(Node a, int from, int to, List<Object> targets, List<Double> scores,
+            Map<String, List<Object>> more, RelationshipType type, boolean replace, Map<String, Object> common,
+            Label[] labels, String key, List<String> nodeNames, Map<String, Object> stamp, LinkResult result) {
+        result.matched++;
+        Set<Object> wanted = new HashSet<>(targets.subList(from, to));
+        Map<String, List<Relationship>> kept = new HashMap<>();  // by the end node's element id
+        try (ResourceIterable<Relationship> rels = a.getRelationships(Direction.OUTGOING, type)) {
+            for (Relationship rel : rels) {
+                Node end = rel.getEndNode();
+                Object endId = idOf(end, key);
+                if (endId == null) {
+                    continue;  // as in Cypher, where `NOT null IN list` is null: the link stays
+                }
+                if (wanted.contains(endId)) {
+                    kept.computeIfAbsent(end.getElementId(), k -> new ArrayList<>(1)).add(rel);
+                } else if (replace) {
+                    rel.delete();
+                    result.deleted++;
+                }
+            }
+        }
+        List<Object> got = new ArrayList<>(to - from);
+        List<Double> gotScores = new ArrayList<>(to - from);
+        for (int i = from; i < to; i++) {
+            for (Node b : find(targets.get(i), labels, key)) {
+                List<Relationship> links = kept.get(b.getElementId());
+                if (links == null) {
+                    links = List.of(a.createRelationshipTo(b, type));
+                    kept.put(b.getElementId(), links);
+                }
+                for (Relationship p : links) {
+                    p.setProperty("score", scores.get(i));
+                    p.setProperty("rank", (long) (i - from + 1));
+                    for (Map.Entry<String, Object> e : common.entrySet()) {
+                        put(p, e.getKey(), e.getValue());
+                    }
+                    for (Map.Entry<String, List<Object>> e : more.entrySet()) {
+                        put(p, e.getKey(), e.getValue().get(i));
+                    }
+                }
+                got.add(targets.get(i));
+                gotScores.add(scores.get(i));
+            }
+        }
+        result.written += got.size();
+        result.missing_targets += (to - from) - got.size();
+        if (!nodeNames.isEmpty()) {
+            put(a, nodeNames.get(0), got.isEmpty() ? null : got);
+            put(a, nodeNames.get(1), got.isEmpty() ? null : gotScores);
+        }
+        for (Map.Entry<String, Object> e : stamp.entrySet()) {
+            put(a, e.getKey(), e.getValue());
+        }
+    }
+}

@@ -1,0 +1,122 @@
+"""The write-back's batches for the server-side ``topo.write`` procedures.
+
+The local server loads them from a plugin jar (:mod:`topo_graphdb.server._procedures`). Each
+procedure call does in its transaction what one batch of ``write_node_properties.cypher`` or
+``write_predicted_links.cypher`` does, for nodes found by element id or by a key property under
+one or more labels; the values travel as
+columns (one list per property), not as one map per node or link, which is cheaper to send and
+to read on both sides. :mod:`topo_graphdb.writeback` uses these batches when
+:func:`has_write_procedures` says the server has the procedures and :func:`procedures_serve` the
+node identity; otherwise it sends the Cypher statements. Both leave the same graph.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .db import Database
+from .identity import NodeIdentity
+
+__all__ = [
+    "PROCEDURES",
+    "has_write_procedures",
+    "link_procedure_batches",
+    "node_procedure_batches",
+    "procedures_can_store",
+    "procedures_serve",
+    "signature_arguments",
+]
+
+#: the procedures and the arguments this client sends them, in order
+PROCEDURES = {
+    "topo.write.nodeProperties": ("ids", "names", "columns", "stamp", "labels", "key", "sampleSize"),
+    "topo.write.predictedLinks": (
+        "sources", "counts", "targets", "scores", "more", "relType", "replace", "common",
+        "labels", "key", "nodeNames", "stamp", "sampleSize",
+    ),
+}  # fmt: skip
+
+
+def signature_arguments(signature: str) -> tuple[str, ...]:
+    """Argument names of a procedure signature as ``SHOW PROCEDURES`` gives it.
+
+    >>> signature_arguments("topo.write.x(ids :: LIST<ANY>, key :: STRING) :: (missing :: INTEGER)")
+    ('ids', 'key')
+    """
+    inside = signature[signature.find("(") + 1 : signature.find(")")]
+    return tuple(part.split("::")[0].strip() for part in inside.split(",") if "::" in part)
+
+
+def has_write_procedures(db: Database) -> bool:
+    """True when the server offers both ``topo.write`` procedures, with the arguments this client
+    sends (a server still running an older plugin jar gets the Cypher statements)."""
+    from neo4j import exceptions as ne  # noqa: PLC0415
+
+    from ._cypher import load_query  # noqa: PLC0415
+    from .errors import TopoGraphError  # noqa: PLC0415
+
+    try:
+        records = db.run(load_query("write_procedures"), {"names": list(PROCEDURES)}, read=True).records
+    except (TopoGraphError, ne.Neo4jError, ne.DriverError):
+        return False  # e.g. a user not allowed to list procedures: the Cypher statements still work
+    found = {r["name"]: signature_arguments(r["signature"]) for r in records}
+    return found == PROCEDURES
+
+
+def procedures_can_store(columns: Sequence[Any]) -> bool:
+    """False when a column holds values the procedure does not store as Cypher would (empty or ragged lists)."""
+    for col in columns:
+        arr = np.asarray(col) if not isinstance(col, np.ndarray) else col
+        if arr.dtype.kind == "O" or (arr.ndim == 2 and arr.shape[1] == 0):
+            return False
+    return True
+
+
+def procedures_serve(identity: NodeIdentity) -> bool:
+    """The procedures find nodes by element id, or by a key property under at least one label."""
+    return identity.key_property is None or bool(identity.labels)
+
+
+def node_procedure_batches(
+    ids: list[Any], props: list[str], values: list[list[Any]], stamp: dict[str, Any], identity: NodeIdentity,
+    spans: Sequence[tuple[int, int]], sample_size: int,
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """``(params, nodes)`` per span of ``topo.write.nodeProperties``: ids and one list per property."""
+    for start, stop in spans:
+        params = {
+            "ids": ids[start:stop], "names": props, "columns": [v[start:stop] for v in values], "stamp": stamp,
+            "labels": list(identity.labels), "key": identity.key_property, "sample_size": sample_size,
+        }  # fmt: skip
+        yield params, stop - start
+
+
+def link_procedure_batches(
+    ids: list[Any], sources: np.ndarray, s: np.ndarray, d: np.ndarray, scores: np.ndarray,
+    extra: dict[str, np.ndarray], pos: np.ndarray, bounds: Sequence[tuple[int, int]], fixed: dict[str, Any],
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """``(params, links)`` per batch of ``topo.write.predictedLinks``.
+
+    ``sources`` (every source, with or without links), ``s``/``d``/``scores`` (the kept links,
+    sorted by source, best first) and ``pos`` (their places in the ``extra`` columns) come from
+    :func:`~topo_graphdb.linkrank.rank_links`; ``bounds`` are spans of ``sources``; ``fixed``
+    holds the parameters every batch shares.
+    """
+    starts = np.searchsorted(s, sources, side="left")
+    stops = np.searchsorted(s, sources, side="right")
+    counts = (stops - starts).tolist()
+    for b, e in bounds:
+        lo, hi = (int(starts[b]), int(stops[e - 1])) if e > b else (0, 0)
+        take = pos[lo:hi]
+        params = {
+            "sources": [ids[a] for a in sources[b:e].tolist()],
+            "counts": counts[b:e],
+            "targets": [ids[j] for j in d[lo:hi].tolist()],
+            "scores": scores[lo:hi].tolist(),
+            "more": {name: [None if math.isnan(v) else v for v in col[take].tolist()] for name, col in extra.items()},
+            **fixed,
+        }
+        yield params, hi - lo
