@@ -257,7 +257,7 @@ def main() -> int:
                 rep, t = meter.measure(lambda step=step, prop=prop, use=use: write_node_properties(
                     conn, snap, {prop: rng.random(n)}, run_id=f"bench-{step}", batch_size=args.batch_size, use_procedures=use))
                 key = f"write_nodes_{step}" + ("" if use else "_cypher")
-                results[key] = {**t, "nodes": rep.matched, "nodes_per_s": rep.matched / t["wall_s"], "notes": rep.notes,
+                results[key] = {**t, "nodes": rep.matched, "nodes_per_s": rep.matched / t["wall_s"], "via": rep.via,
                                 "nodes_per_server_cpu_s": rep.matched / t["server_cpu_s"]}
                 rows.append((f"write 1 float / node ({name}, {way})", f"{rep.matched:,} nodes in {t['wall_s']:.2f} s",
                              f"{results[key]['nodes_per_s']:,.0f} nodes/s (client {t['client_cpu_s']:.2f} + server {t['server_cpu_s']:.2f} CPU s)"))
@@ -267,7 +267,7 @@ def main() -> int:
                     conn, snap, src, dst, rng.random(src.size), model="bench", run_id=f"bench-{step}", batch_size=args.batch_size,
                     rel_type=rel_type, use_procedures=use))
                 key = f"write_links_{step}" + ("" if use else "_cypher")
-                results[key] = {**t, "relationships": rep.relationships, "deleted": rep.deleted, "notes": rep.notes,
+                results[key] = {**t, "relationships": rep.relationships, "deleted": rep.deleted, "via": rep.via,
                                 "rels_per_s": rep.relationships / t["wall_s"],
                                 "rels_per_server_cpu_s": rep.relationships / t["server_cpu_s"]}
                 rows.append((f"write {k} links / node ({name}, {way})", f"{rep.relationships:,} rels in {t['wall_s']:.2f} s",

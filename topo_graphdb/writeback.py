@@ -13,7 +13,9 @@ Three writers, all batched ``UNWIND`` write transactions:
 
 The batches run through :class:`~topo_graphdb.batches.BatchRunner`; links are
 ranked by :mod:`topo_graphdb.linkrank`; :mod:`topo_graphdb.writecsv` writes from
-CSV files (the CLI).
+CSV files (the CLI). When the server has the ``topo.write`` procedures, a batch
+of the first two writers is one call of them with the same effect
+(:mod:`topo_graphdb.writeproc`).
 
 Node identity
 -------------
@@ -128,6 +130,7 @@ class WriteReport:
     seconds: float = 0.0
     sample: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    via: str = "cypher"  # how the batches were sent: "cypher" statements or the topo.write "procedures"
 
     @property
     def rows_per_second(self) -> float:
@@ -155,7 +158,7 @@ class WriteReport:
             text = f"{'would delete' if self.dry_run else 'deleted'} {self.deleted:,} links and cleared {self.matched:,} node lists"
         if self.missing:
             text += f"; {self.missing:,} nodes no longer match (e.g. {', '.join(map(str, self.missing_sample))})"
-        text += f" [run {self.run_id}, {self.batches} batches, {self.seconds:.1f} s]"
+        text += f" [run {self.run_id}, {self.batches} batches, {self.seconds:.1f} s, via {self.via}]"
         return text
 
 
@@ -376,7 +379,7 @@ def write_node_properties(
 
     def write(db: Database) -> tuple[str, Iterable[tuple[dict[str, Any], int]]]:
         if use_procedures and procedures_serve(identity) and procedures_can_store(columns.values()) and has_write_procedures(db):
-            report.notes.append("written with the topo.write procedures")
+            report.via = "procedures"
             batches = node_procedure_batches(ids, props, values, stamp, identity, spans(n, batch_size), _SAMPLE_IDS)
             return load_query("write_node_properties_procedure"), batches
         text = render("write_node_properties", match_node=identity.match("n", "row[0]"), assignments=_assignments(props, names))
@@ -550,7 +553,7 @@ def write_predicted_links(
 
     def write(db: Database) -> tuple[str, Iterable[tuple[dict[str, Any], int]]]:
         if use_procedures and procedures_serve(identity) and has_write_procedures(db):
-            report.notes.append("written with the topo.write procedures")
+            report.via = "procedures"
             fixed = {
                 "rel_type": rel_type, "replace": bool(replace_previous), "common": {"model": model, "run_id": run_id, "created_at": now},
                 "labels": list(identity.labels), "key": identity.key_property,

@@ -463,7 +463,7 @@ def _write(
                       rate_limit=cfg.write.rate_limit or None, dry_run=dry_run)
         if columns:
             wr = write_node_properties(run.conn, ids, columns, progress=clock.progress, **common)
-            report.written.update({"nodes": wr.matched, "nodes_missing": wr.missing, "properties": len(wr.properties)})
+            report.written.update({"nodes": wr.matched, "nodes_missing": wr.missing, "properties": len(wr.properties), "via": wr.via})
             if dry_run:
                 report.written["node_sample"] = wr.sample
                 report.written["node_properties"] = ", ".join(wr.properties)
@@ -474,7 +474,7 @@ def _write(
                 top_k=cfg.predict.top_k, min_score=cfg.predict.min_score, progress=clock.progress,
                 link_properties=applied or None, **common,
             )
-            report.written.update({"links": lr.relationships, "links_replaced": lr.deleted, "link_sources": lr.matched})
+            report.written.update({"links": lr.relationships, "links_replaced": lr.deleted, "link_sources": lr.matched, "links_via": lr.via})
             if dry_run:
                 report.written["link_sample"] = lr.sample
         clock.checkpoint()
