@@ -519,12 +519,14 @@ def test_status_reports_versions_and_the_server_s_own_plugin_errors(tmp_path: Pa
     assert server._paths(tmp_path).state_file == tmp_path / "state.json"
     missing = _hydrated("Neo.ClientError.Statement.SyntaxError", "Unknown function 'gds.version'")
     made = fake_driver(
-        {"CALL dbms.components()": [{"version": "5.26.0", "edition": "community"}], "RETURN apoc.version()": "5.26.0", "RETURN gds.version()": missing}
+        {"CALL dbms.components()": [{"version": "5.26.0", "edition": "community"}], "RETURN apoc.version()": "5.26.0", "RETURN gds.version()": missing,
+         "SHOW PROCEDURES": []}
     )
     info = server.status(data_dir=tmp_path)
     assert info["ready"] and info["error"] is None and (info["version"], info["edition"]) == ("5.26.0", "community")
     assert (info["apoc_version"], info["apoc_error"]) == ("5.26.0", None)
     assert info["gds_version"] is None and info["gds_error"] == "Neo.ClientError.Statement.SyntaxError: Unknown function 'gds.version'"
+    assert info["write_procedures"] is False  # SHOW PROCEDURES found none
     assert made[-1].opened["auth"] is None and made[-1].opened["connection_timeout"] == 10
     assert {q[0] for q in made[-1].queries} == {"neo4j"} and made[-1].closed
     fake_driver({"CALL dbms.components()": ServiceUnavailable("Couldn't connect to 127.0.0.1:1")})

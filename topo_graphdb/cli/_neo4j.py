@@ -38,6 +38,9 @@ def _render(info: dict[str, Any]) -> None:
     for name in ("apoc", "gds"):
         answer = info[f"{name}_version"] or f"error: {info[f'{name}_error']}"
         click.echo(f"  {name}:{' ' * (9 - len(name))}{answer}")
+    if info["ready"]:
+        writes = "topo.write procedures" if info["write_procedures"] else "Cypher statements (no topo.write procedures)"
+        click.echo(f"  writes:   {writes}")
 
 
 @main.group()
