@@ -15,7 +15,7 @@ import numpy as np
 from ._cypher import quote_identifier
 from .errors import InputError
 
-__all__ = ["link_columns", "link_maps", "link_spans", "rank_links", "sorted_distinct", "source_rows"]
+__all__ = ["link_columns", "link_maps", "link_spans", "link_values", "rank_links", "sorted_distinct", "source_rows"]
 
 
 def sorted_distinct(values: np.ndarray) -> np.ndarray:
@@ -82,11 +82,16 @@ def link_columns(link_properties: dict[str, Any] | None, m: int) -> dict[str, np
     return out
 
 
+def link_values(extra: dict[str, np.ndarray], pos: np.ndarray) -> dict[str, list[float | None]]:
+    """One list per extra property, of the links at ``pos`` (NaN -> None, i.e. no property)."""
+    return {name: [None if math.isnan(v) else v for v in arr[pos].tolist()] for name, arr in extra.items()}
+
+
 def link_maps(extra: dict[str, np.ndarray], pos: np.ndarray) -> list[dict[str, float | None]]:
     """One property map per kept link (NaN -> None, i.e. no property)."""
     if not extra:
         return [{}] * pos.size
-    cols = {name: [None if math.isnan(v) else v for v in arr[pos].tolist()] for name, arr in extra.items()}
+    cols = link_values(extra, pos)
     return [dict(zip(cols, values)) for values in zip(*cols.values())]
 
 

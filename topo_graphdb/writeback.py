@@ -560,7 +560,7 @@ def write_predicted_links(
                 "node_names": [names["predicted"], names["predicted_scores"]] if node_lists else [],
                 "stamp": {names["run_id"]: run_id, names["updated_at"]: now}, "sample_size": _SAMPLE_IDS,
             }  # fmt: skip
-            return load_query("write_predicted_links_procedure"), link_procedure_batches(ids, sources, s, d, scr, extra, pos, bounds, fixed)
+            return load_query("write_predicted_links_procedure"), link_procedure_batches(ids, sources, counts, d, scr, extra, pos, bounds, fixed)
         text = render(
             "write_predicted_links",
             match_source=identity.match("a", "row[0]"),

@@ -12,7 +12,6 @@ node identity; otherwise it sends the Cypher statements. Both leave the same gra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from .db import Database
 from .identity import NodeIdentity
+from .linkrank import link_values
 
 __all__ = [
     "PROCEDURES",
@@ -95,28 +95,25 @@ def node_procedure_batches(
 
 
 def link_procedure_batches(
-    ids: list[Any], sources: np.ndarray, s: np.ndarray, d: np.ndarray, scores: np.ndarray,
+    ids: list[Any], sources: np.ndarray, counts: list[int], d: np.ndarray, scores: np.ndarray,
     extra: dict[str, np.ndarray], pos: np.ndarray, bounds: Sequence[tuple[int, int]], fixed: dict[str, Any],
 ) -> Iterator[tuple[dict[str, Any], int]]:
     """``(params, links)`` per batch of ``topo.write.predictedLinks``.
 
-    ``sources`` (every source, with or without links), ``s``/``d``/``scores`` (the kept links,
-    sorted by source, best first) and ``pos`` (their places in the ``extra`` columns) come from
-    :func:`~topo_graphdb.linkrank.rank_links`; ``bounds`` are spans of ``sources``; ``fixed``
-    holds the parameters every batch shares.
+    ``sources`` (every source, with or without links), ``d``/``scores`` (the kept links, grouped
+    by source in that order, best first) and ``pos`` (their places in the ``extra`` columns) come
+    from :func:`~topo_graphdb.linkrank.rank_links`; ``counts`` are the links of each source;
+    ``bounds`` are spans of ``sources``; ``fixed`` holds the parameters every batch shares.
     """
-    starts = np.searchsorted(s, sources, side="left")
-    stops = np.searchsorted(s, sources, side="right")
-    counts = (stops - starts).tolist()
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).tolist()
     for b, e in bounds:
-        lo, hi = (int(starts[b]), int(stops[e - 1])) if e > b else (0, 0)
-        take = pos[lo:hi]
+        lo, hi = offsets[b], offsets[e]
         params = {
             "sources": [ids[a] for a in sources[b:e].tolist()],
             "counts": counts[b:e],
             "targets": [ids[j] for j in d[lo:hi].tolist()],
             "scores": scores[lo:hi].tolist(),
-            "more": {name: [None if math.isnan(v) else v for v in col[take].tolist()] for name, col in extra.items()},
+            "more": link_values(extra, pos[lo:hi]),
             **fixed,
         }
         yield params, hi - lo

@@ -32,7 +32,7 @@ def test_link_batches_hold_the_rows_of_the_cypher_statement():
     assert 0 in counts  # a source whose links all fell below min_score
     bounds = link_spans(counts, 9)
     got = []
-    for (b, e), (params, links) in zip(bounds, link_procedure_batches(ids, sources, s, d, scr, extra, pos, bounds, {"x": 1})):
+    for (b, e), (params, links) in zip(bounds, link_procedure_batches(ids, sources, counts, d, scr, extra, pos, bounds, {"x": 1})):
         assert params["x"] == 1 and links == sum(counts[b:e]) == len(params["targets"])
         at = 0
         for source, count in zip(params["sources"], params["counts"]):

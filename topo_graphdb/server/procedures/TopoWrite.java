@@ -165,6 +165,20 @@ public class TopoWrite {
         }
     }
 
+    /** SET e += map. */
+    static void putAll(Entity e, Map<String, Object> map) {
+        for (Map.Entry<String, Object> entry : map.entrySet()) {
+            put(e, entry.getKey(), entry.getValue());
+        }
+    }
+
+    /** Keeps {@code id} among the sample of ids that matched no node, while it has room. */
+    static void sample(List<Object> missingSample, Object id, long sampleSize) {
+        if (missingSample.size() < sampleSize) {
+            missingSample.add(id);
+        }
+    }
+
     @Procedure(name = "topo.write.nodeProperties", mode = Mode.WRITE)
     @Description("topo.write.nodeProperties(ids, names, columns, stamp, labels, key, sampleSize): "
             + "n += {names[c]: columns[c][i], ...stamp} on the nodes that ids[i] names")
@@ -191,17 +205,13 @@ public class TopoWrite {
             List<Node> found = find(ids.get(i), labels, key);
             if (found.isEmpty()) {
                 result.missing++;
-                if (result.missing_sample.size() < sampleSize) {
-                    result.missing_sample.add(ids.get(i));
-                }
+                sample(result.missing_sample, ids.get(i), sampleSize);
             }
             for (Node n : found) {
                 for (int c = 0; c < names.size(); c++) {
                     put(n, names.get(c), columns.get(c).get(i));
                 }
-                for (Map.Entry<String, Object> e : stamp.entrySet()) {
-                    put(n, e.getKey(), e.getValue());
-                }
+                putAll(n, stamp);
             }
         }
         return Stream.of(result);
@@ -247,9 +257,7 @@ public class TopoWrite {
             List<Node> found = find(sources.get(s), labels, key);
             if (found.isEmpty()) {
                 result.missing++;
-                if (result.missing_sample.size() < sampleSize) {
-                    result.missing_sample.add(sources.get(s));
-                }
+                sample(result.missing_sample, sources.get(s), sampleSize);
             }
             for (Node a : found) {
                 writeSource(a, from, to, targets, scores, more, type, replace, common, labels, key, nodeNames, stamp, result);
@@ -295,9 +303,7 @@ public class TopoWrite {
                 for (Relationship p : links) {
                     p.setProperty("score", scores.get(i));
                     p.setProperty("rank", (long) (i - from + 1));
-                    for (Map.Entry<String, Object> e : common.entrySet()) {
-                        put(p, e.getKey(), e.getValue());
-                    }
+                    putAll(p, common);
                     for (Map.Entry<String, List<Object>> e : more.entrySet()) {
                         put(p, e.getKey(), e.getValue().get(i));
                     }
@@ -312,8 +318,6 @@ public class TopoWrite {
             put(a, nodeNames.get(0), got.isEmpty() ? null : got);
             put(a, nodeNames.get(1), got.isEmpty() ? null : gotScores);
         }
-        for (Map.Entry<String, Object> e : stamp.entrySet()) {
-            put(a, e.getKey(), e.getValue());
-        }
+        putAll(a, stamp);
     }
 }
