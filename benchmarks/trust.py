@@ -5,9 +5,9 @@ For each graph, model and seed: hold out 10% of the unique undirected edges
 otherwise) and run :func:`topo_graphdb.model.holdout.trust_protocol`, the
 path ``sync`` and ``evaluate`` take (:func:`~topo_graphdb.model.holdout.calibrate`
 with the pair's TC and both ends' TC^Train among the features): fit the
-predictor on the other 90%, predict each node's top-10 new links, fit the
-link calibrator on the links of a random half of the source nodes and report
-on the other half:
+predictor on the other 90%, predict each node's top-10 new links, fit a
+link calibrator on the links of each random half of the source nodes, score
+each half's links with the other half's calibrator and report on all of them:
 
 * link ROC-AUC, ECE (10 bins), Brier score, AUC among each node's top-10
   (mean over nodes with a hit and a miss);
@@ -17,7 +17,7 @@ on the other half:
   the lift (mean Precision@10 in the top quintile over the bottom one) with
   its 90% bootstrap interval over the nodes (``lift5``, ``lift95``; in the
   table of means, the mean of the per-seed bounds);
-  expected precision and degree also on every report node with a held-out
+  expected precision and degree also on every node with a held-out
   edge (``EP|all``, ``dg|all``: TC undefined allowed);
 * distribution shift: mean TC^Train and mean TC^Test (K = 1) of those same nodes.
 
@@ -115,11 +115,10 @@ def run_one(graph: str, model: str, seed: int, args) -> tuple[dict, object]:
     res = trust_protocol(factory, train, held, n, k=args.k, hops=max(HOPS), beta=beta, seed=seed, node_properties=props,
                          activity=None if args.no_activity else activity)
     m = res.metrics
-    report = res.nodes["report_half"] == 1
-    target = np.where(report, res.nodes["measured_precision"], np.nan)
+    target = np.where(res.nodes["sampled"] == 1, res.nodes["measured_precision"], np.nan)
     ep = res.nodes["expected_precision"]
     deg = np.bincount(train.reshape(-1), minlength=n).astype(float)
-    # the nodes of the Spearman table: report half, a held-out edge, every score defined
+    # the nodes of the Spearman table: a held-out edge, every score defined
     same = np.isfinite(target) & np.isfinite(ep)
     for v in props.values():
         same &= np.isfinite(v)
@@ -250,14 +249,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"rho EP {_f(h['rho_expected_precision'])} deg {_f(h['rho_degree'])} lift {_f(h['lift_ep'], '.2f')} "
                       f"[{row['metrics']['calibrator']['model']}] {row['seconds']:.1f}s", file=sys.stderr, flush=True)  # fmt: skip
                 if args.plots:
-                    rep = res.links["half"] == 1
-                    plot_reliability(res.links["prob"][rep], res.links["label"][rep], args.plots / f"reliability-{graph}-{model}-{seed}.png", title=f"{graph} {model} seed {seed}")
+                    plot_reliability(res.links["prob"], res.links["label"], args.plots / f"reliability-{graph}-{model}-{seed}.png", title=f"{graph} {model} seed {seed}")
                     q = row["metrics"]["nodes"]["quintile_means"]
                     plot_lift({k: q[k] for k in ("expected_precision", "degree", "tc_train_k1", "tc_test_k1") if k in q}, args.plots / f"lift-{graph}-{model}-{seed}.png", ylabel=f"mean Precision@{args.k}")
                 if args.json:
                     write_json(args.json, rows, args.data_dir)
     print_table([(f"{r['graph']} {r['model']} s{r['seed']} {r['split'][:4]}", _headline(r)) for r in rows],
-                "Per run. Spearman of per-node Precision@10 on the report half, same nodes; EP|all, dg|all: every report node with a held-out edge")  # fmt: skip
+                "Per run. Spearman of per-node Precision@10, same nodes; EP|all, dg|all: every node with a held-out edge")  # fmt: skip
     summary = summarise(rows)
     print_table([(f"{s['graph']} {s['model']} ({s['seeds']} seeds)", {k: v["mean"] for k, v in s["summary"].items()}) for s in summary], "Mean over seeds")
     print("\nTargets (means over seeds)")

@@ -54,20 +54,22 @@ def _check(seed: int = 0, k: int = 5):
     return check, predictor, known, split, n, beta, k
 
 
-def test_calibrate_fits_on_one_half_and_reports_on_the_other():
+def test_calibrate_scores_each_half_with_the_other_half_and_reports_on_every_source():
     check, _, _, split, n, _, k = _check()
     m = check.metrics
     assert m["link_auc"] > 0.6 and 0.0 <= m["ece"] <= 0.1 and 0.0 <= m["brier"] <= 1.0
     assert m["heldout_edges"] == split.test_pos.shape[1] and m["sources"] == n and m["k"] == k
     assert {"degree", "tc_train_k1", "tc_train_k2", "expected_precision"} <= set(m["nodes"]["spearman"])
     assert any(name.startswith("log_pair_tc_k") for name in m["features"]) and "tc_train_k2_src" in m["features"]
-    half = check.nodes["report_half"]
-    assert 0 < half.sum() < n
-    # the reported nodes are report-half nodes with a held-out edge and a measured precision
+    half = check.nodes["half"]
+    assert 0 < half.sum() < n and check.nodes["sampled"].all()
+    assert check.metrics["links"] == check.links["src"].size
+    assert check.metrics["calibrator"]["model"] == check.calibrator.chosen_
+    # the reported nodes are sampled nodes with a held-out edge and a measured precision
     measured = check.nodes["measured_precision"]
     held = np.bincount(split.test_pos.reshape(-1), minlength=n)
     assert np.isfinite(measured[held > 0]).all() and np.isnan(measured[held == 0]).all()
-    assert m["nodes"]["evaluated"] <= int(((half == 1) & (held > 0)).sum())
+    assert m["nodes"]["evaluated"] <= int((held > 0).sum())
     for name in ("reliability", "lift"):
         assert check.figures[name].startswith(b"\x89PNG")
 

@@ -22,8 +22,7 @@ from topo_graphdb.model.holdout import trust_protocol  # noqa: E402
 from topo_graphdb.model.report import json_ready  # noqa: E402
 from topo_graphdb.model.splits import random_split, temporal_split  # noqa: E402
 from topo_graphdb.model.trust import (  # noqa: E402
-    FIT_HALF,
-    REPORT_HALF,
+    CrossFitCalibrator,
     LinkCalibrator,
     activity_before_holdout,
     brier_score,
@@ -402,6 +401,33 @@ def test_calibrator_with_a_handful_of_positives_skips_boosting_and_fits():
     assert only_boosted.summary()["model"] == "logistic" and "too few positives" in only_boosted.summary()["reason"]
 
 
+def test_cross_fit_scores_each_half_with_the_calibrator_of_the_other():
+    rng = np.random.default_rng(11)
+    groups = np.repeat(np.arange(600), 10)
+    X = rng.normal(size=(groups.size, 3))
+    p_true = 1.0 / (1.0 + np.exp(-(2.0 * X[:, 0] - 2.5)))
+    y = rng.random(groups.size) < p_true
+    half = (groups % 2).astype(np.int8)
+    cf = CrossFitCalibrator(seed=0, candidates=("logistic",))
+    prob = cf.fit_out_of_fold(X, y, groups, half)
+    first, second = cf.halves_
+    assert (first.n_rows_, second.n_rows_) == (int((half == 0).sum()), int((half == 1).sum()))
+    # out of fold: a row's probability comes from the calibrator that did not see its source
+    np.testing.assert_array_equal(prob[half == 0], second.predict_proba(X[half == 0]))
+    np.testing.assert_array_equal(prob[half == 1], first.predict_proba(X[half == 1]))
+    assert not np.array_equal(prob[half == 0], first.predict_proba(X[half == 0]))
+    np.testing.assert_allclose(cf.predict_proba(X), (first.predict_proba(X) + second.predict_proba(X)) / 2)
+    assert np.abs(prob - p_true).mean() < 0.03  # the known probabilities, recovered out of fold
+    summary = cf.summary()
+    assert summary["model"] == cf.chosen_ == "logistic" and summary["rows"] == groups.size
+    assert [h["rows"] for h in summary["halves"]] == [first.n_rows_, second.n_rows_]
+    json.dumps(summary, allow_nan=False)
+    with pytest.raises(InputError, match="half must hold 0 or 1"):
+        CrossFitCalibrator().fit_out_of_fold(X, y, groups, np.full(groups.size, 2))
+    with pytest.raises(InputError, match="not fitted"):
+        CrossFitCalibrator().predict_proba(X)
+
+
 def test_calibrator_rejects_bad_input():
     with pytest.raises(InputError, match="candidates"):
         LinkCalibrator(candidates=("forest",)).fit(np.zeros((30, 1)), np.zeros(30), np.zeros(30))
@@ -462,10 +488,14 @@ def test_trust_protocol_end_to_end_on_a_planted_partition():
     links, m = res.links, res.metrics
     assert set(links) >= {"src", "dst", "score", "rank", "prob", "label", "half"}
     assert links["prob"].min() >= 0 and links["prob"].max() <= 1
-    fit_src = set(links["src"][links["half"] == FIT_HALF].tolist())
-    rep_src = set(links["src"][links["half"] == REPORT_HALF].tolist())
-    assert fit_src and rep_src and not fit_src & rep_src
-    assert (res.nodes["report_half"][links["src"]] == links["half"]).all()
+    first = set(links["src"][links["half"] == 0].tolist())
+    second = set(links["src"][links["half"] == 1].tolist())
+    assert first and second and not first & second
+    assert (res.nodes["half"][links["src"]] == links["half"]).all()
+    # cross-fitting: each half's links are scored by the calibrator fitted on the other half
+    X = np.random.default_rng(4).random((5, res.calibrator.n_features_))
+    assert res.calibrator.predict_proba(X) == pytest.approx((res.calibrator.halves_[0].predict_proba(X) + res.calibrator.halves_[1].predict_proba(X)) / 2)
+    assert m["links"] == links["src"].size  # every labelled link reports
     assert m["link_auc"] > 0.6
     assert m["auc_within_top_k"]["sources"] > 0
     assert 0 <= m["ece"] < 0.05 and m["brier"] < 1.05 * m["brier_base_rate"]
@@ -485,7 +515,8 @@ def test_trust_protocol_end_to_end_on_a_planted_partition():
     assert res.nodes["expected_precision"] == pytest.approx(expected_precision(links["src"], links["prob"], n, 10, rank=links["rank"]), nan_ok=True)
     # the product's features: the pair's TC and both ends' TC^Train
     assert {"log_pair_tc_k1", "log_pair_tc_k2", "tc_train_k1_src", "tc_train_k2_dst"} <= set(m["features"])
-    assert isinstance(res.calibrator, LinkCalibrator) and m["calibrator"]["model"] == res.calibrator.chosen_
+    assert isinstance(res.calibrator, CrossFitCalibrator) and m["calibrator"]["model"] == res.calibrator.chosen_
+    assert all(isinstance(c, LinkCalibrator) for c in res.calibrator.halves_)
     assert m["heldout_dropped"] == 0 and m["timings"]["total"] > 0
     json.dumps(m, allow_nan=False)
 

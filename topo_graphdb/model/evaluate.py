@@ -384,8 +384,9 @@ def trust_check(predictor: Any, split: EdgeSplit, *, hops: Iterable[int] = (1, 2
 
     The fitted predictor proposes each source's top-``k`` links among pairs
     that are neither training nor validation edges; a link is positive when
-    it is a test edge. The calibrator is fitted on half of the source nodes
-    and everything is reported on the other half, beside degree, TC^Train
+    it is a test edge. A calibrator is fitted on each half of the source
+    nodes and each half's links are scored by the other half's; everything
+    is reported on those scores, beside degree, TC^Train
     (K = 1..max(hops), on the training and validation edges) and ATC on the
     same nodes. None when the split has fewer than 10 test edges. A split
     by time also gives the calibrator each node's activity

@@ -7,15 +7,18 @@ The deployment setting of ``sync`` (and of ``evaluate`` given a split):
    uses a validation part of that rest) and sees those *known* edges;
 2. :func:`calibrate`: the trained predictor proposes each sampled source's
    top-k non-neighbours; a link is positive when it is a held-out edge. The
-   source nodes are split at random (seeded) into a fit half and a report
-   half: :class:`~topo_graphdb.model.trust.LinkCalibrator` is fitted on the
-   fit half only (its own choices on a validation part of that half), and
-   everything reported (link AUC, AP, Brier, ECE, AUC within each node's
-   top-k, per-node Spearman and lift beside degree and TC^Train on the same
-   nodes) comes from the report half, whose links fitted nothing;
+   source nodes are split at random (seeded) into two halves and a
+   :class:`~topo_graphdb.model.trust.LinkCalibrator` is fitted on the links
+   of each half (its own choices on a validation part of that half)
+   (:class:`~topo_graphdb.model.trust.CrossFitCalibrator`). Every link is
+   scored by the calibrator of the *other* half, so everything reported
+   (link AUC, AP, Brier, ECE, AUC within each node's top-k, per-node Spearman
+   and lift beside degree and TC^Train on the same nodes) covers every
+   sampled source, and no reported probability comes from a model that saw
+   its source's links;
 3. :func:`apply`: the final predictor (all edges) proposes the links that are
    written; the same features on the whole graph give each its
-   ``probability``, and a node's expected precision is the sum of its top-k
+   ``probability``, the mean of the two halves' calibrators, and a node's expected precision is the sum of its top-k
    probabilities over k.
 
 What the probability means: the chance that the pair is one of the graph's
@@ -44,9 +47,7 @@ import numpy as np
 from ..errors import EmptyGraphError, InputError
 from ..snapshot import adjacency_matrix, simple_undirected
 from .trust import (
-    FIT_HALF,
-    REPORT_HALF,
-    LinkCalibrator,
+    CrossFitCalibrator,
     expected_precision,
     holdout_labels,
     link_features,
@@ -89,14 +90,15 @@ class HeldOutCalibration:
     ``metrics`` is JSON-ready (see :func:`topo_graphdb.model.trust.report_metrics`);
     ``figures`` maps ``reliability`` and ``lift`` to PNG bytes; ``nodes`` holds
     per-node arrays (n,) of the check: ``expected_precision``,
-    ``measured_precision`` and ``report_half`` (1 where the node reports);
+    ``measured_precision``, ``half`` (0 or 1: whose calibrator the node's
+    links fitted) and ``sampled`` (1 where the node's links were labelled:
+    the nodes that report);
     ``links`` the labelled links of the check, arrays (m,): ``src``, ``dst``,
-    ``score``, ``rank``, ``label`` (a held-out edge), ``half``
-    (:data:`~topo_graphdb.model.trust.FIT_HALF` or ``REPORT_HALF``) and
-    ``prob`` (calibrated).
+    ``score``, ``rank``, ``label`` (a held-out edge), ``half`` (of the
+    source) and ``prob`` (calibrated by the other half's calibrator).
     """
 
-    calibrator: LinkCalibrator
+    calibrator: CrossFitCalibrator
     k: int
     pair_tc_hops: int
     beta: float
@@ -213,14 +215,13 @@ def calibrate(
     links["rank"] = link_ranks(links["src"], links["score"])
     links["label"] = holdout_labels(links, heldout_edges, n)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x686F6C64]))
-    node_half = np.full(n, FIT_HALF, np.int8)
-    node_half[rng.permutation(n)[: n // 2]] = REPORT_HALF
+    node_half = np.zeros(n, np.int8)
+    node_half[rng.permutation(n)[: n // 2]] = 1
     links["half"] = node_half[links["src"]]
     known_tc = node_tc(known_edges, n, pair_hops, beta, backend)
     X, names, _ = _features(links, known_edges, n, pair_hops, beta, backend, known_tc, activity)
-    fit = links["half"] == FIT_HALF
-    calibrator = LinkCalibrator(seed=seed).fit(X[fit], links["label"][fit], links["src"][fit])
-    links["prob"] = calibrator.predict_proba(X)
+    calibrator = CrossFitCalibrator(seed=seed)
+    links["prob"] = calibrator.fit_out_of_fold(X, links["label"], links["src"], links["half"])
     known_degree = np.bincount(np.asarray(known_edges).reshape(-1), minlength=n).astype(np.float64)
     held_degree = np.bincount(np.asarray(heldout_edges).reshape(-1), minlength=n)
     sampled = np.zeros(n, bool)
@@ -232,8 +233,8 @@ def calibrate(
         **known_tc,
         **{name: np.asarray(v, dtype=np.float64) for name, v in (node_properties or {}).items()},
     }
-    report = links["half"] == REPORT_HALF
-    metrics = report_metrics(links, report, per_node, (node_half == REPORT_HALF) & sampled)
+    report = np.ones(links["src"].size, bool)
+    metrics = report_metrics(links, report, per_node, sampled)
     metrics.update(
         k=int(k), pair_tc_hops=pair_hops, features=names, calibrator=calibrator.summary(),
         sources=int(sampled.sum()), known_edges=int(np.asarray(known_edges).shape[1]),
@@ -247,7 +248,7 @@ def calibrate(
         if quintiles:
             pngs["lift"] = _png(lambda p: plot_lift(quintiles, p, ylabel=f"measured Precision@{int(k)}"))
     nodes = {"expected_precision": per_node["expected_precision"], "measured_precision": per_node["measured_precision"],
-             "report_half": (node_half == REPORT_HALF).astype(np.int8)}
+             "half": node_half, "sampled": sampled.astype(np.int8)}
     return HeldOutCalibration(calibrator, int(k), pair_hops, float(beta), metrics, pngs, nodes, links, activity is not None)
 
 
@@ -275,9 +276,11 @@ def trust_protocol(
     2. :func:`calibrate` with the training edges as known edges: each source's
        top-``k`` links (:func:`~topo_graphdb.model.predict.predict_links`)
        among pairs that are neither training edges nor ``exclude_edges`` are
-       labelled by the held-out edges, the calibrator is fitted on the links
-       of half of the source nodes, and everything is reported on the other
-       half, beside degree, TC^Train and ``node_properties`` on the same nodes.
+       labelled by the held-out edges, a calibrator is fitted on the links
+       of each half of the source nodes, and every link is scored by the
+       other half's; everything is reported on those out-of-half
+       probabilities, beside degree, TC^Train and ``node_properties`` on the
+       same nodes.
 
     Held-out edges that are training edges or in ``exclude_edges`` cannot be
     proposed; they are dropped first (``metrics["heldout_dropped"]``).

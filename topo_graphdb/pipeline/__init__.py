@@ -27,10 +27,11 @@ Trust
 With ``predict.trust`` (the default) a share ``trust_holdout`` of the edges
 (the most recent ones when the selection has a timestamp) is held out while
 the predictor trains; its top-k links among the known edges are labelled by
-the held-out ones, a calibrator is fitted on half of the source nodes and
-checked on the other half (AUC, Brier score, ECE, Spearman of expected
+the held-out ones, a calibrator is fitted on each half of the source nodes
+and checked on the other half's links (AUC, Brier score, ECE, Spearman of expected
 precision with the measured Precision@k beside degree and TC^Train, lift),
-and the final links (predicted with every edge) get its probabilities. The
+and the final links (predicted with every edge) get the mean of the two
+calibrators' probabilities. The
 check's figures and report are stored on the run's ``TopoRun`` node
 (``figure_reliability_png``, ``figure_lift_png``, ``trust_report``).
 

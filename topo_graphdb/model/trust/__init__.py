@@ -9,18 +9,20 @@ from held-out edges and reports how far it can be trusted, one module per job:
   source, its rank, structural facts of the pair), :func:`node_activity`
   (recency features from relationship times) and :func:`holdout_labels`;
 * :mod:`.calibrator`: :class:`LinkCalibrator`, the probabilistic classifier
-  chosen by source-grouped validation log-loss;
+  chosen by source-grouped validation log-loss, and :class:`CrossFitCalibrator`,
+  one on each half of the source nodes, each scoring the other half's links;
 * :mod:`.metrics` (pure functions): :func:`expected_precision` (``sum`` of a
   node's top-k link probabilities ``/ k``, the expectation of its
   Precision@k), :func:`measured_precision`, :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`within_source_auc`,
   :func:`quintile_means`, :func:`lift` (and its bootstrap :func:`lift_interval`),
   :func:`spearman_same_nodes` and
-  :func:`report_metrics`, which puts them together on the report half;
+  :func:`report_metrics`, which puts them together on the reported links;
 * :mod:`.figures`: :func:`plot_reliability`, :func:`plot_lift`.
 
-The protocol that puts these together (fit the calibrator on the links of
-half of the source nodes, report on the other half) is
+The protocol that puts these together (fit a calibrator on the links of
+each half of the source nodes, score each half with the other half's
+calibrator, report on all of them) is
 :func:`topo_graphdb.model.holdout.calibrate`.
 
 References: Niculescu-Mizil & Caruana (2005), "Predicting good probabilities
@@ -28,7 +30,7 @@ with supervised learning"; Guo et al. (2017) for the ECE; Wang et al. (ICLR
 2024) for Topological Concentration and the per-node protocol.
 """
 
-from .calibrator import LinkCalibrator
+from .calibrator import CrossFitCalibrator, LinkCalibrator
 from .features import activity_before_holdout, holdout_labels, link_features, node_activity
 from .figures import plot_lift, plot_reliability
 from .metrics import (
@@ -51,6 +53,7 @@ __all__ = [
     "activity_before_holdout",
     "holdout_labels",
     "LinkCalibrator",
+    "CrossFitCalibrator",
     "expected_precision",
     "measured_precision",
     "brier_score",
@@ -64,11 +67,4 @@ __all__ = [
     "plot_lift",
     "report_metrics",
     "trust_warnings",
-    "FIT_HALF",
-    "REPORT_HALF",
 ]
-
-#: value of ``links["half"]`` / ``node_half`` for the calibrator's fitting nodes
-FIT_HALF = 0
-#: value of ``links["half"]`` / ``node_half`` for the nodes the report is computed on
-REPORT_HALF = 1

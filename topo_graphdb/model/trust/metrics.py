@@ -4,7 +4,7 @@ Link metrics: :func:`brier_score`, :func:`expected_calibration_error`,
 :func:`within_source_auc`; node metrics: :func:`expected_precision`,
 :func:`measured_precision`, :func:`quintile_means`, :func:`lift`,
 :func:`spearman_same_nodes`; :func:`report_metrics` puts them together on
-the links of the report half, and :func:`trust_warnings` says where that
+the reported links, and :func:`trust_warnings` says where that
 report advises against relying on the numbers.
 
 References: Guo et al. (2017) for the ECE; Wang et al. (ICLR 2024) for the
