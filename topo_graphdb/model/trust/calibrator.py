@@ -11,10 +11,13 @@ with supervised learning".
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...errors import InputError
 from ..report import json_ready
@@ -279,7 +282,14 @@ class CrossFitCalibrator:
         y = np.asarray(y).reshape(-1)
         groups = np.asarray(groups).reshape(-1)
         t0 = time.perf_counter()
-        self.halves_ = [LinkCalibrator(self.seed + h, **self.settings).fit(X[half == h], y[half == h], groups[half == h]) for h in (0, 1)]
+
+        def fit(h: int) -> LinkCalibrator:
+            return LinkCalibrator(self.seed + h, **self.settings).fit(X[half == h], y[half == h], groups[half == h])
+
+        # the halves fit side by side, each with half of the native thread pools (OpenMP of gradient
+        # boosting, BLAS): one pool over every core per fit thrashes when another process holds a core
+        with threadpool_limits(limits=max(1, (os.cpu_count() or 2) // 2)), ThreadPoolExecutor(max_workers=2) as pool:
+            self.halves_ = list(pool.map(fit, (0, 1)))
         prob = np.empty(X.shape[0])
         for h, calibrator in enumerate(self.halves_):
             other = half != h
