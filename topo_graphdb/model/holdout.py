@@ -18,8 +18,8 @@ The deployment setting of ``sync`` (and of ``evaluate`` given a split):
    its source's links;
 3. :func:`apply`: the final predictor (all edges) proposes the links that are
    written; the same features on the whole graph give each its
-   ``probability``, the mean of the two halves' calibrators, and a node's expected precision is the sum of its top-k
-   probabilities over k.
+   ``probability``, the mean of the two halves' calibrators, and a node's
+   expected precision is the sum of its top-k probabilities over k.
 
 What the probability means: the chance that the pair is one of the graph's
 missing links, measured as the chance that a link proposed with these
