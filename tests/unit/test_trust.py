@@ -424,6 +424,8 @@ def test_cross_fit_scores_each_half_with_the_calibrator_of_the_other():
     json.dumps(summary, allow_nan=False)
     with pytest.raises(InputError, match="half must hold 0 or 1"):
         CrossFitCalibrator().fit_out_of_fold(X, y, groups, np.full(groups.size, 2))
+    with pytest.raises(InputError, match="must agree"):
+        CrossFitCalibrator().fit_out_of_fold(X, y[:-1], groups, half)
     with pytest.raises(InputError, match="not fitted"):
         CrossFitCalibrator().predict_proba(X)
 

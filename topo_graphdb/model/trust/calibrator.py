@@ -11,7 +11,6 @@ with supervised learning".
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ...errors import InputError
+from ...scheduler import local_worker_threads
 from ..report import json_ready
 from .metrics import brier_score, expected_calibration_error
 
@@ -283,10 +283,12 @@ class CrossFitCalibrator:
         """Fit on each half, return the other half's probability of each row, shape (m,)."""
         X = np.asarray(X, dtype=np.float64)
         half = np.asarray(half).reshape(-1)
-        if half.size != X.shape[0] or not np.isin(half, (0, 1)).all():
-            raise InputError(f"half must hold 0 or 1 for each of the {X.shape[0]} rows")
         y = np.asarray(y).reshape(-1)
         groups = np.asarray(groups).reshape(-1)
+        if X.ndim != 2 or not X.shape[0] == y.size == groups.size:
+            raise InputError(f"X (m, f), y (m,) and groups (m,) must agree; got {X.shape}, {y.shape}, {groups.shape}")
+        if half.size != X.shape[0] or not np.isin(half, (0, 1)).all():
+            raise InputError(f"half must hold 0 or 1 for each of the {X.shape[0]} rows")
         t0 = time.perf_counter()
 
         def fit(h: int) -> LinkCalibrator:
@@ -294,7 +296,7 @@ class CrossFitCalibrator:
 
         # the halves fit side by side, each with half of the native thread pools (OpenMP of gradient
         # boosting, BLAS): one pool over every core per fit thrashes when another process holds a core
-        with threadpool_limits(limits=max(1, (os.cpu_count() or 2) // 2)), ThreadPoolExecutor(max_workers=2) as pool:
+        with threadpool_limits(limits=local_worker_threads(2)), ThreadPoolExecutor(max_workers=2) as pool:
             self.halves_ = list(pool.map(fit, (0, 1)))
         prob = np.empty(X.shape[0])
         for h, calibrator in enumerate(self.halves_):
