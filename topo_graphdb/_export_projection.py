@@ -70,7 +70,7 @@ def stream_projection(tx: Any, col: Collector, text: str) -> dict[str, Any]:
         )
         if col.progress:
             col.progress("relationships", read, read)
-    return edges.finish(col, {"relationships_read": read, "dangling": 0, "null_endpoints": null_ids})
+    return edges.finish(col, {"relationships_read": read, "dangling": 0, "null_endpoints": null_ids, "relationships_via": "projection"})
 
 
 def _grow(col: Collector, values: Sequence[Any]) -> np.ndarray:

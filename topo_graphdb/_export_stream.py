@@ -136,10 +136,13 @@ class Collector:
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
 
     # relationships ------------------------------------------------------
-    def read_rels(self, tx: Any, total: int) -> dict[str, Any]:
-        """Stream the grouped relationship pass into src/dst (and time/weight) buffers."""
+    def read_rels(self, tx: Any, total: int, *, procedure: bool = False) -> dict[str, Any]:
+        """Stream the grouped relationship pass into src/dst (and time/weight) buffers; with
+        ``procedure`` (the server has ``topo.export.relationships``) through it where the plan allows."""
         plan = self.plan
         assert plan is not None
+        if procedure and plan.procedure is not None:
+            return self._read_rels_procedure(tx, total, plan.procedure)
         result = tx.run(plan.rels, {**plan.params, "group_size": self.group_size})
         has_time = "times" in plan.rel_columns
         has_weight = "weights" in plan.rel_columns
@@ -160,4 +163,22 @@ class Collector:
             )
             if self.progress:
                 self.progress("relationships", read, max(total, read))
-        return edges.finish(self, {"relationships_read": read, "dangling": dangling})
+        return edges.finish(self, {"relationships_read": read, "dangling": dangling, "relationships_via": "cypher"})
+
+    def _read_rels_procedure(self, tx: Any, total: int, args: dict[str, list[str]]) -> dict[str, Any]:
+        """The relationship pass as packed positions in :attr:`ids` (``export_rels_procedure.cypher``)."""
+        from ._cypher import load_query  # noqa: PLC0415
+        from .errors import TopoGraphError  # noqa: PLC0415
+
+        result = tx.run(load_query("export_rels_procedure"), {"ids": self.ids, **args, "group_size": self.group_size})
+        edges = EdgeColumns(False, False, max(total, 1024))
+        read = 0
+        for rec in records(result, 1):
+            src, dst = (np.frombuffer(bytes(rec[i]), dtype="<i4").astype(np.int64) for i in (0, 1))
+            if src.size != rec[2] or dst.size != rec[2]:
+                raise TopoGraphError(f"topo.export.relationships sent {src.size} sources and {dst.size} targets for {rec[2]} relationships")
+            read += src.size
+            edges.add(src, dst, None, None)
+            if self.progress:
+                self.progress("relationships", read, max(total, read))
+        return edges.finish(self, {"relationships_read": read, "dangling": 0, "relationships_via": "procedure"})

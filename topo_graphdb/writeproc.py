@@ -8,6 +8,8 @@ columns (one list per property), not as one map per node or link, which is cheap
 to read on both sides. :mod:`topo_graphdb.writeback` uses these batches when
 :func:`has_write_procedures` says the server has the procedures and :func:`procedures_serve` the
 node identity; otherwise it sends the Cypher statements. Both leave the same graph.
+:func:`server_has` is the one check that a server has procedures of the jar; the export asks it
+for :data:`EXPORT_PROCEDURES`.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from .identity import NodeIdentity
 from .linkrank import link_values
 
 __all__ = [
+    "EXPORT_PROCEDURES",
     "PROCEDURES",
     "has_write_procedures",
     "link_procedure_batches",
     "node_procedure_batches",
     "procedures_can_store",
     "procedures_serve",
+    "server_has",
     "signature_arguments",
 ]
 
@@ -39,6 +43,8 @@ PROCEDURES = {
         "labels", "key", "nodeNames", "stamp", "sampleSize",
     ),
 }  # fmt: skip
+#: the export's procedure (``topo_graphdb._export_stream``) and its arguments, from the same plugin jar
+EXPORT_PROCEDURES = {"topo.export.relationships": ("ids", "types", "excluded", "groupSize")}
 
 
 def signature_arguments(signature: str) -> tuple[str, ...]:
@@ -51,20 +57,25 @@ def signature_arguments(signature: str) -> tuple[str, ...]:
     return tuple(part.split("::")[0].strip() for part in inside.split(",") if "::" in part)
 
 
-def has_write_procedures(db: Database) -> bool:
-    """True when the server offers both ``topo.write`` procedures, with the arguments this client
-    sends (a server still running an older plugin jar gets the Cypher statements)."""
+def server_has(db: Database, procedures: dict[str, tuple[str, ...]]) -> bool:
+    """True when the server offers every one of ``procedures`` (name -> argument names) with exactly
+    those arguments (a server still running an older plugin jar gets the Cypher statements)."""
     from neo4j import exceptions as ne  # noqa: PLC0415
 
     from ._cypher import load_query  # noqa: PLC0415
     from .errors import TopoGraphError  # noqa: PLC0415
 
     try:
-        records = db.run(load_query("write_procedures"), {"names": list(PROCEDURES)}, read=True).records
+        records = db.run(load_query("write_procedures"), {"names": list(procedures)}, read=True).records
     except (TopoGraphError, ne.Neo4jError, ne.DriverError):
         return False  # e.g. a user not allowed to list procedures: the Cypher statements still work
     found = {r["name"]: signature_arguments(r["signature"]) for r in records}
-    return found == PROCEDURES
+    return found == procedures
+
+
+def has_write_procedures(db: Database) -> bool:
+    """True when the server offers both ``topo.write`` procedures, with the arguments this client sends."""
+    return server_has(db, PROCEDURES)
 
 
 def procedures_can_store(columns: Sequence[Any]) -> bool:

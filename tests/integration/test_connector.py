@@ -152,6 +152,36 @@ def test_element_ids_identify_nodes_without_key(neo4j_conn, g):
     assert keyed_edges(snap, uid_of) == [(0, 1), (1, 2), (3, 4)]
 
 
+# --------------------------------------------------------------------------- the export procedure
+PROCEDURE_SELECTIONS = {
+    "one type, keys": lambda g: spec(g, orientation="natural"),
+    "element ids, reversed": lambda g: spec(g, orientation="reverse", key_property=None),
+    "two labels and types, undirected": lambda g: spec(g, labels=[g["L"], g["M"]], rel_types=[g["T1"], g["T2"]]),
+    "all types but the excluded": lambda g: spec(g, rel_types=[], orientation="natural"),
+    "all labels but the ledger's": lambda g: GraphSpec(rel_types=[g["T1"]], orientation="natural", exclude_labels=[g["Ledger"]]),
+    "node predicates": lambda g: spec(g, rel_types=[g["T1"], g["T2"]], node_where=["year >= 2005"], orientation="natural"),
+    "features and labels": lambda g: spec(g, rel_types=[g["T2"]], feature_properties=["f", "emb"], label_property="cls"),
+}
+
+
+@pytest.mark.parametrize("name", list(PROCEDURE_SELECTIONS))
+def test_the_export_procedure_reads_what_the_cypher_pass_reads(neo4j_conn, g, name):
+    sel = PROCEDURE_SELECTIONS[name](g)
+    fast, slow = export_graph(neo4j_conn, sel), export_graph(neo4j_conn, sel, use_procedures=False)
+    assert (fast.meta["report"]["relationships_via"], slow.meta["report"]["relationships_via"]) == ("procedure", "cypher")
+    assert np.array_equal(fast.node_ids, slow.node_ids)
+    assert np.array_equal(fast.edge_index, slow.edge_index)  # the same relationships in the same order
+    for a, b in ((fast.x, slow.x), (fast.y, slow.y)):
+        assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True)
+    same = lambda rep: {k: v for k, v in rep.items() if k not in ("relationships_via", "seconds")}  # noqa: E731
+    assert same(fast.meta["report"]) == same(slow.meta["report"])
+
+
+@pytest.mark.parametrize("kw", [{"time_property": "t"}, {"weight_property": "w"}, {"rel_where": ["w > 1"]}])
+def test_relationship_values_and_predicates_are_read_through_cypher(neo4j_conn, g, kw):
+    assert export_graph(neo4j_conn, spec(g, **kw)).meta["report"]["relationships_via"] == "cypher"
+
+
 # --------------------------------------------------------------------------- predicates
 @pytest.mark.parametrize(
     "where, nodes",

@@ -45,3 +45,12 @@ def test_plan_selection_is_quoted_and_parameterised():
     assert "WHERE a.`A``) DETACH DELETE n //` = $np0" in plan.rels and "b.`A``) DETACH DELETE n //` = $np0" in plan.rels
     assert "excluded_types" not in plan.params
     assert "{{" not in plan.nodes + plan.rels
+
+
+def test_plan_offers_the_procedure_only_without_relationship_values_or_predicates():
+    assert build_plan(GraphSpec(labels="A", rel_types=["R", "S"])).procedure == {"types": ["R", "S"], "excluded": []}
+    # all types: the tool's own links stay out, as in the Cypher pass
+    assert build_plan(GraphSpec()).procedure == {"types": [], "excluded": ["PREDICTED_LINK"]}
+    assert build_plan(GraphSpec(node_where=["year > 2000"], key_property="id")).procedure is not None
+    for kw in ({"time_property": "t"}, {"weight_property": "w"}, {"rel_where": [("w", ">", 1)]}):
+        assert build_plan(GraphSpec(labels="A", **kw)).procedure is None, kw

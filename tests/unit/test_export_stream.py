@@ -60,7 +60,7 @@ def test_collector_maps_grouped_records_and_counts_dangling():
     assert col.src.tolist() == [0, 1, 2, 2] and col.dst.tolist() == [1, 0, 0, 2]
     assert np.isnan(col.time[2]) and col.time[[0, 1, 3]].tolist() == [5, 1, 7]
     assert col.weight.tolist() == [2.0, 1.0, 1.0, 3.0]
-    assert info == {"relationships_read": 6, "dangling": 2, "time_missing": 1, "weight_missing_as_1": 1}
+    assert info == {"relationships_read": 6, "dangling": 2, "relationships_via": "cypher", "time_missing": 1, "weight_missing_as_1": 1}
     assert ("relationships", 6, 6) in seen and ("nodes", 3, 3) in seen
 
 
@@ -107,3 +107,20 @@ def test_collector_projection_grows_nodes_and_checks_columns():
         stream_projection(_FakeTx([_FakeResult(["a", "b"], [])]), col, "")
     with pytest.raises(InputError, match="unexpected column"):
         stream_projection(_FakeTx([_FakeResult(["source", "target", "label"], [])]), col, "")
+
+
+def test_collector_reads_the_procedure_pass_as_packed_positions():
+    spec = GraphSpec(labels="A")
+    col = Collector(spec, build_plan(spec), None, group_size=2)
+    col.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1", "n2"], 3)])]), 3)
+    packed = lambda v: np.asarray(v, dtype="<i4").tobytes()  # noqa: E731
+    rels = _FakeResult(["sources", "targets", "count"], [(packed([0, 0, 1]), packed([1, 2, 1]), 3), (packed([2]), packed([0]), 1)])
+    info = col.read_rels(_FakeTx([rels]), 4, procedure=True)
+    assert col.src.tolist() == [0, 0, 1, 2] and col.dst.tolist() == [1, 2, 1, 0]
+    assert info == {"relationships_read": 4, "dangling": 0, "relationships_via": "procedure"}
+    # a spec with relationship values never takes it, even when asked
+    timed = GraphSpec(labels="A", time_property="t")
+    other = Collector(timed, build_plan(timed), None, group_size=2)
+    other.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1"], 2)])]), 2)
+    info = other.read_rels(_FakeTx([_FakeResult(["sources", "targets", "times"], [(["n0"], [["n1"]], [[1]])])]), 1, procedure=True)
+    assert info["relationships_via"] == "cypher" and other.src.tolist() == [0]

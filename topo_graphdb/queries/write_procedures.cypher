@@ -1,4 +1,4 @@
-// The topo.write procedures the server has (the plugin jar of topo_graphdb/server/procedures), with their signatures.
+// Which of the named procedures of the plugin jar (topo_graphdb/server/procedures) the server has, with their signatures.
 SHOW PROCEDURES YIELD name, signature
 WHERE name IN $names
 RETURN name, signature

@@ -1,22 +1,31 @@
 /*
- * Bulk write-back procedures of topo-graphdb, compiled against the assembled server's jars when
- * the local server starts (topo_graphdb/server/_procedures.py) and loaded from its plugins folder.
+ * Bulk write-back and export procedures of topo-graphdb, compiled against the assembled server's
+ * jars when the local server starts (topo_graphdb/server/_procedures.py) and loaded from its
+ * plugins folder.
  *
- * Each procedure does, in the caller's transaction, exactly what the Cypher statements
+ * Each write procedure does, in the caller's transaction, exactly what the Cypher statements
  * topo_graphdb/queries/write_node_properties.cypher and write_predicted_links.cypher do, for nodes
  * found by element id (with an optional label guard) or by a key property under one or more
  * labels; the parameters come as columns (one list per property) instead of one map per row,
  * which is what makes them cheaper to send and to read.
+ * topo.export.relationships reads, in the caller's transaction, the relationships that
+ * topo_graphdb/queries/export_rels.cypher reads for a selection without relationship predicates,
+ * times or weights, and returns their ends as positions in the node list the client already holds
+ * (packed int32 arrays instead of one element id string per relationship).
  * The client uses them when the server has them and the Cypher statements otherwise.
  */
 package topo.graphdb;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.neo4j.graphdb.ResourceIterator;
 import org.neo4j.graphdb.Direction;
@@ -55,6 +64,12 @@ public class TopoWrite {
         public long missing_targets;
         public long missing;
         public List<Object> missing_sample;
+    }
+
+    public static class EdgeBlock {
+        public byte[] sources;
+        public byte[] targets;
+        public long count;
     }
 
     /**
@@ -319,5 +334,112 @@ public class TopoWrite {
             put(a, nodeNames.get(1), got.isEmpty() ? null : gotScores);
         }
         putAll(a, stamp);
+    }
+
+    @Procedure(name = "topo.export.relationships", mode = Mode.READ)
+    @Description("topo.export.relationships(ids, types, excluded, groupSize): for each group of groupSize "
+            + "nodes of ids (element ids), their outgoing relationships of types (any type but excluded when "
+            + "types is empty) that end at a node of ids, as int32 little-endian positions in ids")
+    public Stream<EdgeBlock> relationships(
+            @Name("ids") List<String> ids,
+            @Name("types") List<String> typeNames,
+            @Name("excluded") List<String> excluded,
+            @Name("groupSize") long groupSize) {
+        if (groupSize < 1) {
+            throw bad("groupSize must be at least 1");
+        }
+        Node[] nodes = new Node[ids.size()];
+        long top = -1;
+        for (int i = 0; i < nodes.length; i++) {
+            nodes[i] = tx.getNodeByElementId(ids.get(i));
+            top = Math.max(top, nodes[i].getId());
+        }
+        Positions position = new Positions(nodes, top);
+        RelationshipType[] types = new RelationshipType[typeNames.size()];
+        for (int i = 0; i < types.length; i++) {
+            types[i] = RelationshipType.withName(typeNames.get(i));
+        }
+        Set<String> skip = new HashSet<>(excluded);
+        int group = (int) Math.min(groupSize, Integer.MAX_VALUE);
+        int blocks = (nodes.length + group - 1) / group;
+        return IntStream.range(0, blocks).mapToObj(b -> edgeBlock(nodes, position, types, skip, b * group,
+                (int) Math.min(nodes.length, (long) (b + 1) * group)));
+    }
+
+    /** Node id -> position in the client's node list: an array over the ids when they are dense, else a map. */
+    static final class Positions {
+        private final int[] dense;
+        private final Map<Long, Integer> sparse;
+
+        Positions(Node[] nodes, long top) {
+            boolean small = top < 4L * nodes.length + 1024;
+            dense = small ? new int[(int) top + 1] : null;
+            sparse = small ? null : new HashMap<>(2 * nodes.length + 1);
+            if (small) {
+                Arrays.fill(dense, -1);
+            }
+            for (int i = 0; i < nodes.length; i++) {
+                long id = nodes[i].getId();
+                boolean twice = small ? dense[(int) id] >= 0 : sparse.containsKey(id);
+                if (twice) {
+                    throw bad("ids name a node twice");
+                }
+                if (small) {
+                    dense[(int) id] = i;
+                } else {
+                    sparse.put(id, i);
+                }
+            }
+        }
+
+        /** The position of node {@code id}, or -1 when it is not among the nodes. */
+        int of(long id) {
+            if (dense != null) {
+                return id < dense.length ? dense[(int) id] : -1;
+            }
+            Integer at = sparse.get(id);
+            return at == null ? -1 : at;
+        }
+    }
+
+    /** The relationships of nodes[from, to), in the order each node's relationships come. */
+    private static EdgeBlock edgeBlock(Node[] nodes, Positions position, RelationshipType[] types,
+            Set<String> skip, int from, int to) {
+        int[] src = new int[1024];
+        int[] dst = new int[1024];
+        int n = 0;
+        for (int i = from; i < to; i++) {
+            try (ResourceIterable<Relationship> rels = types.length == 0
+                    ? nodes[i].getRelationships(Direction.OUTGOING)
+                    : nodes[i].getRelationships(Direction.OUTGOING, types)) {
+                for (Relationship rel : rels) {
+                    if (!skip.isEmpty() && skip.contains(rel.getType().name())) {
+                        continue;
+                    }
+                    int j = position.of(rel.getEndNodeId());
+                    if (j < 0) {
+                        continue;  // an end outside the selection, as the Cypher pattern's label and filter leave it out
+                    }
+                    if (n == src.length) {
+                        src = Arrays.copyOf(src, 2 * n);
+                        dst = Arrays.copyOf(dst, 2 * n);
+                    }
+                    src[n] = i;
+                    dst[n] = j;
+                    n++;
+                }
+            }
+        }
+        EdgeBlock out = new EdgeBlock();
+        out.sources = packed(src, n);
+        out.targets = packed(dst, n);
+        out.count = n;
+        return out;
+    }
+
+    private static byte[] packed(int[] values, int n) {
+        ByteBuffer buf = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asIntBuffer().put(values, 0, n);
+        return buf.array();
     }
 }
