@@ -27,8 +27,8 @@ class Plan:
     params: dict[str, Any]
     node_columns: list[str] = field(default_factory=list)
     rel_columns: list[str] = field(default_factory=list)
-    #: the arguments ``types`` and ``excluded`` of ``topo.export.relationships`` when that procedure
-    #: can read the relationship pass (no relationship predicates, times or weights), else None
+    #: the arguments (but ``group_size``) of ``export_rels_procedure.cypher`` when its procedure can
+    #: read the relationship pass (no node or relationship predicates, times or weights), else None
     procedure: dict[str, list[str]] | None = None
 
 
@@ -101,9 +101,13 @@ def build_plan(spec: GraphSpec, present_labels: set[str] | None = None, present_
         rel_group="".join(f", collect({name}) AS {name}" for name, _ in rel_values),
         rel_columns="".join(f", {name}" for name, _ in rel_values),
     )
-    # the procedure keeps the relationships between selected nodes, as the pattern with its label and
-    # node filter on b does; it has no relationship predicates, times or weights
-    procedure = None if spec.rel_where or rel_values else {"types": list(spec.rel_types), "excluded": [] if spec.rel_types else excluded_types}
+    # the procedure selects the nodes by label (or by the excluded labels) as both passes do, and keeps the
+    # relationships between them; it has no node or relationship predicates, times or weights
+    procedure = None
+    if not (spec.node_where or spec.rel_where or rel_values):
+        excluded_labels = [] if spec.labels else [x for x in spec.exclude_labels if present_labels is None or x in present_labels]
+        procedure = {"labels": list(spec.labels), "excluded_labels": excluded_labels, "types": list(spec.rel_types),
+                     "excluded": [] if spec.rel_types else excluded_types}  # fmt: skip
     node_columns = [c for c in ("y",) if spec.label_property] + [f"f{i}" for i in range(len(spec.feature_properties))]
     return Plan(nodes, rels, params, node_columns, [n for n, _ in rel_values], procedure)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._export_arrays import EdgeColumns, lookup, records, to_float
+from ._export_arrays import EdgeColumns, Growing, lookup, records, to_float
 from ._export_plan import Plan
 from .errors import InputError
 from .graphspec import GraphSpec
@@ -166,19 +166,26 @@ class Collector:
         return edges.finish(self, {"relationships_read": read, "dangling": dangling, "relationships_via": "cypher"})
 
     def _read_rels_procedure(self, tx: Any, total: int, args: dict[str, list[str]]) -> dict[str, Any]:
-        """The relationship pass as packed positions in :attr:`ids` (``export_rels_procedure.cypher``)."""
+        """The relationship pass through ``export_rels_procedure.cypher``: the procedure's node order
+        (element ids) mapped onto :attr:`index`, then its packed positions through that map."""
         from ._cypher import load_query  # noqa: PLC0415
         from .errors import TopoGraphError  # noqa: PLC0415
 
-        result = tx.run(load_query("export_rels_procedure"), {"ids": self.ids, **args, "group_size": self.group_size})
-        edges = EdgeColumns(False, False, max(total, 1024))
-        read = 0
+        result = tx.run(load_query("export_rels_procedure"), {**args, "group_size": self.group_size})
+        order: list[str] = []
+        src, dst = Growing(np.int32, max(total, 1024)), Growing(np.int32, max(total, 1024))
         for rec in records(result, 1):
-            src, dst = (np.frombuffer(bytes(rec[i]), dtype="<i4").astype(np.int64) for i in (0, 1))
-            if src.size != rec[2] or dst.size != rec[2]:
-                raise TopoGraphError(f"topo.export.relationships sent {src.size} sources and {dst.size} targets for {rec[2]} relationships")
-            read += src.size
-            edges.add(src, dst, None, None)
+            ids, s, t = rec[0], np.frombuffer(bytes(rec[1]), dtype="<i4"), np.frombuffer(bytes(rec[2]), dtype="<i4")
+            if s.size != rec[3] or t.size != rec[3]:
+                raise TopoGraphError(f"topo.export.relationships sent {s.size} sources and {t.size} targets for {rec[3]} relationships")
+            order.extend(ids.split("\n") if ids else ())
+            src.extend(s)
+            dst.extend(t)
             if self.progress:
-                self.progress("relationships", read, max(total, read))
-        return edges.finish(self, {"relationships_read": read, "dangling": 0, "relationships_via": "procedure"})
+                self.progress("relationships", src.size, max(total, src.size))
+        place = lookup(self.index, order)
+        if len(order) != len(self.ids) or (place < 0).any():
+            raise TopoGraphError(f"topo.export.relationships selected {len(order):,} nodes where the node pass read {len(self.ids):,}")
+        read = int(src.size)
+        self.src, self.dst, self.time, self.weight = place[src.array()], place[dst.array()], None, None
+        return {"relationships_read": read, "dangling": 0, "relationships_via": "procedure"}

@@ -159,7 +159,6 @@ PROCEDURE_SELECTIONS = {
     "two labels and types, undirected": lambda g: spec(g, labels=[g["L"], g["M"]], rel_types=[g["T1"], g["T2"]]),
     "all types but the excluded": lambda g: spec(g, rel_types=[], orientation="natural"),
     "all labels but the ledger's": lambda g: GraphSpec(rel_types=[g["T1"]], orientation="natural", exclude_labels=[g["Ledger"]]),
-    "node predicates": lambda g: spec(g, rel_types=[g["T1"], g["T2"]], node_where=["year >= 2005"], orientation="natural"),
     "features and labels": lambda g: spec(g, rel_types=[g["T2"]], feature_properties=["f", "emb"], label_property="cls"),
 }
 
@@ -177,8 +176,8 @@ def test_the_export_procedure_reads_what_the_cypher_pass_reads(neo4j_conn, g, na
     assert same(fast.meta["report"]) == same(slow.meta["report"])
 
 
-@pytest.mark.parametrize("kw", [{"time_property": "t"}, {"weight_property": "w"}, {"rel_where": ["w > 1"]}])
-def test_relationship_values_and_predicates_are_read_through_cypher(neo4j_conn, g, kw):
+@pytest.mark.parametrize("kw", [{"time_property": "t"}, {"weight_property": "w"}, {"rel_where": ["w > 1"]}, {"node_where": ["year >= 2005"]}])
+def test_predicates_and_relationship_values_are_read_through_cypher(neo4j_conn, g, kw):
     assert export_graph(neo4j_conn, spec(g, **kw)).meta["report"]["relationships_via"] == "cypher"
 
 

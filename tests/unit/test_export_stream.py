@@ -8,7 +8,7 @@ import pytest
 from topo_graphdb._export_plan import build_plan
 from topo_graphdb._export_projection import stream_projection
 from topo_graphdb._export_stream import Collector
-from topo_graphdb.errors import InputError
+from topo_graphdb.errors import InputError, TopoGraphError
 from topo_graphdb.graphspec import GraphSpec
 
 
@@ -114,13 +114,19 @@ def test_collector_reads_the_procedure_pass_as_packed_positions():
     col = Collector(spec, build_plan(spec), None, group_size=2)
     col.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1", "n2"], 3)])]), 3)
     packed = lambda v: np.asarray(v, dtype="<i4").tobytes()  # noqa: E731
-    rels = _FakeResult(["sources", "targets", "count"], [(packed([0, 0, 1]), packed([1, 2, 1]), 3), (packed([2]), packed([0]), 1)])
-    info = col.read_rels(_FakeTx([rels]), 4, procedure=True)
-    assert col.src.tolist() == [0, 0, 1, 2] and col.dst.tolist() == [1, 2, 1, 0]
+    # the procedure's own node order (n2, n0 | n1) is mapped onto the node pass's (n0, n1, n2)
+    blocks = [("n2\nn0", packed([0, 0, 1]), packed([1, 2, 2]), 3), ("n1", packed([2]), packed([0]), 1)]
+    info = col.read_rels(_FakeTx([_FakeResult(["ids", "sources", "targets", "count"], blocks)]), 4, procedure=True)
+    assert col.src.tolist() == [2, 2, 0, 1] and col.dst.tolist() == [0, 1, 1, 2]
     assert info == {"relationships_read": 4, "dangling": 0, "relationships_via": "procedure"}
+    # a node list that differs from the node pass's is an error, not a wrong graph
+    other = Collector(spec, build_plan(spec), None, group_size=2)
+    other.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1"], 2)])]), 2)
+    with pytest.raises(TopoGraphError, match="selected 1 nodes where the node pass read 2"):
+        other.read_rels(_FakeTx([_FakeResult(["ids", "sources", "targets", "count"], [("n0", packed([]), packed([]), 0)])]), 0, procedure=True)
     # a spec with relationship values never takes it, even when asked
     timed = GraphSpec(labels="A", time_property="t")
-    other = Collector(timed, build_plan(timed), None, group_size=2)
-    other.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1"], 2)])]), 2)
-    info = other.read_rels(_FakeTx([_FakeResult(["sources", "targets", "times"], [(["n0"], [["n1"]], [[1]])])]), 1, procedure=True)
-    assert info["relationships_via"] == "cypher" and other.src.tolist() == [0]
+    third = Collector(timed, build_plan(timed), None, group_size=2)
+    third.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1"], 2)])]), 2)
+    info = third.read_rels(_FakeTx([_FakeResult(["sources", "targets", "times"], [(["n0"], [["n1"]], [[1]])])]), 1, procedure=True)
+    assert info["relationships_via"] == "cypher" and third.src.tolist() == [0]

@@ -1,7 +1,8 @@
 // Relationship pass of an export through the topo.export.relationships procedure (a selection
-// without relationship predicates, times or weights): for each group of $group_size nodes of $ids
-// (the node pass's element ids, in its order), their outgoing relationships of $types (any type
-// but $excluded when $types is empty) that end at a node of $ids, as int32 little-endian
-// positions in $ids (byte arrays), and their count.
-CALL topo.export.relationships($ids, $types, $excluded, $group_size) YIELD sources, targets, count
-RETURN sources, targets, count
+// without node or relationship predicates, times or weights): the nodes with one of $labels (every
+// node without one of $excluded_labels when $labels is empty) by increasing id and, for each group
+// of $group_size of them, their element ids (one string, joined by newlines) and their outgoing
+// relationships of $types (any type but $excluded when $types is empty) between selected nodes,
+// as int32 little-endian positions in that node order (byte arrays), and their count.
+CALL topo.export.relationships($labels, $excluded_labels, $types, $excluded, $group_size) YIELD ids, sources, targets, count
+RETURN ids, sources, targets, count

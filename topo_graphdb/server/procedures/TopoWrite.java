@@ -8,10 +8,11 @@
  * found by element id (with an optional label guard) or by a key property under one or more
  * labels; the parameters come as columns (one list per property) instead of one map per row,
  * which is what makes them cheaper to send and to read.
- * topo.export.relationships reads, in the caller's transaction, the relationships that
- * topo_graphdb/queries/export_rels.cypher reads for a selection without relationship predicates,
- * times or weights, and returns their ends as positions in the node list the client already holds
- * (packed int32 arrays instead of one element id string per relationship).
+ * topo.export.relationships reads, in the caller's transaction, the nodes and relationships that
+ * topo_graphdb/queries/export_nodes.cypher and export_rels.cypher read for a selection without
+ * node or relationship predicates, times or weights: each node's element id once, and the ends of
+ * the relationships as positions in that node list (packed int32 arrays instead of one element id
+ * string per relationship).
  * The client uses them when the server has them and the Cypher statements otherwise.
  */
 package topo.graphdb;
@@ -20,6 +21,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -67,6 +69,7 @@ public class TopoWrite {
     }
 
     public static class EdgeBlock {
+        public String ids;
         public byte[] sources;
         public byte[] targets;
         public long count;
@@ -337,23 +340,22 @@ public class TopoWrite {
     }
 
     @Procedure(name = "topo.export.relationships", mode = Mode.READ)
-    @Description("topo.export.relationships(ids, types, excluded, groupSize): for each group of groupSize "
-            + "nodes of ids (element ids), their outgoing relationships of types (any type but excluded when "
-            + "types is empty) that end at a node of ids, as int32 little-endian positions in ids")
+    @Description("topo.export.relationships(labels, excludedLabels, types, excluded, groupSize): the nodes "
+            + "with one of labels (every node without one of excludedLabels when labels is empty) by "
+            + "increasing id and, for each group of groupSize of them, their element ids (joined by newlines) "
+            + "and their outgoing relationships of types (any type but excluded when types is empty) "
+            + "between those nodes, as int32 little-endian positions in that order")
     public Stream<EdgeBlock> relationships(
-            @Name("ids") List<String> ids,
+            @Name("labels") List<String> labelNames,
+            @Name("excludedLabels") List<String> excludedLabels,
             @Name("types") List<String> typeNames,
             @Name("excluded") List<String> excluded,
             @Name("groupSize") long groupSize) {
         if (groupSize < 1) {
             throw bad("groupSize must be at least 1");
         }
-        Node[] nodes = new Node[ids.size()];
-        long top = -1;
-        for (int i = 0; i < nodes.length; i++) {
-            nodes[i] = tx.getNodeByElementId(ids.get(i));
-            top = Math.max(top, nodes[i].getId());
-        }
+        Node[] nodes = selected(labelNames, excludedLabels);
+        long top = nodes.length == 0 ? -1 : nodes[nodes.length - 1].getId();
         Positions position = new Positions(nodes, top);
         RelationshipType[] types = new RelationshipType[typeNames.size()];
         for (int i = 0; i < types.length; i++) {
@@ -364,6 +366,39 @@ public class TopoWrite {
         int blocks = (nodes.length + group - 1) / group;
         return IntStream.range(0, blocks).mapToObj(b -> edgeBlock(nodes, position, types, skip, b * group,
                 (int) Math.min(nodes.length, (long) (b + 1) * group)));
+    }
+
+    /** The nodes with one of the labels (each once; every node without an excluded label when none), by id. */
+    private Node[] selected(List<String> labelNames, List<String> excludedLabels) {
+        List<Node> out = new ArrayList<>();
+        if (labelNames.isEmpty()) {
+            Label[] skip = labels(excludedLabels);
+            try (ResourceIterable<Node> all = tx.getAllNodes()) {
+                for (Node n : all) {
+                    boolean keep = true;
+                    for (Label label : skip) {
+                        keep = keep && !n.hasLabel(label);
+                    }
+                    if (keep) {
+                        out.add(n);
+                    }
+                }
+            }
+        } else {
+            Set<Long> seen = new HashSet<>();
+            for (String name : labelNames) {
+                try (ResourceIterator<Node> it = tx.findNodes(Label.label(name))) {
+                    while (it.hasNext()) {
+                        Node n = it.next();
+                        if (labelNames.size() == 1 || seen.add(n.getId())) {
+                            out.add(n);
+                        }
+                    }
+                }
+            }
+        }
+        out.sort(Comparator.comparingLong(Node::getId));
+        return out.toArray(new Node[0]);
     }
 
     /** Node id -> position in the client's node list: an array over the ids when they are dense, else a map. */
@@ -430,7 +465,15 @@ public class TopoWrite {
                 }
             }
         }
+        StringBuilder ids = new StringBuilder(48 * (to - from));
+        for (int i = from; i < to; i++) {
+            if (i > from) {
+                ids.append('\n');
+            }
+            ids.append(nodes[i].getElementId());
+        }
         EdgeBlock out = new EdgeBlock();
+        out.ids = ids.toString();
         out.sources = packed(src, n);
         out.targets = packed(dst, n);
         out.count = n;
