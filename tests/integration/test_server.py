@@ -45,7 +45,7 @@ def test_status_shows_version_apoc_and_gds(cli, local_server) -> None:
     assert info["apoc_error"] is None and info["apoc_version"] == info["version"]
     assert info["gds_error"] is None, info["gds_error"]
     assert info["gds_version"].startswith("2.13.")
-    assert info["write_procedures"] is True
+    assert info["write_procedures"] is True and info["export_procedure"] is True
 
 
 def test_apoc_and_gds_compute(neo4j_driver, neo4j_conn, unique_label: str) -> None:

@@ -325,6 +325,22 @@ def test_cli_status_not_running_exits_4(tmp_path: Path) -> None:
     assert '"running": false' in result.stdout
 
 
+@pytest.mark.parametrize("has", [True, False])
+def test_cli_status_says_how_writes_and_exports_go(tmp_path: Path, monkeypatch, has: bool) -> None:
+    info = {
+        "running": True, "ready": True, "error": None, "version": "5.26.19", "pid": 42, "uri": "bolt://127.0.0.1:7687",
+        "auth": False, "mode": "server", "data_dir": str(tmp_path), "log": "neo4j.log", "apoc_version": "5.26.19",
+        "gds_version": "2.13.4", "write_procedures": has, "export_procedure": has,
+    }  # fmt: skip
+    monkeypatch.setattr(server, "status", lambda data_dir=None: info)
+    result = CliRunner().invoke(main, ["neo4j", "status", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    if has:
+        assert "writes:   topo.write procedures" in result.stdout and "export:   topo.export.relationships procedure" in result.stdout
+    else:
+        assert "export:   Cypher (no topo.export.relationships procedure)" in result.stdout
+
+
 def test_cli_password_without_one_exits_3(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["neo4j", "password", "--data-dir", str(tmp_path)])
     assert result.exit_code == 3
@@ -526,7 +542,7 @@ def test_status_reports_versions_and_the_server_s_own_plugin_errors(tmp_path: Pa
     assert info["ready"] and info["error"] is None and (info["version"], info["edition"]) == ("5.26.0", "community")
     assert (info["apoc_version"], info["apoc_error"]) == ("5.26.0", None)
     assert info["gds_version"] is None and info["gds_error"] == "Neo.ClientError.Statement.SyntaxError: Unknown function 'gds.version'"
-    assert info["write_procedures"] is False  # SHOW PROCEDURES found none
+    assert info["write_procedures"] is False and info["export_procedure"] is False  # SHOW PROCEDURES found none
     assert made[-1].opened["auth"] is None and made[-1].opened["connection_timeout"] == 10
     assert {q[0] for q in made[-1].queries} == {"neo4j"} and made[-1].closed
     fake_driver({"CALL dbms.components()": ServiceUnavailable("Couldn't connect to 127.0.0.1:1")})

@@ -41,6 +41,8 @@ def _render(info: dict[str, Any]) -> None:
     if info["ready"]:
         writes = "topo.write procedures" if info["write_procedures"] else "Cypher statements (no topo.write procedures)"
         click.echo(f"  writes:   {writes}")
+        reads = "topo.export.relationships procedure" if info["export_procedure"] else "Cypher (no topo.export.relationships procedure)"
+        click.echo(f"  export:   {reads}")
 
 
 @main.group()

@@ -52,7 +52,7 @@ from ..errors import InputError, Neo4jUnavailable, ServerError, TopoGraphError
 from ..passwords import check_password
 from ..progress import Message
 from ..units import format_size, parse_size
-from ..writeproc import has_write_procedures
+from ..writeproc import EXPORT_PROCEDURES, has_write_procedures, server_has
 from ._assemble import assemble_home, versions
 from ._conf import InstancePaths, check_memory, default_data_dir, render_conf
 from ._java import find_java
@@ -560,6 +560,7 @@ def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         "gds_version": None,
         "gds_error": None,
         "write_procedures": None,  # whether the topo.write procedures answer (see topo_graphdb.writeproc)
+        "export_procedure": None,  # whether topo.export.relationships answers (the export's fast path)
         "error": None,
     }
     if pid is None or not state.get("uri"):
@@ -578,6 +579,7 @@ def status(*, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             info["apoc_version"], info["apoc_error"] = _answer(db, "server_apoc_version")
             info["gds_version"], info["gds_error"] = _answer(db, "server_gds_version")
             info["write_procedures"] = has_write_procedures(db)
+            info["export_procedure"] = server_has(db, EXPORT_PROCEDURES)
     except (TopoGraphError, ne.Neo4jError, ne.DriverError, OSError) as caught:
         info["error"] = " ".join(str(driver_error(caught)).split())[:300]
     if state.get("gds_load_error") and state.get("mode") == MODE_WITHOUT_GDS:
