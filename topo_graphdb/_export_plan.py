@@ -36,11 +36,13 @@ def label_expr(labels: Sequence[str]) -> str:
     return ":" + "|".join(quote_identifier(x, what="label") for x in labels) if labels else ""
 
 
+def _excluded_labels(spec: GraphSpec, present: set[str] | None) -> list[str]:
+    """The labels a label-free selection leaves out (those the database has; all when unknown)."""
+    return [] if spec.labels else [x for x in spec.exclude_labels if present is None or x in present]
+
+
 def _node_filter(spec: GraphSpec, var: str, params: dict[str, Any], present: set[str] | None) -> list[str]:
-    conds = []
-    if not spec.labels:
-        excluded = [x for x in spec.exclude_labels if present is None or x in present]
-        conds += [f"NOT {var}:{quote_identifier(x, what='label')}" for x in excluded]
+    conds = [f"NOT {var}:{quote_identifier(x, what='label')}" for x in _excluded_labels(spec, present)]
     for i, p in enumerate(spec.node_where):
         name = f"np{i}"
         params[name] = p.param_value()
@@ -105,8 +107,7 @@ def build_plan(spec: GraphSpec, present_labels: set[str] | None = None, present_
     # relationships between them; it has no node or relationship predicates, times or weights
     procedure = None
     if not (spec.node_where or spec.rel_where or rel_values):
-        excluded_labels = [] if spec.labels else [x for x in spec.exclude_labels if present_labels is None or x in present_labels]
-        procedure = {"labels": list(spec.labels), "excluded_labels": excluded_labels, "types": list(spec.rel_types),
+        procedure = {"labels": list(spec.labels), "excluded_labels": _excluded_labels(spec, present_labels), "types": list(spec.rel_types),
                      "excluded": [] if spec.rel_types else excluded_types}  # fmt: skip
     node_columns = [c for c in ("y",) if spec.label_property] + [f"f{i}" for i in range(len(spec.feature_properties))]
     return Plan(nodes, rels, params, node_columns, [n for n, _ in rel_values], procedure)

@@ -175,7 +175,7 @@ class Collector:
         order: list[str] = []
         src, dst = Growing(np.int32, max(total, 1024)), Growing(np.int32, max(total, 1024))
         for rec in records(result, 1):
-            ids, s, t = rec[0], np.frombuffer(bytes(rec[1]), dtype="<i4"), np.frombuffer(bytes(rec[2]), dtype="<i4")
+            ids, s, t = rec[0], np.frombuffer(rec[1], dtype="<i4"), np.frombuffer(rec[2], dtype="<i4")
             if s.size != rec[3] or t.size != rec[3]:
                 raise TopoGraphError(f"topo.export.relationships sent {s.size} sources and {t.size} targets for {rec[3]} relationships")
             order.extend(ids.split("\n") if ids else ())

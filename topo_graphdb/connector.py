@@ -129,7 +129,7 @@ def export_graph(
         selected node during the transaction (some tens of bytes each).
     use_procedures : read the relationships through the server's
         ``topo.export.relationships`` procedure when it has it (the local
-        server's plugin jar) and the selection has no relationship
+        server's plugin jar) and the selection has no node or relationship
         predicates, times or weights: their ends come as packed positions
         in the node list instead of one element id each. The snapshot is
         the same either way; ``meta["report"]["relationships_via"]`` says

@@ -355,8 +355,7 @@ public class TopoWrite {
             throw bad("groupSize must be at least 1");
         }
         Node[] nodes = selected(labelNames, excludedLabels);
-        long top = nodes.length == 0 ? -1 : nodes[nodes.length - 1].getId();
-        Positions position = new Positions(nodes, top);
+        Positions position = new Positions(nodes);
         RelationshipType[] types = new RelationshipType[typeNames.size()];
         for (int i = 0; i < types.length; i++) {
             types[i] = RelationshipType.withName(typeNames.get(i));
@@ -401,12 +400,14 @@ public class TopoWrite {
         return out.toArray(new Node[0]);
     }
 
-    /** Node id -> position in the client's node list: an array over the ids when they are dense, else a map. */
+    /** Node id -> position in the node list: an array over the ids when they are dense, else a map. */
     static final class Positions {
         private final int[] dense;
         private final Map<Long, Integer> sparse;
 
-        Positions(Node[] nodes, long top) {
+        /** {@code nodes}: distinct nodes by increasing id, as {@link #selected} gives them. */
+        Positions(Node[] nodes) {
+            long top = nodes.length == 0 ? -1 : nodes[nodes.length - 1].getId();
             boolean small = top < 4L * nodes.length + 1024;
             dense = small ? new int[(int) top + 1] : null;
             sparse = small ? null : new HashMap<>(2 * nodes.length + 1);
@@ -414,15 +415,10 @@ public class TopoWrite {
                 Arrays.fill(dense, -1);
             }
             for (int i = 0; i < nodes.length; i++) {
-                long id = nodes[i].getId();
-                boolean twice = small ? dense[(int) id] >= 0 : sparse.containsKey(id);
-                if (twice) {
-                    throw bad("ids name a node twice");
-                }
                 if (small) {
-                    dense[(int) id] = i;
+                    dense[(int) nodes[i].getId()] = i;
                 } else {
-                    sparse.put(id, i);
+                    sparse.put(nodes[i].getId(), i);
                 }
             }
         }
