@@ -31,8 +31,10 @@ class Collector:
     optionally ``keys`` and ``vals`` (per node ``[y, f0, f1, ...]``); the dict
     ``index`` maps element id -> dense index. Relationship pass: records of
     ``sources`` and per-source lists ``targets`` (element ids; ``times``,
-    ``weights``); each record becomes int64/float64 arrays at once. A
-    projection query fills it instead (``plan`` None) through
+    ``weights``); each record becomes int64/float64 arrays at once. The
+    export procedure fills both, or the relationships after a node pass
+    (:meth:`_read_rels_procedure`). A projection query fills it instead
+    (``plan`` None) through
     :func:`topo_graphdb._export_projection.read_projection`.
     """
 
@@ -166,8 +168,10 @@ class Collector:
         return edges.finish(self, {"relationships_read": read, "dangling": dangling, "relationships_via": "cypher"})
 
     def _read_rels_procedure(self, tx: Any, total: int, args: dict[str, list[str]]) -> dict[str, Any]:
-        """The relationship pass through ``export_rels_procedure.cypher``: the procedure's node order
-        (element ids) mapped onto :attr:`index`, then its packed positions through that map."""
+        """The relationship pass through ``export_rels_procedure.cypher``: its records of element ids
+        give the procedure's node order, its packed positions the relationships in that order. After
+        a node pass (:meth:`read_nodes`) the order is mapped onto :attr:`index` (the same nodes, or an
+        error); without one it is the node list."""
         from ._cypher import load_query  # noqa: PLC0415
         from .errors import TopoGraphError  # noqa: PLC0415
 
@@ -178,14 +182,22 @@ class Collector:
             ids, s, t = rec[0], np.frombuffer(rec[1], dtype="<i4"), np.frombuffer(rec[2], dtype="<i4")
             if s.size != rec[3] or t.size != rec[3]:
                 raise TopoGraphError(f"topo.export.relationships sent {s.size} sources and {t.size} targets for {rec[3]} relationships")
-            order.extend(ids.split("\n") if ids else ())
+            if ids:
+                order.extend(ids.split("\n"))
+                if self.progress and not self.ids:
+                    self.progress("nodes", len(order), len(order))
             src.extend(s)
             dst.extend(t)
-            if self.progress:
+            if self.progress and s.size:
                 self.progress("relationships", src.size, max(total, src.size))
-        place = lookup(self.index, order)
-        if len(order) != len(self.ids) or (place < 0).any():
-            raise TopoGraphError(f"topo.export.relationships selected {len(order):,} nodes where the node pass read {len(self.ids):,}")
         read = int(src.size)
-        self.src, self.dst, self.time, self.weight = place[src.array()], place[dst.array()], None, None
+        if not self.ids:  # no node pass: the procedure's order is the node list
+            self.ids = order
+            self.src, self.dst = src.array().astype(np.int64), dst.array().astype(np.int64)
+        else:
+            place = lookup(self.index, order)
+            if len(order) != len(self.ids) or (place < 0).any():
+                raise TopoGraphError(f"topo.export.relationships selected {len(order):,} nodes where the node pass read {len(self.ids):,}")
+            self.src, self.dst = place[src.array()], place[dst.array()]
+        self.time = self.weight = None
         return {"relationships_read": read, "dangling": 0, "relationships_via": "procedure"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .db import quiet_params
@@ -109,7 +109,8 @@ class BatchRunner:
     def write_all(
         self, query: str, jobs: Iterable[tuple[dict[str, Any], int]], on_done: Callable[[dict[str, Any], int], None]
     ) -> None:
-        """Run ``jobs`` (``(params, rows)`` per batch); ``on_done(result, rows)`` for each, in this thread.
+        """Run ``jobs`` (``(params, rows)`` per batch); ``on_done(result, rows)`` for each, in this thread,
+        in the order of ``jobs`` (so reports and their samples do not depend on which batch ends first).
 
         The rate limit holds back submission (:class:`RatePacer`). On an error
         no new batch starts; those already running finish (each is a whole
@@ -122,17 +123,24 @@ class BatchRunner:
                 on_done(self.write(query, params), rows)
             return
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="topo-write") as pool:
-            running: dict[Future, int] = {}  # batches in flight -> their rows
+            running: dict[Future, int] = {}  # batches in flight -> their rows, in the order of jobs
+
+            def settle(wait_oldest: bool) -> None:
+                """Report the oldest batches that have ended; with ``wait_oldest``, wait for the oldest first."""
+                while running:
+                    oldest = next(iter(running))
+                    if not (wait_oldest or oldest.done()):
+                        return
+                    on_done(oldest.result(), running.pop(oldest))
+                    wait_oldest = False
+
             try:
                 for params, rows in jobs:
-                    if len(running) >= self.workers:
-                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            on_done(f.result(), running.pop(f))
+                    settle(len(running) >= self.workers)
                     pacer.wait(rows)
                     running[pool.submit(self.write, query, params)] = rows
-                for f in as_completed(list(running)):
-                    on_done(f.result(), running.pop(f))
+                while running:
+                    settle(True)
             except BaseException:
                 for f in running:
                     f.cancel()

@@ -131,9 +131,11 @@ def export_graph(
         ``topo.export.relationships`` procedure when it has it (the local
         server's plugin jar) and the selection has no node or relationship
         predicates, times or weights: their ends come as packed positions
-        in the node list instead of one element id each. The snapshot is
-        the same either way; ``meta["report"]["relationships_via"]`` says
-        which way was taken.
+        in the node list instead of one element id each, and without key,
+        label or feature properties the procedure's node list replaces the
+        node pass. The snapshot holds the same nodes, values and
+        relationships either way (its order may differ);
+        ``meta["report"]["relationships_via"]`` says which way was taken.
 
     Returns
     -------
@@ -179,7 +181,8 @@ def export_graph(
 def _read_selection(
     tx: Any, spec: GraphSpec, timings: dict[str, float], progress: Progress | None, group_size: int, procedure: bool = False
 ) -> tuple[Collector, Any, Any, dict[str, Any]]:
-    """Both passes in one read transaction: ``(collector, x, y, info)``; seconds per pass into ``timings``."""
+    """Both passes (or the export procedure alone) in one read transaction: ``(collector, x, y, info)``;
+    seconds per pass into ``timings``."""
     t0 = time.perf_counter()
     if spec.projection:
         col = Collector(spec, None, progress, group_size)
@@ -189,6 +192,16 @@ def _read_selection(
     plan = build_plan(spec, *check_schema(tx, spec))
     col = Collector(spec, plan, progress, group_size)
     node_total, rel_total = estimates(tx, spec)
+    procedure = procedure and plan.procedure is not None
+    if procedure and not (spec.key_property or spec.label_property or spec.feature_properties):
+        # the procedure sends the nodes' element ids too: no node pass
+        info = col.read_rels(tx, rel_total, procedure=True)
+        timings["relationships"] = time.perf_counter() - t0
+        if not col.ids:
+            raise EmptyGraphError(
+                f"the selection holds no nodes ({describe_selection(spec)})", hint="check labels and --where predicates"
+            )
+        return col, None, None, info
     x, y, info = col.read_nodes(tx, node_total)
     timings["nodes"] = time.perf_counter() - t0
     if not col.ids:

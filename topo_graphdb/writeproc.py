@@ -44,17 +44,17 @@ PROCEDURES = {
     ),
 }  # fmt: skip
 #: the export's procedure (``topo_graphdb._export_stream``) and its arguments, from the same plugin jar
-EXPORT_PROCEDURES = {"topo.export.relationships": ("labels", "excludedLabels", "types", "excluded", "groupSize")}
+EXPORT_PROCEDURES = {"topo.export.relationships": ("labels", "excludedLabels", "types", "excluded", "groupSize", "mode")}
 
 
 def signature_arguments(signature: str) -> tuple[str, ...]:
-    """Argument names of a procedure signature as ``SHOW PROCEDURES`` gives it.
+    """Argument names of a procedure signature as ``SHOW PROCEDURES`` gives it (defaults left out).
 
-    >>> signature_arguments("topo.write.x(ids :: LIST<ANY>, key :: STRING) :: (missing :: INTEGER)")
-    ('ids', 'key')
+    >>> signature_arguments("topo.write.x(ids :: LIST<ANY>, key :: STRING, mode = auto :: STRING) :: (missing :: INTEGER)")
+    ('ids', 'key', 'mode')
     """
     inside = signature[signature.find("(") + 1 : signature.find(")")]
-    return tuple(part.split("::")[0].strip() for part in inside.split(",") if "::" in part)
+    return tuple(part.split("::")[0].split("=")[0].strip() for part in inside.split(",") if "::" in part)
 
 
 def server_has(db: Database, procedures: dict[str, tuple[str, ...]]) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from topo_graphdb._cypher import quote_identifier as qi
+from topo_graphdb._export_plan import build_plan
 from topo_graphdb.connection import ConnectionSettings
 from topo_graphdb.connector import GraphSpec, export_graph
 from topo_graphdb.errors import AuthError, EmptyGraphError, InputError, Neo4jUnavailable, SchemaError, WriteNotAllowed
@@ -163,17 +164,55 @@ PROCEDURE_SELECTIONS = {
 }
 
 
+def by_node(snap: GraphSnapshot) -> dict:
+    """A snapshot independent of its node and edge order: nodes (with x and y) by id, sorted id pairs."""
+    ids = snap.node_ids.tolist()
+    x = None if snap.x is None else np.where(np.isnan(snap.x), None, snap.x).tolist()  # NaN != NaN
+    nodes = {i: (None if x is None else x[k], None if snap.y is None else int(snap.y[k])) for k, i in enumerate(ids)}
+    return {"nodes": nodes, "edges": keyed_edges(snap)}
+
+
 @pytest.mark.parametrize("name", list(PROCEDURE_SELECTIONS))
 def test_the_export_procedure_reads_what_the_cypher_pass_reads(neo4j_conn, g, name):
     sel = PROCEDURE_SELECTIONS[name](g)
     fast, slow = export_graph(neo4j_conn, sel), export_graph(neo4j_conn, sel, use_procedures=False)
     assert (fast.meta["report"]["relationships_via"], slow.meta["report"]["relationships_via"]) == ("procedure", "cypher")
-    assert np.array_equal(fast.node_ids, slow.node_ids)
-    assert np.array_equal(fast.edge_index, slow.edge_index)  # the same relationships in the same order
-    for a, b in ((fast.x, slow.x), (fast.y, slow.y)):
-        assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True)
+    assert by_node(fast) == by_node(slow)  # the same nodes, values and relationships (in the procedure's order)
+    assert by_node(fast)["edges"]
     same = lambda rep: {k: v for k, v in rep.items() if k not in ("relationships_via", "seconds")}  # noqa: E731
     assert same(fast.meta["report"]) == same(slow.meta["report"])
+    again = export_graph(neo4j_conn, sel)
+    assert np.array_equal(again.node_ids, fast.node_ids) and np.array_equal(again.edge_index, fast.edge_index)
+
+
+def procedure_records(driver, conn, sel: GraphSpec, mode: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The element ids and the relationships (as element id pairs) ``topo.export.relationships`` sends in ``mode``."""
+    args = build_plan(sel).procedure
+    ids, pairs = [], []
+    with driver.session(database=conn.database) as s:
+        result = s.run("CALL topo.export.relationships($labels, $excluded_labels, $types, $excluded, 2, $mode)", **args, mode=mode)
+        for rec in result:
+            ids.extend(rec["ids"].split("\n") if rec["ids"] else [])
+            src, dst = np.frombuffer(rec["sources"], "<i4"), np.frombuffer(rec["targets"], "<i4")
+            assert src.size == dst.size == rec["count"]
+            pairs.extend(zip(src.tolist(), dst.tolist()))
+    return ids, sorted((ids[a], ids[b]) for a, b in pairs)
+
+
+@pytest.mark.parametrize("name", list(PROCEDURE_SELECTIONS))
+def test_the_export_procedure_reads_the_same_in_one_pass_and_from_each_node(neo4j_driver, neo4j_conn, g, name):
+    sel = PROCEDURE_SELECTIONS[name](g)
+    passed = procedure_records(neo4j_driver, neo4j_conn, sel, "pass")
+    assert passed[1], "the selection has relationships"
+    assert passed == procedure_records(neo4j_driver, neo4j_conn, sel, "follow")
+    assert passed == procedure_records(neo4j_driver, neo4j_conn, sel, "auto")
+
+
+def test_the_export_procedure_refuses_an_unknown_mode(neo4j_driver, neo4j_conn, g):
+    import neo4j
+
+    with pytest.raises(neo4j.exceptions.ClientError, match="mode must be auto, pass or follow"):
+        procedure_records(neo4j_driver, neo4j_conn, spec(g), "fast")
 
 
 @pytest.mark.parametrize("kw", [{"time_property": "t"}, {"weight_property": "w"}, {"rel_where": ["w > 1"]}, {"node_where": ["year >= 2005"]}])

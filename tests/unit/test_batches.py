@@ -53,6 +53,23 @@ def test_runner_runs_every_batch_once_with_at_most_workers_at_a_time(fake_db, wo
     assert {mode for mode, _, _ in db.calls} == {"write"}
 
 
+def test_runner_reports_batches_in_the_order_of_the_jobs(fake_db):
+    # each even batch ends only after the odd one started beside it has run, so batches end out of order
+    ran = [threading.Event() for _ in range(20)]
+
+    def out_of_order(query, params):
+        i = params["i"]
+        if i % 2 == 0 and not ran[i + 1].wait(timeout=60):
+            raise TimeoutError(f"batch {i + 1} never ran beside batch {i}")
+        ran[i].set()
+        return [{"i": i}]
+
+    runner = B.BatchRunner(fake_db(out_of_order), reconnect_timeout=1, rate_limit=None, workers=2)
+    done = []
+    runner.write_all("Q", (({"i": i}, 1) for i in range(20)), lambda out, rows: done.append(out["i"]))
+    assert done == list(range(20))
+
+
 def test_a_runner_with_fewer_workers_cannot_meet_the_barrier(fake_db):
     """The barrier proves concurrency: two batches cannot meet with one worker."""
     runner = B.BatchRunner(fake_db(_Echo(together=threading.Barrier(2, timeout=0.5))), reconnect_timeout=1, rate_limit=None, workers=1)

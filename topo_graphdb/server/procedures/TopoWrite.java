@@ -12,7 +12,8 @@
  * topo_graphdb/queries/export_nodes.cypher and export_rels.cypher read for a selection without
  * node or relationship predicates, times or weights: each node's element id once, and the ends of
  * the relationships as positions in that node list (packed int32 arrays instead of one element id
- * string per relationship).
+ * string per relationship), through the kernel's cursors: one sequential pass over the
+ * relationship store when the selection holds most of it, as GDS projects, else each node's own.
  * The client uses them when the server has them and the Cypher statements otherwise.
  */
 package topo.graphdb;
@@ -21,13 +22,17 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.IntStream;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.function.ToIntFunction;
+import java.util.stream.StreamSupport;
 import java.util.stream.Stream;
 import org.neo4j.graphdb.ResourceIterator;
 import org.neo4j.graphdb.Direction;
@@ -39,6 +44,16 @@ import org.neo4j.graphdb.Relationship;
 import org.neo4j.graphdb.RelationshipType;
 import org.neo4j.graphdb.ResourceIterable;
 import org.neo4j.graphdb.Transaction;
+import org.neo4j.internal.kernel.api.NodeCursor;
+import org.neo4j.internal.kernel.api.Read;
+import org.neo4j.internal.kernel.api.RelationshipScanCursor;
+import org.neo4j.internal.kernel.api.RelationshipTraversalCursor;
+import org.neo4j.internal.kernel.api.TokenRead;
+import org.neo4j.kernel.api.KernelTransaction;
+import org.neo4j.kernel.impl.coreapi.InternalTransaction;
+import org.neo4j.storageengine.api.RelationshipSelection;
+import org.neo4j.token.api.TokenConstants;
+import org.neo4j.values.ElementIdMapper;
 import org.neo4j.procedure.Context;
 import org.neo4j.procedure.Description;
 import org.neo4j.procedure.Mode;
@@ -342,62 +357,83 @@ public class TopoWrite {
     @Procedure(name = "topo.export.relationships", mode = Mode.READ)
     @Description("topo.export.relationships(labels, excludedLabels, types, excluded, groupSize): the nodes "
             + "with one of labels (every node without one of excludedLabels when labels is empty) by "
-            + "increasing id and, for each group of groupSize of them, their element ids (joined by newlines) "
-            + "and their outgoing relationships of types (any type but excluded when types is empty) "
-            + "between those nodes, as int32 little-endian positions in that order")
+            + "increasing id, their element ids in records of groupSize (joined by newlines), then their "
+            + "outgoing relationships of types (any type but excluded when types is empty) between those "
+            + "nodes in records of up to 16 * groupSize, as int32 little-endian positions in that order; "
+            + "mode 'pass' reads them in one pass over all relationships, 'follow' from each node, 'auto' "
+            + "chooses by the counts")
     public Stream<EdgeBlock> relationships(
             @Name("labels") List<String> labelNames,
             @Name("excludedLabels") List<String> excludedLabels,
             @Name("types") List<String> typeNames,
             @Name("excluded") List<String> excluded,
-            @Name("groupSize") long groupSize) {
+            @Name("groupSize") long groupSize,
+            @Name(value = "mode", defaultValue = "auto") String mode) {
         if (groupSize < 1) {
             throw bad("groupSize must be at least 1");
         }
-        Node[] nodes = selected(labelNames, excludedLabels);
-        Positions position = new Positions(nodes);
-        RelationshipType[] types = new RelationshipType[typeNames.size()];
-        for (int i = 0; i < types.length; i++) {
-            types[i] = RelationshipType.withName(typeNames.get(i));
+        if (!List.of("auto", "pass", "follow").contains(mode)) {
+            throw bad("mode must be auto, pass or follow");
         }
-        Set<String> skip = new HashSet<>(excluded);
-        int group = (int) Math.min(groupSize, Integer.MAX_VALUE);
-        int blocks = (nodes.length + group - 1) / group;
-        return IntStream.range(0, blocks).mapToObj(b -> edgeBlock(nodes, position, types, skip, b * group,
-                (int) Math.min(nodes.length, (long) (b + 1) * group)));
+        InternalTransaction itx = (InternalTransaction) tx;
+        long[] nodes = selected(itx, labelNames, excludedLabels);
+        Scan scan = new Scan(itx, nodes, typeNames, excluded, (int) Math.min(groupSize, Integer.MAX_VALUE / 16), mode);
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(scan, Spliterator.ORDERED), false)
+                .onClose(scan::close);
     }
 
-    /** The nodes with one of the labels (each once; every node without an excluded label when none), by id. */
-    private Node[] selected(List<String> labelNames, List<String> excludedLabels) {
-        List<Node> out = new ArrayList<>();
+    /** The ids of the nodes with one of the labels (each once; every node without an excluded label when none), increasing. */
+    private static long[] selected(InternalTransaction itx, List<String> labelNames, List<String> excludedLabels) {
+        Ids out = new Ids();
         if (labelNames.isEmpty()) {
-            Label[] skip = labels(excludedLabels);
-            try (ResourceIterable<Node> all = tx.getAllNodes()) {
-                for (Node n : all) {
+            KernelTransaction ktx = itx.kernelTransaction();
+            int[] skip = tokenIds(excludedLabels, ktx.tokenRead()::nodeLabel);
+            try (NodeCursor nodes = ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker())) {
+                ktx.dataRead().allNodesScan(nodes);
+                while (nodes.next()) {
                     boolean keep = true;
-                    for (Label label : skip) {
-                        keep = keep && !n.hasLabel(label);
+                    for (int label : skip) {
+                        keep = keep && !nodes.hasLabel(label);
                     }
                     if (keep) {
-                        out.add(n);
+                        out.add(nodes.nodeReference());
                     }
                 }
             }
         } else {
-            Set<Long> seen = new HashSet<>();
-            for (String name : labelNames) {
-                try (ResourceIterator<Node> it = tx.findNodes(Label.label(name))) {
+            for (String name : labelNames) {  // the label index
+                try (ResourceIterator<Node> it = itx.findNodes(Label.label(name))) {
                     while (it.hasNext()) {
-                        Node n = it.next();
-                        if (labelNames.size() == 1 || seen.add(n.getId())) {
-                            out.add(n);
-                        }
+                        out.add(it.next().getId());
                     }
                 }
             }
         }
-        out.sort(Comparator.comparingLong(Node::getId));
-        return out.toArray(new Node[0]);
+        long[] ids = out.array();
+        Arrays.sort(ids);
+        return labelNames.size() > 1 ? Arrays.stream(ids).distinct().toArray() : ids;
+    }
+
+    /** The ids of the named tokens that exist (unknown names have none). */
+    private static int[] tokenIds(List<String> names, ToIntFunction<String> lookup) {
+        return names.stream().mapToInt(lookup).filter(id -> id != TokenConstants.NO_TOKEN).distinct().toArray();
+    }
+
+    /** A growing array of longs. */
+    static final class Ids {
+        private long[] values = new long[1024];
+        private int size;
+
+        void add(long v) {
+            if (size == values.length) {
+                values = Arrays.copyOf(values, 2 * size);
+            }
+            values[size++] = v;
+        }
+
+        long[] array() {
+            return Arrays.copyOf(values, size);
+        }
     }
 
     /** Node id -> position in the node list: an array over the ids when they are dense, else a map. */
@@ -405,9 +441,9 @@ public class TopoWrite {
         private final int[] dense;
         private final Map<Long, Integer> sparse;
 
-        /** {@code nodes}: distinct nodes by increasing id, as {@link #selected} gives them. */
-        Positions(Node[] nodes) {
-            long top = nodes.length == 0 ? -1 : nodes[nodes.length - 1].getId();
+        /** {@code nodes}: distinct node ids, increasing, as {@link #selected} gives them. */
+        Positions(long[] nodes) {
+            long top = nodes.length == 0 ? -1 : nodes[nodes.length - 1];
             boolean small = top < 4L * nodes.length + 1024;
             dense = small ? new int[(int) top + 1] : null;
             sparse = small ? null : new HashMap<>(2 * nodes.length + 1);
@@ -416,9 +452,9 @@ public class TopoWrite {
             }
             for (int i = 0; i < nodes.length; i++) {
                 if (small) {
-                    dense[(int) nodes[i].getId()] = i;
+                    dense[(int) nodes[i]] = i;
                 } else {
-                    sparse.put(nodes[i].getId(), i);
+                    sparse.put(nodes[i], i);
                 }
             }
         }
@@ -426,54 +462,191 @@ public class TopoWrite {
         /** The position of node {@code id}, or -1 when it is not among the nodes. */
         int of(long id) {
             if (dense != null) {
-                return id < dense.length ? dense[(int) id] : -1;
+                return id >= 0 && id < dense.length ? dense[(int) id] : -1;
             }
             Integer at = sparse.get(id);
             return at == null ? -1 : at;
         }
     }
 
-    /** The relationships of nodes[from, to), in the order each node's relationships come. */
-    private static EdgeBlock edgeBlock(Node[] nodes, Positions position, RelationshipType[] types,
-            Set<String> skip, int from, int to) {
-        int[] src = new int[1024];
-        int[] dst = new int[1024];
-        int n = 0;
-        for (int i = from; i < to; i++) {
-            try (ResourceIterable<Relationship> rels = types.length == 0
-                    ? nodes[i].getRelationships(Direction.OUTGOING)
-                    : nodes[i].getRelationships(Direction.OUTGOING, types)) {
-                for (Relationship rel : rels) {
-                    if (!skip.isEmpty() && skip.contains(rel.getType().name())) {
+    /**
+     * The records of the export, one per {@link #next}: the element ids of the nodes in groups, then
+     * the relationships between them, read with the kernel's cursors (allocated once). When the
+     * store holds few relationships besides those of the selection's types and nodes, it is read in
+     * one sequential pass over all relationships (as GDS projects); otherwise each selected node's
+     * relationships are followed (each node costs about as much as 60 relationships of a pass);
+     * {@code mode} "pass" or "follow" chooses instead.
+     * The order of the relationships is that of the pass or of the nodes, each the same on every call.
+     */
+    static final class Scan implements Iterator<EdgeBlock>, AutoCloseable {
+        private static final int NODE_COST = 60;  // relationships of a pass that cost as much as starting one node's
+
+        private final long[] nodes;
+        private final Positions position;
+        private final ElementIdMapper elementIds;
+        private final Read read;
+        private final int group;
+        private final int[] wanted;  // type ids, when types are named
+        private final int[] skip;  // excluded type ids, when they are not
+        private final RelationshipSelection selection;
+        private final NodeCursor node;
+        private final RelationshipTraversalCursor chain;
+        private final RelationshipScanCursor pass;
+        private int nextId;  // the next node whose element id is sent
+        private int nextNode;  // the next node whose relationships are followed (no pass)
+        private boolean done;
+
+        Scan(InternalTransaction itx, long[] nodes, List<String> typeNames, List<String> excluded, int group, String mode) {
+            KernelTransaction ktx = itx.kernelTransaction();
+            TokenRead tokens = ktx.tokenRead();
+            this.nodes = nodes;
+            this.position = new Positions(nodes);
+            this.elementIds = itx.elementIdMapper();
+            this.read = ktx.dataRead();
+            this.group = group;
+            this.wanted = tokenIds(typeNames, tokens::relationshipType);
+            this.skip = typeNames.isEmpty() ? tokenIds(excluded, tokens::relationshipType) : new int[0];
+            this.selection = typeNames.isEmpty() ? RelationshipSelection.selection(Direction.OUTGOING)
+                    : wanted.length == 0 ? RelationshipSelection.NO_RELATIONSHIPS
+                    : RelationshipSelection.selection(wanted, Direction.OUTGOING);
+            long all = read.countsForRelationship(TokenConstants.ANY_LABEL, TokenConstants.ANY_RELATIONSHIP_TYPE, TokenConstants.ANY_LABEL);
+            long typed = typeNames.isEmpty() ? all : 0;
+            for (int type : wanted) {
+                typed += read.countsForRelationship(TokenConstants.ANY_LABEL, type, TokenConstants.ANY_LABEL);
+            }
+            boolean sequential = mode.equals("auto") ? all <= (long) NODE_COST * nodes.length + 2 * typed : mode.equals("pass");
+            this.done = nodes.length == 0 || (!typeNames.isEmpty() && wanted.length == 0);
+            this.node = sequential ? null : ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker());
+            this.chain = sequential ? null : ktx.cursors().allocateRelationshipTraversalCursor(ktx.cursorContext(), ktx.memoryTracker());
+            this.pass = sequential ? ktx.cursors().allocateRelationshipScanCursor(ktx.cursorContext(), ktx.memoryTracker()) : null;
+            if (pass != null && !done) {
+                read.allRelationshipsScan(pass);
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            if (nextId < nodes.length) {
+                return true;
+            }
+            if (done) {
+                close();
+            }
+            return !done;
+        }
+
+        @Override
+        public EdgeBlock next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException();
+            }
+            EdgeBlock out = new EdgeBlock();
+            Pairs pairs = new Pairs();
+            if (nextId < nodes.length) {
+                int to = (int) Math.min(nodes.length, (long) nextId + group);
+                StringBuilder ids = new StringBuilder(48 * (to - nextId));
+                for (int i = nextId; i < to; i++) {
+                    if (i > nextId) {
+                        ids.append('\n');
+                    }
+                    ids.append(elementIds.nodeElementId(nodes[i]));
+                }
+                nextId = to;
+                out.ids = ids.toString();
+            } else {
+                out.ids = "";
+                if (pass != null) {
+                    done = !passed(pairs, 16 * group);
+                } else {
+                    int to = (int) Math.min(nodes.length, (long) nextNode + group);
+                    followed(pairs, nextNode, to);
+                    nextNode = to;
+                    done = to == nodes.length;
+                }
+            }
+            out.sources = packed(pairs.src, pairs.n);
+            out.targets = packed(pairs.dst, pairs.n);
+            out.count = pairs.n;
+            return out;
+        }
+
+        /** Up to {@code most} relationships of the pass into {@code pairs}; false when the pass has ended. */
+        private boolean passed(Pairs pairs, int most) {
+            while (pairs.n < most) {
+                if (!pass.next()) {
+                    return false;
+                }
+                int type = pass.type();
+                if (wanted.length > 0 ? !among(wanted, type) : among(skip, type)) {
+                    continue;
+                }
+                int i = position.of(pass.sourceNodeReference());
+                int j = i < 0 ? -1 : position.of(pass.targetNodeReference());
+                if (j >= 0) {
+                    pairs.add(i, j);  // both ends selected, as the Cypher pattern's labels and filter keep them
+                }
+            }
+            return true;
+        }
+
+        /** The relationships of nodes[from, to) into {@code pairs}, in the order each node's relationships come. */
+        private void followed(Pairs pairs, int from, int to) {
+            for (int i = from; i < to; i++) {
+                read.singleNode(nodes[i], node);
+                if (!node.next()) {
+                    continue;
+                }
+                node.relationships(chain, selection);
+                while (chain.next()) {
+                    if (skip.length > 0 && among(skip, chain.type())) {
                         continue;
                     }
-                    int j = position.of(rel.getEndNodeId());
-                    if (j < 0) {
-                        continue;  // an end outside the selection, as the Cypher pattern's label and filter leave it out
+                    int j = position.of(chain.targetNodeReference());
+                    if (j >= 0) {
+                        pairs.add(i, j);
                     }
-                    if (n == src.length) {
-                        src = Arrays.copyOf(src, 2 * n);
-                        dst = Arrays.copyOf(dst, 2 * n);
-                    }
-                    src[n] = i;
-                    dst[n] = j;
-                    n++;
                 }
             }
         }
-        StringBuilder ids = new StringBuilder(48 * (to - from));
-        for (int i = from; i < to; i++) {
-            if (i > from) {
-                ids.append('\n');
+
+        private static boolean among(int[] values, int v) {
+            for (int x : values) {
+                if (x == v) {
+                    return true;
+                }
             }
-            ids.append(nodes[i].getElementId());
+            return false;
         }
-        EdgeBlock out = new EdgeBlock();
-        out.ids = ids.toString();
-        out.sources = packed(src, n);
-        out.targets = packed(dst, n);
-        out.count = n;
-        return out;
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : new AutoCloseable[] {node, chain, pass}) {
+                if (c != null) {
+                    try {
+                        c.close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Growing arrays of (source, target) positions. */
+    static final class Pairs {
+        int[] src = new int[1024];
+        int[] dst = new int[1024];
+        int n;
+
+        void add(int i, int j) {
+            if (n == src.length) {
+                src = Arrays.copyOf(src, 2 * n);
+                dst = Arrays.copyOf(dst, 2 * n);
+            }
+            src[n] = i;
+            dst[n] = j;
+            n++;
+        }
     }
 
     private static byte[] packed(int[] values, int n) {
