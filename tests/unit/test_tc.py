@@ -126,8 +126,13 @@ def test_blocks_with_shared_reach_sets_match_and_build_them_once(hops):
                 assert r.batches == 1
         assert_same(got, full.tc, rtol=0)  # integer walk counts: the same sums in any order
         assert cache.builds == 1  # the reach sets of every node, built for the first block only
+        assert cache.preparations == 1  # and the CSR and walk totals of the same edge arrays
         other = tc(rng.integers(0, 80, (2, 300)), hops=hops)  # outside the block: nothing shared
-        assert other.batches == 1 and cache.builds == 1
+        assert other.batches == 1 and cache.builds == 1 and cache.preparations == 1
+        with reusing_reach(cache):  # equal edges in another array: prepared again, the same values
+            again = tc(train.copy(), eval_edges, hops=hops, nodes=np.arange(full.tc.size))
+        assert cache.preparations == 2 and cache.builds == 1
+        assert_same(again.tc, full.tc, rtol=0)
 
 
 def test_shared_reach_sets_that_do_not_fit_fall_back_to_batches():

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 
 import numpy as np
@@ -111,7 +111,18 @@ class NodePrep:
 
 
 def prepare_nodes(train: object, eval: object | None, num_nodes: int | None, hops: int) -> NodePrep:
-    """Resolve the train (and evaluation) graph of node TC; ``eval=None`` is the train variant."""
+    """Resolve the train (and evaluation) graph of node TC; ``eval=None`` is the train variant.
+
+    Inside :func:`reusing_reach`, the preparation of the same ``train`` and
+    ``eval`` objects is kept for the next call (its ``timings`` then zero).
+    """
+    cache = _SHARED_REACH.get()
+    if cache is not None:
+        return cache.preparation((train, eval, num_nodes, hops), lambda: _prepare_nodes(train, eval, num_nodes, hops))
+    return _prepare_nodes(train, eval, num_nodes, hops)
+
+
+def _prepare_nodes(train: object, eval: object | None, num_nodes: int | None, hops: int) -> NodePrep:
     from . import _csr  # noqa: PLC0415  (imports Numba)
 
     t0 = time.perf_counter()
@@ -187,16 +198,41 @@ class ReachCache:
     on the same graph (a digest of its CSR) and K reuse them. One table is
     kept; the process's threads build it once (a lock). ``builds`` counts the
     tables built.
+
+    It also keeps the last :func:`prepare_nodes` result (CSR and walk totals)
+    for the same train and evaluation objects, as a worker's tasks receive
+    them (each block would otherwise build the CSR again); ``preparations``
+    counts those built.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._table: tuple | None = None
+        self._csr: object | None = None  # the CSR the kept table was last asked for
         self.builds = 0
+        self._prep_of: tuple | None = None  # (train, eval, num_nodes, hops), held so that their ids stay theirs
+        self._prep: NodePrep | None = None
+        self.preparations = 0
+
+    def preparation(self, of: tuple, build: Callable[[], NodePrep]) -> NodePrep:
+        """The preparation of ``of`` (train and evaluation objects, by identity; num_nodes, hops): the kept one
+        (with zero ``timings``), or ``build()`` kept in its place."""
+        with self._lock:
+            kept = self._prep_of
+            if kept is not None and kept[0] is of[0] and kept[1] is of[1] and kept[2:] == of[2:]:
+                return replace(self._prep, timings={key: 0.0 for key in self._prep.timings})
+            self._prep_of, self._prep = None, None  # free the old graphs before building the new ones
+            self._prep = build()
+            self._prep_of = of
+            self.preparations += 1
+            return self._prep
 
     def table(self, csr, hops: int, build: Callable[[], tuple]) -> tuple:
         """The reach table of ``csr`` and ``hops``: the kept one, or ``build()`` kept in its place."""
+        with self._lock:
+            if self._table is not None and self._csr is csr and self._key is not None and self._key[0] == int(hops):
+                return self._table  # the kept preparation's own CSR: no digest needed
         digest = hashlib.blake2b(csr.indptr.tobytes(), digest_size=16)
         digest.update(csr.indices.tobytes())
         key = (int(hops), csr.num_nodes, digest.hexdigest())
@@ -206,12 +242,14 @@ class ReachCache:
                 self._table = build()
                 self._key = key
                 self.builds += 1
+            self._csr = csr
             return self._table
 
     def clear(self) -> None:
-        """Forget the kept table (its memory is freed once no kernel holds it)."""
+        """Forget the kept table and preparation (their memory is freed once no kernel holds them)."""
         with self._lock:
-            self._key, self._table = None, None
+            self._key, self._table, self._csr = None, None, None
+            self._prep_of, self._prep = None, None
 
 
 _SHARED_REACH: ContextVar[ReachCache | None] = ContextVar("shared_reach", default=None)

@@ -5,7 +5,8 @@ key per call, so a second call on the same graph never races the release of the 
 dask/distributed#8576).
 The source nodes are cut into contiguous blocks of similar estimated work
 (:func:`~topo_graphdb.kernels.tc.source_costs`, the bound the kernels balance
-their threads with), a few blocks per worker thread; each block is one task
+their threads with), a few blocks per worker thread (one when the cluster has a single worker
+thread, which would run them one after the other); each block is one task
 that runs the single-machine CPU kernel on it
 (:func:`~topo_graphdb.kernels.tc.topological_concentration` with ``nodes=``,
 :func:`~topo_graphdb.kernels.pairs.pair_topological_concentration` on the pairs
@@ -228,7 +229,8 @@ def distributed_tc(
     tasks' batches.
 
     The blocks are contiguous runs of the source nodes whose TC is defined,
-    :data:`TASKS_PER_WORKER_THREAD` per worker thread, of similar estimated work.
+    :data:`TASKS_PER_WORKER_THREAD` per worker thread (one on a cluster of a
+    single worker thread), of similar estimated work.
     """
     t_start = time.perf_counter()
     given = train
@@ -410,7 +412,7 @@ def distributed_atc(
         edge_sets = ["eval"] + (["train"] if hops >= 3 and prep.variant == "eval" else [])
         for which in edge_sets:
             size = prep.lo.size if which == "eval" else triangle_edges(prep)[0].size
-            cuts = np.linspace(0, size, min(size, TASKS_PER_WORKER_THREAD * threads) + 1).astype(np.int64)
+            cuts = np.linspace(0, size, min(size, _task_count(threads)) + 1).astype(np.int64)
             commons[which] = [client.submit(_common_task, graph, which, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
     common = {which: np.concatenate([np.zeros(0), *client.gather(futures)]) for which, futures in commons.items()}
     parts = client.gather(sketches)  # per column range, per k = 2..K: its partial sums
@@ -430,7 +432,7 @@ def distributed_atc(
                                              workers=[worker], allow_other_workers=True))
             homes.append(worker)
     blocks = pair_blocks(int(prep.src.size))
-    runs = np.array_split(np.arange(len(blocks)), max(min(len(blocks), TASKS_PER_WORKER_THREAD * threads),
+    runs = np.array_split(np.arange(len(blocks)), max(min(len(blocks), _task_count(threads)),
                                                        -(-len(blocks) // PAIR_BLOCKS_PER_TASK)))
     runs = [[blocks[b] for b in run] for run in runs if run.size]
     combined, dots = [], []
@@ -619,10 +621,17 @@ def _checked(hops: int, beta: float | None, memory_budget: object) -> tuple[int,
     return hops, beta
 
 
+def _task_count(threads: int) -> int:
+    """Tasks to cut a stage into for a cluster of ``threads`` worker threads: :data:`TASKS_PER_WORKER_THREAD`
+    per thread, or one when a single thread runs them all (one after the other, more tasks only cost:
+    each block's kernel ends with idle threads, and a lost worker loses every result anyway)."""
+    return 1 if threads <= 1 else TASKS_PER_WORKER_THREAD * threads
+
+
 def _blocks(sources: np.ndarray, cost: np.ndarray, client: Any) -> list[np.ndarray]:
-    """Contiguous runs of ``sources`` of similar total ``cost``, a few per worker thread (at least one run)."""
+    """Contiguous runs of ``sources`` of similar total ``cost``, a few per worker thread (one for a single thread)."""
     threads = max(sum(client.nthreads().values()), 1)
-    return cost_slices(sources, cost, TASKS_PER_WORKER_THREAD * threads)
+    return cost_slices(sources, cost, _task_count(threads))
 
 
 def _gather(client: Any, futures: list, costs: list[float], progress: bool, what: str) -> list[dict]:
