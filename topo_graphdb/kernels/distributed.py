@@ -228,9 +228,8 @@ def distributed_tc(
     worker processes' CPU seconds, summed over the tasks; ``batches`` sums the
     tasks' batches.
 
-    The blocks are contiguous runs of the source nodes whose TC is defined,
-    :data:`TASKS_PER_WORKER_THREAD` per worker thread (one on a cluster of a
-    single worker thread), of similar estimated work.
+    The blocks are contiguous runs of the source nodes whose TC is defined, of similar estimated
+    work, :data:`TASKS_PER_WORKER_THREAD` per worker thread (one for a single worker thread).
     """
     t_start = time.perf_counter()
     given = train
@@ -622,9 +621,8 @@ def _checked(hops: int, beta: float | None, memory_budget: object) -> tuple[int,
 
 
 def _task_count(threads: int) -> int:
-    """Tasks to cut a stage into for a cluster of ``threads`` worker threads: :data:`TASKS_PER_WORKER_THREAD`
-    per thread, or one when a single thread runs them all (one after the other, more tasks only cost:
-    each block's kernel ends with idle threads, and a lost worker loses every result anyway)."""
+    """Tasks per stage for ``threads`` worker threads: :data:`TASKS_PER_WORKER_THREAD` each, or one for a single
+    thread (which runs them in turn: each block's kernel ends with idle threads, a lost worker loses all)."""
     return 1 if threads <= 1 else TASKS_PER_WORKER_THREAD * threads
 
 
