@@ -27,8 +27,8 @@ class Plan:
     params: dict[str, Any]
     node_columns: list[str] = field(default_factory=list)
     rel_columns: list[str] = field(default_factory=list)
-    #: the arguments (but ``group_size``) of ``export_rels_procedure.cypher`` when its procedure can
-    #: read the relationship pass (no node or relationship predicates, times or weights), else None
+    #: the arguments (but ``group_size`` and ``mode``) of ``export_rels_procedure.cypher`` when its procedure
+    #: can read the relationship pass (no node or relationship predicates, times or weights), else None
     procedure: dict[str, list[str]] | None = None
 
 
@@ -108,7 +108,7 @@ def build_plan(spec: GraphSpec, present_labels: set[str] | None = None, present_
     procedure = None
     if not (spec.node_where or spec.rel_where or rel_values):
         procedure = {"labels": list(spec.labels), "excluded_labels": _excluded_labels(spec, present_labels), "types": list(spec.rel_types),
-                     "excluded": [] if spec.rel_types else excluded_types}  # fmt: skip
+                     "excluded": [] if spec.rel_types else excluded_types, "key": spec.key_property or ""}  # fmt: skip
     node_columns = [c for c in ("y",) if spec.label_property] + [f"f{i}" for i in range(len(spec.feature_properties))]
     return Plan(nodes, rels, params, node_columns, [n for n, _ in rel_values], procedure)
 

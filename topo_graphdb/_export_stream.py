@@ -63,19 +63,11 @@ class Collector:
             if has_keys:
                 part_keys = rec[2]
                 if len(part_keys) != count:
-                    raise InputError(
-                        f"{count - len(part_keys)} selected node(s) lack the key property {spec.key_property!r}",
-                        hint=f"select only nodes that have it (--where \"{spec.key_property} IS NOT NULL\") or export without it",
-                    )
+                    raise _missing_keys(spec, count - len(part_keys))
                 seen_keys.update(part_keys)
                 keys.extend(part_keys)
                 if len(seen_keys) != len(keys):
-                    seen: set[Any] = set()
-                    dup = next(v for v in keys if v in seen or seen.add(v))  # type: ignore[func-returns-value]
-                    raise InputError(
-                        f"key property {spec.key_property!r} is not unique: value {dup!r} appears more than once",
-                        hint="create a uniqueness constraint, or export without --key-property (element ids)",
-                    )
+                    raise _duplicate_key(spec, keys)
             if has_vals:
                 vals = rec[3 if has_keys else 2]
                 cols = list(zip(*vals)) if vals else [()] * (bool(spec.label_property) + len(spec.feature_properties))
@@ -175,15 +167,19 @@ class Collector:
         from ._cypher import load_query  # noqa: PLC0415
         from .errors import TopoGraphError  # noqa: PLC0415
 
-        result = tx.run(load_query("export_rels_procedure"), {**args, "group_size": self.group_size})
+        node_pass = bool(self.ids)
+        key = "" if node_pass else args["key"]  # after a node pass the keys are read
+        result = tx.run(load_query("export_rels_procedure"), {**args, "key": key, "group_size": self.group_size, "mode": "auto"})
         order: list[str] = []
+        keys: list[Any] = []
         src, dst = Growing(np.int32, max(total, 1024)), Growing(np.int32, max(total, 1024))
         for rec in records(result, 1):
-            ids, s, t = rec[0], np.frombuffer(rec[1], dtype="<i4"), np.frombuffer(rec[2], dtype="<i4")
-            if s.size != rec[3] or t.size != rec[3]:
-                raise TopoGraphError(f"topo.export.relationships sent {s.size} sources and {t.size} targets for {rec[3]} relationships")
+            ids, s, t, count = rec[0], np.frombuffer(rec[2], dtype="<i4"), np.frombuffer(rec[3], dtype="<i4"), rec[4]
+            if s.size != count or t.size != count:
+                raise TopoGraphError(f"topo.export.relationships sent {s.size} sources and {t.size} targets for {count} relationships")
             if ids:
                 order.extend(ids.split("\n"))
+                keys.extend(rec[1])
                 if self.progress and not self.ids:
                     self.progress("nodes", len(order), len(order))
             src.extend(s)
@@ -191,8 +187,14 @@ class Collector:
             if self.progress and s.size:
                 self.progress("relationships", src.size, max(total, src.size))
         read = int(src.size)
-        if not self.ids:  # no node pass: the procedure's order is the node list
-            self.ids = order
+        if not node_pass:  # the procedure's order is the node list
+            if key and len(keys) != len(order):
+                raise TopoGraphError(f"topo.export.relationships sent {len(keys):,} keys for {len(order):,} nodes")
+            if key and any(v is None for v in keys):
+                raise _missing_keys(self.spec, sum(v is None for v in keys))
+            if key and len(set(keys)) != len(keys):
+                raise _duplicate_key(self.spec, keys)
+            self.ids, self.keys = order, keys
             self.src, self.dst = src.array().astype(np.int64), dst.array().astype(np.int64)
         else:
             place = lookup(self.index, order)
@@ -201,3 +203,19 @@ class Collector:
             self.src, self.dst = place[src.array()], place[dst.array()]
         self.time = self.weight = None
         return {"relationships_read": read, "dangling": 0, "relationships_via": "procedure"}
+
+
+def _missing_keys(spec: GraphSpec, missing: int) -> InputError:
+    return InputError(
+        f"{missing} selected node(s) lack the key property {spec.key_property!r}",
+        hint=f"select only nodes that have it (--where \"{spec.key_property} IS NOT NULL\") or export without it",
+    )
+
+
+def _duplicate_key(spec: GraphSpec, keys: list[Any]) -> InputError:
+    seen: set[Any] = set()
+    dup = next(v for v in keys if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+    return InputError(
+        f"key property {spec.key_property!r} is not unique: value {dup!r} appears more than once",
+        hint="create a uniqueness constraint, or export without --key-property (element ids)",
+    )

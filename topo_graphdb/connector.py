@@ -131,9 +131,9 @@ def export_graph(
         ``topo.export.relationships`` procedure when it has it (the local
         server's plugin jar) and the selection has no node or relationship
         predicates, times or weights: their ends come as packed positions
-        in the node list instead of one element id each, and without key,
-        label or feature properties the procedure's node list replaces the
-        node pass. The snapshot holds the same nodes, values and
+        in the node list instead of one element id each, and without label
+        or feature properties the procedure's node list (and keys) replaces
+        the node pass. The snapshot holds the same nodes, values and
         relationships either way (its order may differ);
         ``meta["report"]["relationships_via"]`` says which way was taken.
 
@@ -193,8 +193,8 @@ def _read_selection(
     col = Collector(spec, plan, progress, group_size)
     node_total, rel_total = estimates(tx, spec)
     procedure = procedure and plan.procedure is not None
-    if procedure and not (spec.key_property or spec.label_property or spec.feature_properties):
-        # the procedure sends the nodes' element ids too: no node pass
+    if procedure and not (spec.label_property or spec.feature_properties):
+        # the procedure sends the nodes' element ids (and keys) too: no node pass
         info = col.read_rels(tx, rel_total, procedure=True)
         timings["relationships"] = time.perf_counter() - t0
         if not col.ids:

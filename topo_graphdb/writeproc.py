@@ -44,7 +44,7 @@ PROCEDURES = {
     ),
 }  # fmt: skip
 #: the export's procedure (``topo_graphdb._export_stream``) and its arguments, from the same plugin jar
-EXPORT_PROCEDURES = {"topo.export.relationships": ("labels", "excludedLabels", "types", "excluded", "groupSize", "mode")}
+EXPORT_PROCEDURES = {"topo.export.relationships": ("labels", "excludedLabels", "types", "excluded", "groupSize", "mode", "key")}
 
 
 def signature_arguments(signature: str) -> tuple[str, ...]:

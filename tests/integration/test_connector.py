@@ -185,25 +185,27 @@ def test_the_export_procedure_reads_what_the_cypher_pass_reads(neo4j_conn, g, na
     assert np.array_equal(again.node_ids, fast.node_ids) and np.array_equal(again.edge_index, fast.edge_index)
 
 
-def procedure_records(driver, conn, sel: GraphSpec, mode: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """The element ids and the relationships (as element id pairs) ``topo.export.relationships`` sends in ``mode``."""
+def procedure_records(driver, conn, sel: GraphSpec, mode: str) -> tuple[list[str], list, list[tuple[str, str]]]:
+    """The element ids, keys and relationships (as element id pairs) ``topo.export.relationships`` sends in ``mode``."""
     args = build_plan(sel).procedure
-    ids, pairs = [], []
+    ids, keys, pairs = [], [], []
     with driver.session(database=conn.database) as s:
-        result = s.run("CALL topo.export.relationships($labels, $excluded_labels, $types, $excluded, 2, $mode)", **args, mode=mode)
+        result = s.run("CALL topo.export.relationships($labels, $excluded_labels, $types, $excluded, 2, $mode, $key)", **args, mode=mode)
         for rec in result:
             ids.extend(rec["ids"].split("\n") if rec["ids"] else [])
+            keys.extend(rec["keys"])
             src, dst = np.frombuffer(rec["sources"], "<i4"), np.frombuffer(rec["targets"], "<i4")
             assert src.size == dst.size == rec["count"]
             pairs.extend(zip(src.tolist(), dst.tolist()))
-    return ids, sorted((ids[a], ids[b]) for a, b in pairs)
+    assert len(keys) == (len(ids) if sel.key_property else 0)
+    return ids, keys, sorted((ids[a], ids[b]) for a, b in pairs)
 
 
 @pytest.mark.parametrize("name", list(PROCEDURE_SELECTIONS))
 def test_the_export_procedure_reads_the_same_in_one_pass_and_from_each_node(neo4j_driver, neo4j_conn, g, name):
     sel = PROCEDURE_SELECTIONS[name](g)
     passed = procedure_records(neo4j_driver, neo4j_conn, sel, "pass")
-    assert passed[1], "the selection has relationships"
+    assert passed[2], "the selection has relationships"
     assert passed == procedure_records(neo4j_driver, neo4j_conn, sel, "follow")
     assert passed == procedure_records(neo4j_driver, neo4j_conn, sel, "auto")
 
@@ -356,9 +358,19 @@ def test_empty_selection(neo4j_conn, g):
         export_graph(neo4j_conn, spec(g, since=100, time_property="t"))
 
 
-def test_missing_key_is_an_input_error(neo4j_conn, g):
-    with pytest.raises(InputError, match="lack the key property 'f'"):
-        export_graph(neo4j_conn, spec(g, key_property="f"))
+@pytest.mark.parametrize("use_procedures", [True, False], ids=["procedure", "cypher"])
+def test_missing_or_repeated_keys_are_input_errors(neo4j_conn, neo4j_driver, g, use_procedures):
+    with pytest.raises(InputError, match="^1 selected node.s. lack the key property 'f'"):
+        export_graph(neo4j_conn, spec(g, key_property="f"), use_procedures=use_procedures)
+    label = f"Dup_{uuid.uuid4().hex[:10]}"
+    with neo4j_driver.session(database=neo4j_conn.database) as s:
+        s.run(f"CREATE (:{label} {{k: 7}})-[:{qi(g['T1'])}]->(:{label} {{k: 8}})-[:{qi(g['T1'])}]->(:{label} {{k: 7}})").consume()
+    try:
+        with pytest.raises(InputError, match="^key property 'k' is not unique: value 7 appears more than once"):
+            export_graph(neo4j_conn, GraphSpec(labels=[label], rel_types=[g["T1"]], key_property="k"), use_procedures=use_procedures)
+    finally:
+        with neo4j_driver.session(database=neo4j_conn.database) as s:
+            s.run(f"MATCH (n:{label}) DETACH DELETE n").consume()
 
 
 def test_unreachable_and_bad_credentials(neo4j_conn):

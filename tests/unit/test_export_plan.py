@@ -49,9 +49,9 @@ def test_plan_selection_is_quoted_and_parameterised():
 
 def test_plan_offers_the_procedure_only_without_predicates_or_relationship_values():
     plan = build_plan(GraphSpec(labels=["A", "B"], rel_types=["R", "S"], key_property="id", feature_properties=["f"]))
-    assert plan.procedure == {"labels": ["A", "B"], "excluded_labels": [], "types": ["R", "S"], "excluded": []}
+    assert plan.procedure == {"labels": ["A", "B"], "excluded_labels": [], "types": ["R", "S"], "excluded": [], "key": "id"}
     # all labels and types: the ledger's nodes and the tool's own links stay out, as in the Cypher passes
-    assert build_plan(GraphSpec()).procedure == {"labels": [], "excluded_labels": ["TopoRun", "TopoLock"], "types": [], "excluded": ["PREDICTED_LINK"]}
+    assert build_plan(GraphSpec()).procedure == {"labels": [], "excluded_labels": ["TopoRun", "TopoLock"], "types": [], "excluded": ["PREDICTED_LINK"], "key": ""}
     assert build_plan(GraphSpec(), present_labels={"TopoRun"}).procedure["excluded_labels"] == ["TopoRun"]
     for kw in ({"node_where": ["year > 2000"]}, {"time_property": "t"}, {"weight_property": "w"}, {"rel_where": [("w", ">", 1)]}):
         assert build_plan(GraphSpec(labels="A", **kw)).procedure is None, kw

@@ -114,16 +114,27 @@ def test_collector_reads_the_procedure_pass_as_packed_positions():
     col = Collector(spec, build_plan(spec), None, group_size=2)
     col.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1", "n2"], 3)])]), 3)
     packed = lambda v: np.asarray(v, dtype="<i4").tobytes()  # noqa: E731
+    cols = ["ids", "keys", "sources", "targets", "count"]
     # the procedure's own node order (n2, n0 | n1) is mapped onto the node pass's (n0, n1, n2)
-    blocks = [("n2\nn0", packed([0, 0, 1]), packed([1, 2, 2]), 3), ("n1", packed([2]), packed([0]), 1)]
-    info = col.read_rels(_FakeTx([_FakeResult(["ids", "sources", "targets", "count"], blocks)]), 4, procedure=True)
+    blocks = [("n2\nn0", [], packed([]), packed([]), 0), ("n1", [], packed([]), packed([]), 0),
+              ("", [], packed([0, 0, 1]), packed([1, 2, 2]), 3), ("", [], packed([2]), packed([0]), 1)]
+    info = col.read_rels(_FakeTx([_FakeResult(cols, blocks)]), 4, procedure=True)
     assert col.src.tolist() == [2, 2, 0, 1] and col.dst.tolist() == [0, 1, 1, 2]
     assert info == {"relationships_read": 4, "dangling": 0, "relationships_via": "procedure"}
     # a node list that differs from the node pass's is an error, not a wrong graph
     other = Collector(spec, build_plan(spec), None, group_size=2)
     other.read_nodes(_FakeTx([_FakeResult(["ids", "count"], [(["n0", "n1"], 2)])]), 2)
     with pytest.raises(TopoGraphError, match="selected 1 nodes where the node pass read 2"):
-        other.read_rels(_FakeTx([_FakeResult(["ids", "sources", "targets", "count"], [("n0", packed([]), packed([]), 0)])]), 0, procedure=True)
+        other.read_rels(_FakeTx([_FakeResult(cols, [("n0", [], packed([]), packed([]), 0)])]), 0, procedure=True)
+    # without a node pass the procedure's nodes (and keys) are the node list; keys are checked as the node pass does
+    keyed = GraphSpec(labels="A", key_property="id")
+    alone = Collector(keyed, build_plan(keyed), None, group_size=2)
+    alone.read_rels(_FakeTx([_FakeResult(cols, [("n2\nn0", [12, 10], packed([0]), packed([1]), 1)])]), 1, procedure=True)
+    assert (alone.ids, alone.keys, alone.src.tolist(), alone.dst.tolist()) == (["n2", "n0"], [12, 10], [0], [1])
+    for keys, message in (([12, None], "1 selected node.s. lack the key property 'id'"), ([12, 12], "value 12 appears more than once")):
+        bad = Collector(keyed, build_plan(keyed), None, group_size=2)
+        with pytest.raises(InputError, match=message):
+            bad.read_rels(_FakeTx([_FakeResult(cols, [("n2\nn0", keys, packed([]), packed([]), 0)])]), 0, procedure=True)
     # a spec with relationship values never takes it, even when asked
     timed = GraphSpec(labels="A", time_property="t")
     third = Collector(timed, build_plan(timed), None, group_size=2)

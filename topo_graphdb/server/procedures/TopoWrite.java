@@ -45,12 +45,14 @@ import org.neo4j.graphdb.RelationshipType;
 import org.neo4j.graphdb.ResourceIterable;
 import org.neo4j.graphdb.Transaction;
 import org.neo4j.internal.kernel.api.NodeCursor;
+import org.neo4j.internal.kernel.api.PropertyCursor;
 import org.neo4j.internal.kernel.api.Read;
 import org.neo4j.internal.kernel.api.RelationshipScanCursor;
 import org.neo4j.internal.kernel.api.RelationshipTraversalCursor;
 import org.neo4j.internal.kernel.api.TokenRead;
 import org.neo4j.kernel.api.KernelTransaction;
 import org.neo4j.kernel.impl.coreapi.InternalTransaction;
+import org.neo4j.storageengine.api.PropertySelection;
 import org.neo4j.storageengine.api.RelationshipSelection;
 import org.neo4j.token.api.TokenConstants;
 import org.neo4j.values.ElementIdMapper;
@@ -85,6 +87,7 @@ public class TopoWrite {
 
     public static class EdgeBlock {
         public String ids;
+        public List<Object> keys;
         public byte[] sources;
         public byte[] targets;
         public long count;
@@ -361,14 +364,15 @@ public class TopoWrite {
             + "outgoing relationships of types (any type but excluded when types is empty) between those "
             + "nodes in records of up to 16 * groupSize, as int32 little-endian positions in that order; "
             + "mode 'pass' reads them in one pass over all relationships, 'follow' from each node, 'auto' "
-            + "chooses by the counts")
+            + "chooses by the counts; with a key, each id record has the nodes' values of that property too")
     public Stream<EdgeBlock> relationships(
             @Name("labels") List<String> labelNames,
             @Name("excludedLabels") List<String> excludedLabels,
             @Name("types") List<String> typeNames,
             @Name("excluded") List<String> excluded,
             @Name("groupSize") long groupSize,
-            @Name(value = "mode", defaultValue = "auto") String mode) {
+            @Name(value = "mode", defaultValue = "auto") String mode,
+            @Name(value = "key", defaultValue = "") String key) {
         if (groupSize < 1) {
             throw bad("groupSize must be at least 1");
         }
@@ -377,7 +381,7 @@ public class TopoWrite {
         }
         InternalTransaction itx = (InternalTransaction) tx;
         long[] nodes = selected(itx, labelNames, excludedLabels);
-        Scan scan = new Scan(itx, nodes, labelNames, typeNames, excluded, (int) Math.min(groupSize, Integer.MAX_VALUE / 16), mode);
+        Scan scan = new Scan(itx, nodes, labelNames, typeNames, excluded, (int) Math.min(groupSize, Integer.MAX_VALUE / 16), mode, key);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(scan, Spliterator.ORDERED), false)
                 .onClose(scan::close);
     }
@@ -470,8 +474,8 @@ public class TopoWrite {
     }
 
     /**
-     * The records of the export, one per {@link #next}: the element ids of the nodes in groups, then
-     * the relationships between them, read with the kernel's cursors (allocated once). When the
+     * The records of the export, one per {@link #next}: the element ids of the nodes in groups (and
+     * their values of the key property, null where a node has none), then the relationships between them, read with the kernel's cursors (allocated once). When the
      * store holds few relationships besides those of the selection's types and labels, it is read in
      * one sequential pass over all relationships (as GDS projects); otherwise each selected node's
      * relationships are followed (see {@link #passPays});
@@ -492,12 +496,15 @@ public class TopoWrite {
         private final NodeCursor node;
         private final RelationshipTraversalCursor chain;
         private final RelationshipScanCursor pass;
+        private final int keyId;  // the key property's token, NO_TOKEN without a key (or one that no node has)
+        private final NodeCursor keyNode;  // null without a key
+        private final PropertyCursor keyValue;
         private int nextId;  // the next node whose element id is sent
         private int nextNode;  // the next node whose relationships are followed (no pass)
         private boolean done;
 
         Scan(InternalTransaction itx, long[] nodes, List<String> labelNames, List<String> typeNames, List<String> excluded, int group,
-                String mode) {
+                String mode, String key) {
             KernelTransaction ktx = itx.kernelTransaction();
             TokenRead tokens = ktx.tokenRead();
             this.nodes = nodes;
@@ -520,6 +527,9 @@ public class TopoWrite {
             if (pass != null && !done) {
                 read.allRelationshipsScan(pass);
             }
+            this.keyId = key.isEmpty() ? TokenConstants.NO_TOKEN : tokens.propertyKey(key);
+            this.keyNode = key.isEmpty() ? null : ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker());
+            this.keyValue = key.isEmpty() ? null : ktx.cursors().allocatePropertyCursor(ktx.cursorContext(), ktx.memoryTracker());
         }
 
         @Override
@@ -549,10 +559,12 @@ public class TopoWrite {
                     }
                     ids.append(elementIds.nodeElementId(nodes[i]));
                 }
+                out.keys = keyNode == null ? List.of() : keys(nextId, to);
                 nextId = to;
                 out.ids = ids.toString();
             } else {
                 out.ids = "";
+                out.keys = List.of();
                 if (pass != null) {
                     done = !passed(pairs, 16 * group);
                 } else {
@@ -565,6 +577,23 @@ public class TopoWrite {
             out.sources = packed(pairs.src, pairs.n);
             out.targets = packed(pairs.dst, pairs.n);
             out.count = pairs.n;
+            return out;
+        }
+
+        /** The key property's values of nodes[from, to) (null where a node has none). */
+        private List<Object> keys(int from, int to) {
+            List<Object> out = new ArrayList<>(to - from);
+            for (int i = from; i < to; i++) {
+                Object value = null;
+                read.singleNode(nodes[i], keyNode);
+                if (keyId != TokenConstants.NO_TOKEN && keyNode.next()) {
+                    keyNode.properties(keyValue, PropertySelection.selection(keyId));
+                    if (keyValue.next()) {
+                        value = keyValue.propertyValue().asObjectCopy();
+                    }
+                }
+                out.add(value);
+            }
             return out;
         }
 
@@ -637,7 +666,7 @@ public class TopoWrite {
 
         @Override
         public void close() {
-            for (AutoCloseable c : new AutoCloseable[] {node, chain, pass}) {
+            for (AutoCloseable c : new AutoCloseable[] {node, chain, pass, keyNode, keyValue}) {
                 if (c != null) {
                     try {
                         c.close();
