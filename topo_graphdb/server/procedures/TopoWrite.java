@@ -475,12 +475,12 @@ public class TopoWrite {
 
     /**
      * The records of the export, one per {@link #next}: the element ids of the nodes in groups (and
-     * their values of the key property, null where a node has none), then the relationships between them, read with the kernel's cursors (allocated once). When the
-     * store holds few relationships besides those of the selection's types and labels, it is read in
-     * one sequential pass over all relationships (as GDS projects); otherwise each selected node's
-     * relationships are followed (see {@link #passPays});
-     * {@code mode} "pass" or "follow" chooses instead.
-     * The order of the relationships is that of the pass or of the nodes, each the same on every call.
+     * their values of the key property, null where a node has none), then the relationships between
+     * them, read with the kernel's cursors (allocated once). When the store holds few relationships
+     * besides those of the selection's types and labels, it is read in one sequential pass over all
+     * relationships (as GDS projects); otherwise each selected node's relationships are followed (see
+     * {@link #passPays}); {@code mode} "pass" or "follow" chooses instead. The order of the
+     * relationships is that of the pass or of the nodes, each the same on every call.
      */
     static final class Scan implements Iterator<EdgeBlock>, AutoCloseable {
         private static final int NODE_COST = 60;  // relationships of a pass that cost as much as starting one node's
