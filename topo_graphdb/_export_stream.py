@@ -188,12 +188,14 @@ class Collector:
                 self.progress("relationships", src.size, max(total, src.size))
         read = int(src.size)
         if not node_pass:  # the procedure's order is the node list
-            if key and len(keys) != len(order):
-                raise TopoGraphError(f"topo.export.relationships sent {len(keys):,} keys for {len(order):,} nodes")
-            if key and any(v is None for v in keys):
-                raise _missing_keys(self.spec, sum(v is None for v in keys))
-            if key and len(set(keys)) != len(keys):
-                raise _duplicate_key(self.spec, keys)
+            if key:
+                if len(keys) != len(order):
+                    raise TopoGraphError(f"topo.export.relationships sent {len(keys):,} keys for {len(order):,} nodes")
+                missing = sum(v is None for v in keys)
+                if missing:
+                    raise _missing_keys(self.spec, missing)
+                if len(set(keys)) != len(keys):
+                    raise _duplicate_key(self.spec, keys)
             self.ids, self.keys = order, keys
             self.src, self.dst = src.array().astype(np.int64), dst.array().astype(np.int64)
         else:

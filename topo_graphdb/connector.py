@@ -198,20 +198,20 @@ def _read_selection(
         info = col.read_rels(tx, rel_total, procedure=True)
         timings["relationships"] = time.perf_counter() - t0
         if not col.ids:
-            raise EmptyGraphError(
-                f"the selection holds no nodes ({describe_selection(spec)})", hint="check labels and --where predicates"
-            )
+            raise _no_nodes(spec)
         return col, None, None, info
     x, y, info = col.read_nodes(tx, node_total)
     timings["nodes"] = time.perf_counter() - t0
     if not col.ids:
-        raise EmptyGraphError(
-            f"the selection holds no nodes ({describe_selection(spec)})", hint="check labels and --where predicates"
-        )
+        raise _no_nodes(spec)  # before the relationship pass
     t1 = time.perf_counter()
     info.update(col.read_rels(tx, rel_total, procedure=procedure))
     timings["relationships"] = time.perf_counter() - t1
     return col, x, y, info
+
+
+def _no_nodes(spec: GraphSpec) -> EmptyGraphError:
+    return EmptyGraphError(f"the selection holds no nodes ({describe_selection(spec)})", hint="check labels and --where predicates")
 
 
 def _check_not_empty(col: Collector, spec: GraphSpec) -> None:

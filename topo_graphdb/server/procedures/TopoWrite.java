@@ -358,7 +358,7 @@ public class TopoWrite {
     }
 
     @Procedure(name = "topo.export.relationships", mode = Mode.READ)
-    @Description("topo.export.relationships(labels, excludedLabels, types, excluded, groupSize): the nodes "
+    @Description("topo.export.relationships(labels, excludedLabels, types, excluded, groupSize, mode, key): the nodes "
             + "with one of labels (every node without one of excludedLabels when labels is empty) by "
             + "increasing id, their element ids in records of groupSize (joined by newlines), then their "
             + "outgoing relationships of types (any type but excluded when types is empty) between those "
@@ -493,12 +493,11 @@ public class TopoWrite {
         private final int[] wanted;  // type ids, when types are named
         private final int[] skip;  // excluded type ids, when they are not
         private final RelationshipSelection selection;
-        private final NodeCursor node;
+        private final NodeCursor node;  // when relationships are followed or a key is read
         private final RelationshipTraversalCursor chain;
         private final RelationshipScanCursor pass;
         private final int keyId;  // the key property's token, NO_TOKEN without a key (or one that no node has)
-        private final NodeCursor keyNode;  // null without a key
-        private final PropertyCursor keyValue;
+        private final PropertyCursor keyValue;  // null without a key
         private int nextId;  // the next node whose element id is sent
         private int nextNode;  // the next node whose relationships are followed (no pass)
         private boolean done;
@@ -521,14 +520,13 @@ public class TopoWrite {
                     ? passPays(read, tokenIds(labelNames, tokens::nodeLabel), typeNames.isEmpty() ? null : wanted, nodes.length)
                     : mode.equals("pass");
             this.done = nodes.length == 0 || (!typeNames.isEmpty() && wanted.length == 0);
-            this.node = sequential ? null : ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker());
+            this.node = sequential && key.isEmpty() ? null : ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker());
             this.chain = sequential ? null : ktx.cursors().allocateRelationshipTraversalCursor(ktx.cursorContext(), ktx.memoryTracker());
             this.pass = sequential ? ktx.cursors().allocateRelationshipScanCursor(ktx.cursorContext(), ktx.memoryTracker()) : null;
             if (pass != null && !done) {
                 read.allRelationshipsScan(pass);
             }
             this.keyId = key.isEmpty() ? TokenConstants.NO_TOKEN : tokens.propertyKey(key);
-            this.keyNode = key.isEmpty() ? null : ktx.cursors().allocateNodeCursor(ktx.cursorContext(), ktx.memoryTracker());
             this.keyValue = key.isEmpty() ? null : ktx.cursors().allocatePropertyCursor(ktx.cursorContext(), ktx.memoryTracker());
         }
 
@@ -559,7 +557,7 @@ public class TopoWrite {
                     }
                     ids.append(elementIds.nodeElementId(nodes[i]));
                 }
-                out.keys = keyNode == null ? List.of() : keys(nextId, to);
+                out.keys = keyValue == null ? List.of() : keys(nextId, to);
                 nextId = to;
                 out.ids = ids.toString();
             } else {
@@ -585,9 +583,9 @@ public class TopoWrite {
             List<Object> out = new ArrayList<>(to - from);
             for (int i = from; i < to; i++) {
                 Object value = null;
-                read.singleNode(nodes[i], keyNode);
-                if (keyId != TokenConstants.NO_TOKEN && keyNode.next()) {
-                    keyNode.properties(keyValue, PropertySelection.selection(keyId));
+                read.singleNode(nodes[i], node);
+                if (keyId != TokenConstants.NO_TOKEN && node.next()) {
+                    node.properties(keyValue, PropertySelection.selection(keyId));
                     if (keyValue.next()) {
                         value = keyValue.propertyValue().asObjectCopy();
                     }
@@ -666,7 +664,7 @@ public class TopoWrite {
 
         @Override
         public void close() {
-            for (AutoCloseable c : new AutoCloseable[] {node, chain, pass, keyNode, keyValue}) {
+            for (AutoCloseable c : new AutoCloseable[] {node, chain, pass, keyValue}) {
                 if (c != null) {
                     try {
                         c.close();
