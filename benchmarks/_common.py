@@ -2,13 +2,16 @@
 
 Data: ``--data-dir`` or the environment variable ``TOPO_GRAPHDB_DATA`` (a folder
 with ``<graph>/edges.csv``); no folder of any particular machine is assumed.
-Scratch space (a dedicated server's data, caches) comes from :mod:`tempfile`.
+Scratch space (a dedicated server's data, caches) comes from :mod:`tempfile` and is
+removed when the script exits (a dedicated server's store takes gigabytes).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,9 +28,13 @@ def data_dir_help(what: str = "<graph>/edges.csv") -> str:
     return f"Folder with {what} (default: ${DATA_ENV})."
 
 
-def scratch_dir(prefix: str) -> Path:
-    """A new private temporary folder (the caller removes it, or leaves it to the OS)."""
-    return Path(tempfile.mkdtemp(prefix=f"topo-graphdb-{prefix}-"))
+def scratch_dir(prefix: str, *, keep: bool = False) -> Path:
+    """A new private temporary folder, removed with its contents when the process exits unless ``keep``
+    (the store of a server left running). Servers started in it must be stopped before then."""
+    path = Path(tempfile.mkdtemp(prefix=f"topo-graphdb-{prefix}-"))
+    if not keep:
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def load_graph(data_dir: Path | None, graph: str, parser):

@@ -131,7 +131,7 @@ def main() -> int:
         server_pid = None
     else:
         if args.server_dir is None:
-            args.server_dir = scratch_dir("bench-connector")
+            args.server_dir = scratch_dir("bench-connector", keep=args.keep_server)
         st = server.status(data_dir=args.server_dir)
         if not st["running"]:
             server.start(data_dir=args.server_dir, port=args.port, heap=args.heap, pagecache=args.pagecache, auth=False,
