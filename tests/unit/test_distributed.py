@@ -405,6 +405,16 @@ def test_a_local_worker_alone_gets_every_cpu_unless_told(threads, expected):
         assert list(c.run(_kernel_threads).values()) == [(expected, str(expected))]
 
 
+def test_local_workers_allocate_as_one_process_does(monkeypatch):
+    """The nanny's MALLOC_TRIM_THRESHOLD_ would fix glibc's mmap threshold in the workers (every large temporary
+    mapped and faulted in afresh); a local cluster unsets it. (A cluster started without that, as this module's
+    fixture, leaves it in this process's environment, which the workers would inherit.)"""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask_client("local:1") as c:
+        assert list(c.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+
+
 def test_cli_local_cluster_writes_what_one_process_writes(tmp_path):
     alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
     assert run_tc(tmp_path, "--hops", "3", "--output", str(alone)).exit_code == 0
