@@ -102,7 +102,7 @@ def main() -> int:
     ap.add_argument("--data-dir", default=default_data_dir(), help=data_dir_help("<dataset>/edges.csv"))
     ap.add_argument("--dataset", default="soc-slashdot0902")
     ap.add_argument("--uri", default=None, help="Use this server instead of starting one (no auth or NEO4J_* env).")
-    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder).")
+    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder, removed at exit unless --keep-server).")
     ap.add_argument("--port", type=int, default=17911)
     ap.add_argument("--heap", default="4g")
     ap.add_argument("--pagecache", default="1g")

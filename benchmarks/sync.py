@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     # (benchmarks/measured/cpu/predictor-slashdot-*.json)
     ap.add_argument("--slashdot-hidden", type=int, default=64, help="Slashdot model width (predict.hidden).")
     ap.add_argument("--uri", default=os.environ.get("NEO4J_URI"), help="Use a running server (default: start one).")
-    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder).")
+    ap.add_argument("--server-dir", default=None, help="Data dir of the dedicated server (default: a new temporary folder, removed at exit).")
     ap.add_argument("--port", type=int, default=17952)
     ap.add_argument("--heap", default="3g")
     ap.add_argument("--runs", type=int, default=1, help="Syncs of each case in a row (the second onwards: caches warm).")
