@@ -112,10 +112,10 @@ def dask_client(scheduler: str, *, timeout: float = CONNECT_TIMEOUT, threads: in
     if kind == "local":
         workers = workers or os.cpu_count() or 1
         env = dict.fromkeys(THREAD_SETTINGS, str(local_worker_threads(workers, threads)))
-        # glibc's malloc as in one process: the nanny's MALLOC_TRIM_THRESHOLD_ fixes the mmap threshold, so every large
-        # temporary would be mapped and faulted in afresh (the ATC pair stage took 15% longer); None unsets it
-        unset = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-        with __import__("dask").config.set(unset), distributed.LocalCluster(
+        import dask  # noqa: PLC0415  (installed with distributed: the optional dask extra)
+        # malloc as in one process: the nanny's MALLOC_TRIM_THRESHOLD_ fixes glibc's mmap threshold (pair stage +15%)
+        unset = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}  # None: not set in the workers
+        with dask.config.set(unset), distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env,  # ":0": any free port
         ) as cluster, distributed.Client(cluster) as client:
             yield client
