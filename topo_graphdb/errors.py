@@ -21,6 +21,7 @@ __all__ = [
     "LockHeld",
     "DriftAlert",
     "RuntimeLimitReached",
+    "interruption",
 ]
 
 
@@ -117,3 +118,21 @@ class RuntimeLimitReached(TopoGraphError):
     """``--max-runtime`` ended the run before it finished."""
 
     exit_code = 12
+
+
+def interruption(err: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt (Ctrl-C, or SIGTERM during a sync) that ``err`` is or was raised while handling, else None.
+
+    A library's clean-up can itself fail on the way out of an interrupt (the
+    neo4j driver's packing buffer: ``BufferError: Existing exports of data``);
+    what happened is still the interrupt, found on the ``__cause__`` /
+    ``__context__`` chain.
+    """
+    seen: set[int] = set()
+    node: BaseException | None = err
+    while node is not None and id(node) not in seen:
+        if isinstance(node, KeyboardInterrupt):
+            return node
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return None

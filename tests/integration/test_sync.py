@@ -466,7 +466,7 @@ def test_sigterm_records_the_run_as_failed_and_releases_the_lock(neo4j_conn, neo
     proc.send_signal(signal.SIGTERM)  # what Kubernetes, systemd and Airflow send
     proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("error: interrupted")
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("error: interrupted"), (proc.returncode, err)
     [run] = runs_of(neo4j_driver, neo4j_conn, unique_label)
     assert run["status"] == "failed" and "interrupted" in run["error"] and run["phase"] == "write"
     assert lock_of(neo4j_driver, neo4j_conn, unique_label).get("owner") is None

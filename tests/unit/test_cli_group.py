@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from topo_graphdb.cli import _progress, main
 from topo_graphdb.cli._group import _Group
-from topo_graphdb.errors import InputError
+from topo_graphdb.errors import InputError, interruption
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,48 @@ def test_progress_without_terminal_prints_only_finished_phases():
     result = CliRunner().invoke(group, ["work"])
     assert result.stderr.splitlines() == ["nodes: 787/787", "error: late failure"]
     assert "\r" not in result.stderr
+
+
+def _fails_on_the_way_out_of_an_interrupt(error: Exception) -> None:
+    """As the neo4j driver's clean-up can: an interrupt arrives, handling it raises ``error``."""
+    try:
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+    except KeyboardInterrupt:
+        raise error  # noqa: B904  (implicitly chained, as a library's finally block does)
+
+
+@pytest.mark.parametrize("error", [BufferError("Existing exports of data: object cannot be re-sized"), InputError("late")])
+def test_an_error_raised_while_handling_an_interrupt_is_still_an_interrupt(error):
+    group = _Group()
+
+    @group.command()
+    def work() -> None:
+        _fails_on_the_way_out_of_an_interrupt(error)
+
+    result = CliRunner().invoke(group, ["work"])
+    assert result.exit_code == 130
+    assert result.stderr.splitlines() == ["error: interrupted"]
+
+
+def test_an_unexpected_error_without_an_interrupt_is_exit_1():
+    group = _Group()
+
+    @group.command()
+    def work() -> None:
+        raise BufferError("Existing exports of data")
+
+    result = CliRunner().invoke(group, ["work"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["error: unexpected BufferError: Existing exports of data (run with -v for the traceback)"]
+
+
+def test_the_interrupt_is_found_on_the_chain_and_cycles_end():
+    try:
+        _fails_on_the_way_out_of_an_interrupt(BufferError("x"))
+    except BufferError as err:
+        assert str(interruption(err)) == "terminated (SIGTERM)"
+    a, b = ValueError("a"), ValueError("b")
+    a.__context__, b.__context__ = b, a
+    assert interruption(a) is None and interruption(ValueError("alone")) is None
+    stop = KeyboardInterrupt()
+    assert interruption(stop) is stop

@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..connection import settings_from
-from ..errors import TopoGraphError
+from ..errors import TopoGraphError, interruption
 from ._progress import end_line
 
 __all__ = ["main", "connection_options", "json_option", "fail"]
@@ -46,17 +46,18 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except TopoGraphError as err:
-            end_line()
-            click.echo(f"error: {err}", err=True)
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            end_line()
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as err:  # a bug: one line, the traceback with -v
+        except (KeyboardInterrupt, Exception) as err:
+            if interruption(err) is not None:  # first: an error raised on the way out of an interrupt is not the story
+                end_line()
+                click.echo("error: interrupted", err=True)
+                sys.exit(130)
+            if isinstance(err, TopoGraphError):
+                end_line()
+                click.echo(f"error: {err}", err=True)
+                sys.exit(err.exit_code)
+            # a bug: one line, the traceback with -v
             if logging.getLogger().isEnabledFor(logging.INFO):
                 raise
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""

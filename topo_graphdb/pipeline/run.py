@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..backend import resolve_backend
-from ..errors import InputError
+from ..errors import InputError, interruption
 from ..kernels import default_beta
 from ..kernels.distributed import compute_scheduled
 from ..kernels.incremental import affected_nodes, drift_stats, tc_for_nodes
@@ -210,7 +210,7 @@ def _recorded_work(run: _Run, lock: Any, versions: dict[str, str]) -> None:
             report.status = "succeeded"
             ledger.finish(report.run_id, "succeeded", ledger_result(report))
     except BaseException as err:
-        _record_failure(run, err)
+        _record_failure(run, interruption(err) or err)
         raise
 
 
