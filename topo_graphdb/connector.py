@@ -197,9 +197,7 @@ def _read_selection(
         # the procedure sends the nodes' element ids (and keys) too: no node pass
         info = col.read_rels(tx, rel_total, procedure=True)
         timings["relationships"] = time.perf_counter() - t0
-        if not col.ids:
-            raise _no_nodes(spec)
-        return col, None, None, info
+        return col, None, None, info  # no node: _check_not_empty
     x, y, info = col.read_nodes(tx, node_total)
     timings["nodes"] = time.perf_counter() - t0
     if not col.ids:
@@ -211,12 +209,13 @@ def _read_selection(
 
 
 def _no_nodes(spec: GraphSpec) -> EmptyGraphError:
-    return EmptyGraphError(f"the selection holds no nodes ({describe_selection(spec)})", hint="check labels and --where predicates")
+    hint = None if spec.projection else "check labels and --where predicates"
+    return EmptyGraphError(f"the selection holds no nodes ({describe_selection(spec)})", hint=hint)
 
 
 def _check_not_empty(col: Collector, spec: GraphSpec) -> None:
     if not col.ids:
-        raise EmptyGraphError(f"the selection holds no nodes ({describe_selection(spec)})")
+        raise _no_nodes(spec)
     if col.src.size == 0:
         raise EmptyGraphError(
             f"the selection holds {len(col.ids):,} nodes but no relationships ({describe_selection(spec)})",
